@@ -1,0 +1,39 @@
+"""Error hierarchy: every message states the rule, the value received and the fix."""
+
+from __future__ import annotations
+
+
+class SynLLMError(Exception):
+    """Base class for all errors raised by synllm_mlops."""
+
+
+class ConfigError(SynLLMError, ValueError):
+    """A configuration value (CLI flag, MLproject parameter, YAML key) is invalid."""
+
+
+class SpecError(SynLLMError, ValueError):
+    """A dataset spec is malformed or cannot be found."""
+
+
+class DataError(SynLLMError, ValueError):
+    """The real data cannot be read or does not match its spec."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A registry lookup failed; the message lists the known names."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class ModelLoadError(SynLLMError, RuntimeError):
+    """A model could not be loaded (not available locally, or broken)."""
+
+
+class GenerationError(SynLLMError, RuntimeError):
+    """Generation produced no usable output."""
+
+
+def unknown(kind: str, value: object, known: list[str] | tuple[str, ...]) -> UnknownNameError:
+    """Build the standard 'unknown X' error listing the valid choices."""
+    return UnknownNameError(f"unknown {kind} {value!r}; choose one of: {', '.join(known)}")

@@ -1,0 +1,31 @@
+"""Dataset specs: schema, clinical rules, real-data loading, checking and splitting."""
+
+from synllm_mlops.spec._data import (
+    Split,
+    builtin_specs,
+    conform,
+    data_digest,
+    load_data,
+    load_spec,
+    read_csv,
+    split_data,
+)
+from synllm_mlops.spec._infer import infer_spec
+from synllm_mlops.spec._schema import (
+    NA_TOKEN,
+    AllowedRule,
+    ColumnSpec,
+    Condition,
+    DatasetSpec,
+    ImplicationRule,
+    OrderingRule,
+    RangeRule,
+    Rule,
+    normalise_category,
+)
+
+__all__ = [
+    "NA_TOKEN", "AllowedRule", "ColumnSpec", "Condition", "DatasetSpec", "ImplicationRule", "OrderingRule",
+    "RangeRule", "Rule", "Split", "builtin_specs", "conform", "data_digest", "infer_spec", "load_data",
+    "load_spec", "normalise_category", "read_csv", "split_data",
+]

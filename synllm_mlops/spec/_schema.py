@@ -1,0 +1,273 @@
+"""Pydantic models for dataset specs: columns, clinical rules, the dataset itself."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NA_TOKEN = "NA"
+"""How a missing value is written in prompts, grammar and synthetic CSV text."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ColumnSpec(_Strict):
+    """One column of a table.
+
+    ``numeric`` columns carry a plausible ``[min, max]`` range and the number of ``decimals``
+    synthetic values are written with (0 = integer); ``categorical`` columns list their
+    ``categories`` as strings, exactly as they appear in the CSV.
+    """
+
+    name: str
+    type: Literal["numeric", "categorical"]
+    description: str = ""
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    decimals: int = Field(default=2, ge=0, le=6)
+    categories: list[str] | None = None
+    nullable: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> "ColumnSpec":
+        if self.type == "categorical":
+            if not self.categories:
+                raise ValueError(f"categorical column {self.name!r} needs a non-empty 'categories' list")
+            if len(set(self.categories)) != len(self.categories):
+                raise ValueError(f"column {self.name!r} lists a category twice: {self.categories}")
+            bad = [c for c in self.categories if "," in c or "\n" in c or c == NA_TOKEN]
+            if bad:
+                raise ValueError(f"column {self.name!r}: categories may not contain ',' or newlines "
+                                 f"or equal {NA_TOKEN!r}, got {bad}")
+        else:
+            if self.categories:
+                raise ValueError(f"numeric column {self.name!r} must not list categories")
+            if self.min is None or self.max is None:
+                raise ValueError(f"numeric column {self.name!r} needs both 'min' and 'max' (the plausible range)")
+            if self.min > self.max:
+                raise ValueError(f"column {self.name!r}: min must be <= max, got min={self.min}, max={self.max}")
+        return self
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type == "numeric"
+
+
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in"]
+
+
+class Condition(_Strict):
+    """``column op value``, e.g. ``Stage >= 4`` or ``Status in [D]``."""
+
+    column: str
+    op: CompareOp
+    value: Any
+
+    def holds(self, df: pd.DataFrame) -> pd.Series:
+        """Boolean Series: True where the condition holds; missing values never hold."""
+        s = df[self.column]
+        present = s.notna()
+        if self.op in ("in", "not_in"):
+            values = self.value if isinstance(self.value, list) else [self.value]
+            values = [str(v) for v in values]
+            hit = s.astype("string").isin(values)
+            out = hit if self.op == "in" else ~hit
+        elif self.op in ("==", "!=") and not isinstance(self.value, (int, float)):
+            hit = s.astype("string") == str(self.value)
+            out = hit if self.op == "==" else ~hit
+        else:
+            x = pd.to_numeric(s, errors="coerce")
+            v = float(self.value)
+            out = {"==": x == v, "!=": x != v, "<": x < v, "<=": x <= v, ">": x > v, ">=": x >= v}[self.op]
+        return (out.fillna(False).astype(bool)) & present
+
+    def describe(self) -> str:
+        v = "{" + ", ".join(map(str, self.value)) + "}" if isinstance(self.value, list) else self.value
+        op = {"in": "in", "not_in": "not in"}.get(self.op, self.op)
+        return f"{self.column} {op} {v}"
+
+
+class _RuleBase(_Strict):
+    id: str
+    note: str = Field(description="one-line source or rationale for the rule")
+    hard: bool = Field(default=False, description="hard rules reject generated rows; soft ones are only measured")
+
+    def columns(self) -> list[str]:
+        raise NotImplementedError
+
+    def violations(self, df: pd.DataFrame) -> pd.Series:
+        """Boolean Series: True where a row breaks the rule (rows with missing inputs never do)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class RangeRule(_RuleBase):
+    kind: Literal["range"] = "range"
+    column: str
+    min: float | None = None
+    max: float | None = None
+
+    def columns(self) -> list[str]:
+        return [self.column]
+
+    def violations(self, df: pd.DataFrame) -> pd.Series:
+        x = pd.to_numeric(df[self.column], errors="coerce")
+        lo = -math.inf if self.min is None else self.min
+        hi = math.inf if self.max is None else self.max
+        return ((x < lo) | (x > hi)).fillna(False).astype(bool)
+
+    def describe(self) -> str:
+        return f"{self.min if self.min is not None else '-inf'} <= {self.column} <= {self.max if self.max is not None else 'inf'}"
+
+
+class AllowedRule(_RuleBase):
+    kind: Literal["allowed"] = "allowed"
+    column: str
+    values: list[str]
+
+    def columns(self) -> list[str]:
+        return [self.column]
+
+    def violations(self, df: pd.DataFrame) -> pd.Series:
+        s = df[self.column]
+        return (s.notna() & ~s.astype("string").isin(self.values)).fillna(False).astype(bool)
+
+    def describe(self) -> str:
+        return f"{self.column} in {{{', '.join(self.values)}}}"
+
+
+class ImplicationRule(_RuleBase):
+    """If ``if_`` holds then ``then`` must hold (when the ``then`` column is present)."""
+
+    kind: Literal["implication"] = "implication"
+    if_: Condition = Field(alias="if")
+    then: Condition
+
+    def columns(self) -> list[str]:
+        return [self.if_.column, self.then.column]
+
+    def violations(self, df: pd.DataFrame) -> pd.Series:
+        present = df[self.then.column].notna()
+        return (self.if_.holds(df) & present & ~self.then.holds(df)).astype(bool)
+
+    def describe(self) -> str:
+        return f"if {self.if_.describe()} then {self.then.describe()}"
+
+
+class OrderingRule(_RuleBase):
+    """``left op right`` between two numeric columns, e.g. ``age_at_diagnosis <= age``."""
+
+    kind: Literal["ordering"] = "ordering"
+    left: str
+    op: Literal["<", "<=", ">", ">="]
+    right: str
+
+    def columns(self) -> list[str]:
+        return [self.left, self.right]
+
+    def violations(self, df: pd.DataFrame) -> pd.Series:
+        a = pd.to_numeric(df[self.left], errors="coerce")
+        b = pd.to_numeric(df[self.right], errors="coerce")
+        ok = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[self.op]
+        return (a.notna() & b.notna() & ~ok).astype(bool)
+
+    def describe(self) -> str:
+        return f"{self.left} {self.op} {self.right}"
+
+
+Rule = Annotated[Union[RangeRule, AllowedRule, ImplicationRule, OrderingRule], Field(discriminator="kind")]
+
+
+class DatasetSpec(_Strict):
+    """A table's schema, target, id columns and clinical rules.
+
+    Example:
+        >>> from synllm_mlops.spec import load_spec
+        >>> spec = load_spec("cirrhosis")
+        >>> spec.target, spec.column_names[:3]
+        ('Status', ['N_Days', 'Status', 'Drug'])
+    """
+
+    name: str
+    description: str = ""
+    source: str = ""
+    builtin_data: str | None = Field(default=None, description="name of a built-in loader, if the data ships offline")
+    target: str
+    id_columns: list[str] = Field(default_factory=list)
+    columns: list[ColumnSpec]
+    rules: list[Rule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> "DatasetSpec":
+        names = [c.name for c in self.columns]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"column names must be unique, got duplicates {dup}")
+        if self.target not in names:
+            raise ValueError(f"target {self.target!r} is not a column; columns are {names}")
+        clash = set(self.id_columns) & set(names)
+        if clash:
+            raise ValueError(f"id columns {sorted(clash)} must not also be listed in 'columns'")
+        ids = [r.id for r in self.rules]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"rule ids must be unique, got {ids}")
+        for r in self.rules:
+            for c in r.columns():
+                if c not in names:
+                    raise ValueError(f"rule {r.id!r} refers to unknown column {c!r}; columns are {names}")
+        return self
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSpec:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def numeric_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.is_numeric]
+
+    @property
+    def categorical_columns(self) -> list[str]:
+        return [c.name for c in self.columns if not c.is_numeric]
+
+    @property
+    def target_is_categorical(self) -> bool:
+        return not self.column(self.target).is_numeric
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        d = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        # 'kind' is the rules' discriminator: it must survive exclude_defaults
+        d["rules"] = [{"id": r.id, "kind": r.kind, **{k: v for k, v in rd.items() if k != "id"}}
+                      for r, rd in zip(self.rules, d.get("rules", []))]
+        return yaml.safe_dump(d, sort_keys=False, allow_unicode=True, width=110)
+
+    def schema_dict(self) -> dict[str, Any]:
+        """Column names and types only: what may be logged about the real data."""
+        return {c.name: ("float" if c.is_numeric else "string") for c in self.columns}
+
+
+def normalise_category(value: Any) -> Any:
+    """Write a categorical value as the spec writes it: ``4.0`` -> ``"4"``, NaN stays NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return np.nan
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    return str(value).strip()
