@@ -1,0 +1,14 @@
+"""Evaluation of synthetic tables: fidelity, clinical rules, privacy, ML utility, diversity, summary scores.
+
+Example:
+    >>> from synllm_mlops.evaluation import evaluate
+    >>> result = evaluate(train, holdout, synthetic, spec, seed=0)  # doctest: +SKIP
+    >>> result.metrics["score.harmonic"]  # doctest: +SKIP
+"""
+
+from synllm_mlops.evaluation._base import EvalData, Metric
+from synllm_mlops.evaluation._evaluate import default_metrics, evaluate
+from synllm_mlops.evaluation._neighbours import nearest
+from synllm_mlops.evaluation._result import EvaluationResult
+
+__all__ = ["EvalData", "EvaluationResult", "Metric", "default_metrics", "evaluate", "nearest"]

@@ -1,0 +1,17 @@
+"""Generation: model catalog, backends (hf, vllm, fake), sampling parameters, output grammar."""
+
+from synllm_mlops.generation._backend import (
+    BACKENDS,
+    BatchResult,
+    Completion,
+    GenerationBackend,
+    ModelInfo,
+    make_backend,
+)
+from synllm_mlops.generation._catalog import CATALOG, DEFAULT_MODEL, ModelRef, resolve_model
+from synllm_mlops.generation._grammar import completion_regex, int_range_regex, row_regex
+from synllm_mlops.generation._params import GenerationParams
+
+__all__ = ["BACKENDS", "CATALOG", "DEFAULT_MODEL", "BatchResult", "Completion", "GenerationBackend",
+           "GenerationParams", "ModelInfo", "ModelRef", "completion_regex", "int_range_regex", "make_backend",
+           "resolve_model", "row_regex"]

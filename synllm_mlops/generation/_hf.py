@@ -1,0 +1,183 @@
+"""The ``hf`` backend: transformers + accelerate, CUDA when present, else CPU.
+
+Batched sampling; the tokenizer's own chat template; the prompt is prefilled once and its KV
+cache reused by every batch (all sequences of a run share one prompt); only new tokens are
+decoded; grammar enforced with xgrammar during decoding.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from synllm_mlops.errors import ModelLoadError
+from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo, register_backend
+from synllm_mlops.generation._catalog import ModelRef, cache_dir, resolve_model
+from synllm_mlops.generation._params import GenerationParams
+from synllm_mlops.prompts import Prompt
+
+
+def _dequantized_dir(ref: ModelRef) -> Path:
+    """Expand an embedded GGUF once into a transformers directory in the cache; reuse it afterwards."""
+    gguf = ref.gguf_path()
+    target = cache_dir() / "models" / f"{ref.alias}-{gguf.stat().st_size}"
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
+    # save_pretrained refuses GGUF-quantized models; the weights are already plain fp32 tensors
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".partial-"))
+    try:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        os.replace(tmp, target)  # atomic: a concurrent process sees either nothing or the whole directory
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "config.json").is_file():
+            raise
+    return target
+
+
+@register_backend("hf")
+class HFBackend(GenerationBackend):
+    """transformers backend.
+
+    Args:
+        model: catalog alias, Hugging Face id or local directory.
+        device: ``cuda``/``cpu``; default CUDA when available.
+        dtype: ``float32``/``bfloat16``/``float16``; default float32 on CPU, bfloat16 on CUDA.
+        attn_implementation: ``sdpa`` (default) or ``eager``.
+    """
+
+    name = "hf"
+
+    def __init__(self, model: str, *, device: str | None = None, dtype: str | None = None,
+                 attn_implementation: str = "sdpa", ref: ModelRef | None = None):
+        self.ref = ref or resolve_model(model)
+        self.device, self.dtype_name, self.attn = device, dtype, attn_implementation
+        self._model = self._tok = None
+        self._prefix: tuple[str, object, object] | None = None  # (prompt text, ids, KV cache)
+        self._compiler = None
+        self._grammars: dict[str, object] = {}
+
+    # -- loading -------------------------------------------------------------------------------
+    def load(self) -> "HFBackend":
+        if self._model is not None:
+            return self
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype_name = self.dtype_name or ("bfloat16" if self.device == "cuda" else "float32")
+        path = str(_dequantized_dir(self.ref)) if self.ref.embedded else (self.ref.local_dir or self.ref.hf_id)
+        try:
+            self._tok = AutoTokenizer.from_pretrained(path)
+            self._model = AutoModelForCausalLM.from_pretrained(
+                path, dtype=getattr(torch, self.dtype_name), attn_implementation=self.attn).to(self.device).eval()
+        except (OSError, ValueError) as e:
+            raise ModelLoadError(f"could not load model {self.ref.alias!r} from {path}: {e}") from e
+        self._tok.padding_side = "left"
+        if self._tok.pad_token is None:
+            self._tok.pad_token = self._tok.eos_token
+        return self
+
+    def info(self) -> ModelInfo:
+        self.load()
+        cfg = self._model.config
+        revision = getattr(cfg, "_commit_hash", None) or (f"gguf:{self.ref.gguf_file}" if self.ref.embedded else "local")
+        return ModelInfo(model=self.ref.alias, hf_id=self.ref.hf_id, revision=str(revision), dtype=self.dtype_name,
+                         backend=self.name, device=self.device,
+                         extra={"n_params": str(sum(p.numel() for p in self._model.parameters())),
+                                "attn_implementation": self.attn, "quantization": self.ref.quantization})
+
+    def count_tokens(self, text: str) -> int:
+        self.load()
+        return len(self._tok(text, add_special_tokens=False)["input_ids"])
+
+    def prompt_text(self, prompt: Prompt) -> str:
+        """The exact text the model sees: its own chat template, or plain text for completion models."""
+        self.load()
+        if self.ref.chat and getattr(self._tok, "chat_template", None):
+            return self._tok.apply_chat_template(prompt.messages, add_generation_prompt=True, tokenize=False)
+        return f"{prompt.system}\n\n{prompt.user}\n\nCSV rows:\n"
+
+    # -- generation ----------------------------------------------------------------------------
+    def _prefill(self, text: str):
+        """Token ids and the KV cache of all prompt tokens but the last, computed once per prompt."""
+        import torch
+        from transformers import DynamicCache
+
+        if self._prefix is None or self._prefix[0] != text:
+            ids = self._tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"].to(self.device)
+            cache = DynamicCache(config=self._model.config)
+            with torch.inference_mode():
+                self._model(input_ids=ids[:, :-1], past_key_values=cache, use_cache=True)
+            self._prefix = (text, ids, cache)
+        return self._prefix[1], self._prefix[2]
+
+    def _grammar(self, regex: str):
+        import xgrammar as xgr
+
+        if self._compiler is None:
+            eos = self._model.generation_config.eos_token_id
+            stop = list(eos) if isinstance(eos, (list, tuple)) else [eos if eos is not None else self._tok.eos_token_id]
+            info = xgr.TokenizerInfo.from_huggingface(self._tok, vocab_size=self._model.config.vocab_size,
+                                                      stop_token_ids=stop)
+            self._compiler = xgr.GrammarCompiler(info)
+        if regex not in self._grammars:
+            self._grammars[regex] = self._compiler.compile_grammar(xgr.Grammar.from_regex(regex))
+        return self._grammars[regex]
+
+    def _generate_batch(self, prompt: Prompt, batch_size: int, params: GenerationParams, regex: str | None,
+                        max_new_tokens: int, seed: int) -> list[Completion]:
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+        from transformers.generation.logits_process import (
+            RepetitionPenaltyLogitsProcessor,
+            TemperatureLogitsWarper,
+            TopKLogitsWarper,
+            TopPLogitsWarper,
+        )
+
+        self.load()
+        ids, cache = self._prefill(self.prompt_text(prompt))
+        # Order matters: the grammar mask must come before top-k/top-p, or they could keep only
+        # tokens the grammar forbids and leave nothing to sample.
+        procs = LogitsProcessorList()
+        if params.repetition_penalty != 1.0:
+            procs.append(RepetitionPenaltyLogitsProcessor(params.repetition_penalty))
+        if regex is not None:
+            import xgrammar as xgr
+
+            procs.append(xgr.contrib.hf.LogitsProcessor(self._grammar(regex)))
+        procs.append(TemperatureLogitsWarper(params.temperature))
+        if params.top_k:
+            procs.append(TopKLogitsWarper(params.top_k))
+        if params.top_p < 1.0:
+            procs.append(TopPLogitsWarper(params.top_p))
+        kv = copy.deepcopy(cache)
+        kv.batch_repeat_interleave(batch_size)
+        input_ids = ids.repeat(batch_size, 1)
+        gen_cfg = GenerationConfig(do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
+                                   pad_token_id=self._tok.pad_token_id,
+                                   eos_token_id=self._model.generation_config.eos_token_id or self._tok.eos_token_id)
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            out = self._model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                       past_key_values=kv, generation_config=gen_cfg, logits_processor=procs)
+        new = out[:, ids.shape[1]:]  # decode only the new tokens, never the prompt
+        pad = self._tok.pad_token_id
+        comps = []
+        for row in new:
+            n = int((row != pad).sum().item()) + (1 if (row == pad).any() else 0)  # + the EOS that ended it
+            comps.append(Completion(self._tok.decode(row, skip_special_tokens=True), min(n, row.shape[0])))
+        return comps

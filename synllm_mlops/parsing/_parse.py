@@ -1,0 +1,133 @@
+"""Completion text -> typed rows plus rejects, each with a reason; the privacy guard."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from synllm_mlops.spec import NA_TOKEN, DatasetSpec, normalise_category
+
+REJECT_COLUMNS = ["reason", "detail", "line"]
+_NOISE_PREFIXES = ("```", "#", "Here", "here", "Sure", "Note", "CSV")
+
+
+def row_key(values: list[object], spec: DatasetSpec) -> tuple[str, ...]:
+    """Canonical form of a row for equality: numbers at the spec's decimals, categories as strings, NA."""
+    out = []
+    for v, c in zip(values, spec.columns):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            out.append(NA_TOKEN)
+        elif c.is_numeric:
+            out.append(f"{float(v):.{c.decimals}f}")
+        else:
+            out.append(str(v))
+    return tuple(out)
+
+
+def table_keys(df: pd.DataFrame, spec: DatasetSpec) -> set[tuple[str, ...]]:
+    """Canonical keys of every row of a typed table (for the privacy guard)."""
+    cols = [df[c].to_numpy(dtype=object) for c in spec.column_names]
+    return {row_key(list(vals), spec) for vals in zip(*cols)}
+
+
+@dataclass
+class ParseResult:
+    """Valid typed rows, and rejected lines each with a reason."""
+
+    rows: pd.DataFrame
+    rejects: pd.DataFrame
+    copy_rejects: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class RowParser:
+    """Parses completions against ``spec`` and guards against copies of real rows.
+
+    Args:
+        spec: the dataset spec.
+        real_keys: mapping from canonical row key to the split it comes from (``train``/``holdout``);
+            a generated row equal to one of them is rejected as a copy and counted.
+    """
+
+    def __init__(self, spec: DatasetSpec, real_keys: dict[tuple[str, ...], str] | None = None):
+        self.spec = spec
+        self.real_keys = real_keys or {}
+        self.hard_rules = [r for r in spec.rules if r.hard]
+
+    def _candidate_lines(self, text: str) -> list[str]:
+        header = ",".join(self.spec.column_names)
+        lines = []
+        for line in text.splitlines():
+            s = line.strip()
+            if not s or s.replace(" ", "") == header:
+                continue
+            lines.append(s)
+        return lines
+
+    def _typed(self, fields: list[str]) -> tuple[list[object] | None, str, str]:
+        values: list[object] = []
+        for raw, col in zip(fields, self.spec.columns):
+            v = raw.strip().strip('"')
+            if v in (NA_TOKEN, "", "N/A", "NaN", "nan"):
+                if not col.nullable:
+                    return None, "missing value", f"{col.name} is empty/NA but not nullable"
+                values.append(np.nan)
+                continue
+            if col.is_numeric:
+                try:
+                    x = float(v)
+                except ValueError:
+                    return None, "non-numeric", f"{col.name}={v!r}"
+                if not np.isfinite(x) or x < col.min or x > col.max:
+                    return None, "out of range", f"{col.name}={v} outside [{col.min}, {col.max}]"
+                values.append(round(x, col.decimals))
+            else:
+                cat = normalise_category(v)
+                if cat not in col.categories:
+                    return None, "unknown category", f"{col.name}={v!r} not in {col.categories}"
+                values.append(cat)
+        return values, "", ""
+
+    def parse(self, texts: list[str]) -> ParseResult:
+        """Parse many completions; every line is either a valid row or a reject with a reason."""
+        n_cols = len(self.spec.columns)
+        good: list[list[object]] = []
+        rejects: list[tuple[str, str, str]] = []
+        copies = 0
+        seen_lines: list[str] = []
+        for text in texts:
+            for line in self._candidate_lines(text):
+                fields = next(csv.reader(io.StringIO(line), skipinitialspace=True), [])
+                if len(fields) != n_cols:
+                    reason = "not a row" if len(fields) <= 1 or line.startswith(_NOISE_PREFIXES) else "field count"
+                    rejects.append((reason, f"{len(fields)} fields, expected {n_cols}", line))
+                    continue
+                values, reason, detail = self._typed(fields)
+                if values is None:
+                    rejects.append((reason, detail, line))
+                    continue
+                split = self.real_keys.get(row_key(values, self.spec))
+                if split is not None:
+                    copies += 1
+                    # the copied real row is never stored: only the reason
+                    rejects.append((f"copy of a real {split} row", "identical after type normalisation", "<redacted>"))
+                    continue
+                good.append(values)
+                seen_lines.append(line)
+        rows = pd.DataFrame(good, columns=self.spec.column_names)
+        for c in self.spec.columns:
+            rows[c.name] = rows[c.name].astype(float) if c.is_numeric else rows[c.name].astype(object)
+        if self.hard_rules and len(rows):
+            broken = pd.Series("", index=rows.index)
+            for r in self.hard_rules:
+                broken = broken.where(~(r.violations(rows) & (broken == "")), r.id)
+            bad = broken != ""
+            for i in np.flatnonzero(bad.to_numpy()):
+                rejects.append(("hard-rule violation", f"breaks rule {broken.iloc[i]}", seen_lines[i]))
+            rows = rows[~bad.to_numpy()].reset_index(drop=True)
+        rej = pd.DataFrame(rejects, columns=REJECT_COLUMNS)
+        return ParseResult(rows, rej, copies, rej["reason"].value_counts().to_dict())

@@ -1,0 +1,206 @@
+"""The four SynLLM prompt strategies, built automatically from a spec and the train split.
+
+Each strategy is a fixed template (registered in the MLflow Prompt Registry by the tracking layer,
+a new version whenever its text changes) whose ``{{variables}}`` are filled from spec + train.
+Only ``seed_ex`` fills a variable with real rows, and the rendered prompt says so.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from synllm_mlops.errors import ConfigError, unknown
+from synllm_mlops.prompts._stats import ALL_STATS, describe_statistics
+from synllm_mlops.spec import NA_TOKEN, DatasetSpec
+
+SYSTEM = ("You generate realistic, privacy-preserving synthetic patient records as CSV. "
+          "You never copy real patients. You answer with CSV rows only.")
+
+_HEAD = """Table: {{dataset_description}}
+Columns, in this order: {{header}}
+"""
+_TAIL = """Write {{n_rows}} new synthetic patients as CSV rows in exactly this column order, without a header, one patient per line. Write missing values as NA. Vary the patients: they must look like a realistic sample of this population, not like each other."""
+
+TEMPLATES: dict[str, str] = {
+    "seed_ex": _HEAD + """
+Here are {{n_examples}} example rows of real patients (for the format and value style only; do not repeat them):
+{{examples}}
+
+""" + _TAIL,
+    "featdesc": _HEAD + """
+Feature definitions:
+{{definitions}}
+
+""" + _TAIL,
+    "statguide": _HEAD + """
+Feature definitions:
+{{definitions}}
+
+{{statistics}}
+
+Match these statistics across the rows you write.
+""" + _TAIL,
+    "clin_rule": _HEAD + """
+Feature definitions:
+{{definitions}}
+
+{{statistics}}
+
+Clinical rules every patient must satisfy:
+{{rules}}
+
+Match these statistics and respect every rule.
+""" + _TAIL,
+}
+
+
+class PromptOptions(BaseModel):
+    """What a prompt carries; every field is a tunable search dimension."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_examples: int = Field(default=5, ge=1, le=50, description="real example rows (seed_ex only)")
+    statistics: tuple[str, ...] = Field(default=ALL_STATS, description="families of statistics (statguide, clin_rule)")
+    max_correlations: int = Field(default=5, ge=0, le=30)
+    max_rules: int | None = Field(default=None, ge=0, description="carry only the first N rules (clin_rule)")
+    rows_per_completion: int = Field(default=4, ge=1, le=50)
+    dp_epsilon: float | None = Field(default=None, gt=0, description="release statistics under epsilon-DP")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt: chat messages plus what a run must record about it."""
+
+    strategy: str
+    template: str
+    system: str
+    user: str
+    uses_real_rows: bool
+    variables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
+
+    @property
+    def text(self) -> str:
+        return f"[system]\n{self.system}\n\n[user]\n{self.user}\n"
+
+
+def fill(template: str, variables: dict[str, str]) -> str:
+    """Fill ``{{name}}`` placeholders (MLflow Prompt Registry syntax); a missing variable is an error."""
+    missing = sorted(set(re.findall(r"\{\{\s*(\w+)\s*\}\}", template)) - set(variables))
+    if missing:
+        raise ConfigError(f"prompt template needs variables {missing} that were not provided")
+    return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: variables[m.group(1)], template)
+
+
+def format_value(v: object, decimals: int | None = None) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return NA_TOKEN
+    if decimals is not None and isinstance(v, (float, int, np.floating, np.integer)):
+        return f"{float(v):.{decimals}f}"
+    return str(v)
+
+
+def format_rows(df: pd.DataFrame, spec: DatasetSpec) -> str:
+    """Rows as CSV lines in spec order, numbers with the spec's decimals, missing as NA."""
+    dec = {c.name: c.decimals if c.is_numeric else None for c in spec.columns}
+    return "\n".join(",".join(format_value(r[c], dec[c]) for c in spec.column_names) for _, r in df.iterrows())
+
+
+def definitions(spec: DatasetSpec) -> str:
+    lines = []
+    for c in spec.columns:
+        unit = f" [{c.unit}]" if c.unit else ""
+        if c.is_numeric:
+            kind = f"number{unit}, {format_value(c.min, c.decimals)} to {format_value(c.max, c.decimals)}"
+        else:
+            kind = "one of " + "/".join(c.categories)
+        na = ", may be NA" if c.nullable else ""
+        lines.append(f"- {c.name}: {c.description} ({kind}{na})")
+    return "\n".join(lines)
+
+
+class PromptStrategy(ABC):
+    """A prompt strategy: ``render`` validates, fills the shared variables and calls ``_variables``."""
+
+    name: str
+    uses_real_rows: bool = False
+
+    def render(self, spec: DatasetSpec, train: pd.DataFrame, options: PromptOptions | None = None,
+               *, seed: int = 0) -> Prompt:
+        """Render this strategy's prompt for ``spec`` from ``train`` (never from holdout)."""
+        options = options or PromptOptions()
+        template = TEMPLATES[self.name]
+        variables = {
+            "dataset_description": " ".join(spec.description.split()) or spec.name,
+            "header": ",".join(spec.column_names),
+            "n_rows": str(options.rows_per_completion),
+            **self._variables(spec, train, options, np.random.default_rng(seed)),
+        }
+        return Prompt(self.name, template, SYSTEM, fill(template, variables), self.uses_real_rows, variables)
+
+    @abstractmethod
+    def _variables(self, spec: DatasetSpec, train: pd.DataFrame, options: PromptOptions,
+                   rng: np.random.Generator) -> dict[str, str]: ...
+
+
+class SeedExamples(PromptStrategy):
+    """Schema + k real example rows drawn (seeded) from train: the only strategy that shows real data."""
+
+    name, uses_real_rows = "seed_ex", True
+
+    def _variables(self, spec, train, options, rng):
+        k = min(options.n_examples, len(train))
+        rows = train.iloc[np.sort(rng.choice(len(train), size=k, replace=False))]
+        return {"n_examples": str(k), "examples": format_rows(rows, spec)}
+
+
+class FeatureDescriptions(PromptStrategy):
+    """Natural-language definitions, units, plausible ranges and categories; no data."""
+
+    name = "featdesc"
+
+    def _variables(self, spec, train, options, rng):
+        return {"definitions": definitions(spec)}
+
+
+class StatisticalGuidance(FeatureDescriptions):
+    """Definitions + statistics computed from train (optionally epsilon-DP)."""
+
+    name = "statguide"
+
+    def _variables(self, spec, train, options, rng):
+        stats = describe_statistics(train, spec, include=options.statistics, max_correlations=options.max_correlations,
+                                    dp_epsilon=options.dp_epsilon, seed=int(rng.integers(2**31)))
+        return {**super()._variables(spec, train, options, rng), "statistics": stats}
+
+
+class ClinicalRules(StatisticalGuidance):
+    """Definitions + statistics + the spec's clinical rules; no rows."""
+
+    name = "clin_rule"
+
+    def _variables(self, spec, train, options, rng):
+        rules = spec.rules if options.max_rules is None else spec.rules[: options.max_rules]
+        text = "\n".join(f"- {r.describe()} ({r.note})" for r in rules) or "- (none)"
+        return {**super()._variables(spec, train, options, rng), "rules": text}
+
+
+STRATEGIES: dict[str, PromptStrategy] = {s.name: s for s in (SeedExamples(), FeatureDescriptions(),
+                                                              StatisticalGuidance(), ClinicalRules())}
+
+
+def get_strategy(name: str) -> PromptStrategy:
+    """Look a strategy up by its paper name."""
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise unknown("strategy", name, list(STRATEGIES)) from None

@@ -1,0 +1,182 @@
+"""MLflow tracking: the only module that imports mlflow.
+
+Real rows never reach MLflow: the real table is logged as an ``mlflow.data`` input by digest and
+schema only; rejected copies of real rows are redacted before the rejects table is written.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+import synllm_mlops
+from synllm_mlops.spec import DatasetSpec
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+EXPERIMENT = "synllm"
+PROMPT_PREFIX = "synllm-"
+
+
+def _mlflow():
+    import mlflow
+
+    return mlflow
+
+
+def git_commit() -> str:
+    """The checkout's commit (with ``-dirty`` when it has local changes), or ``unknown``."""
+    root = Path(synllm_mlops.__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
+                               text=True, timeout=5).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@contextmanager
+def tracked_run(stage: str, *, run_name: str | None = None, nested: bool = False, tags: dict[str, str] | None = None,
+                experiment: str | None = None) -> Iterator[Any]:
+    """Start (or join, under ``mlflow run``) a run tagged with its stage, package version and commit."""
+    mlflow = _mlflow()
+    if not nested and mlflow.active_run() is None and not os.environ.get("MLFLOW_RUN_ID"):
+        mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", experiment or EXPERIMENT))
+    with mlflow.start_run(run_name=run_name, nested=nested) as run:
+        mlflow.set_tags({"synllm.stage": stage, "synllm.version": synllm_mlops.__version__,
+                         "synllm.git_commit": git_commit(), **(tags or {})})
+        yield run
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Log params, skipping keys the run already has (``mlflow run`` logs its -P values itself)."""
+    mlflow = _mlflow()
+    run = mlflow.active_run()
+    existing = mlflow.MlflowClient().get_run(run.info.run_id).data.params
+    fresh = {k: ("" if v is None else str(v)) for k, v in params.items() if k not in existing}
+    if fresh:
+        mlflow.log_params(fresh)
+
+
+def set_tags(tags: dict[str, str]) -> None:
+    _mlflow().set_tags(tags)
+
+
+def log_text(text: str, path: str) -> None:
+    _mlflow().log_text(text, path)
+
+
+def log_dict(d: dict, path: str) -> None:
+    _mlflow().log_dict(d, path)
+
+
+def log_dataframe(df: pd.DataFrame, path: str) -> None:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    _mlflow().log_text(buf.getvalue(), path)
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    clean = {k: float(v) for k, v in metrics.items() if v is not None and pd.notna(v)}
+    if clean:
+        _mlflow().log_metrics(clean, step=step)
+
+
+def log_real_data_input(spec: DatasetSpec, digest: str, n_rows: int, *, context: str, source: str) -> None:
+    """Record the real table as a dataset input: name, digest, schema and size only, never its rows."""
+    mlflow = _mlflow()
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.data.http_dataset_source import HTTPDatasetSource
+    from mlflow.types import ColSpec, Schema
+
+    schema = Schema([ColSpec("double" if c.is_numeric else "string", c.name) for c in spec.columns])
+    src = HTTPDatasetSource(url=source if "://" in source else f"file://{source}")
+    ds = MetaDataset(source=src, name=f"{spec.name}-{context}", digest=digest, schema=schema)
+    mlflow.log_input(ds, context=context, tags={"rows": str(n_rows)})
+
+
+def register_prompt(strategy: str, template: str, *, uses_real_rows: bool) -> str:
+    """Register a strategy's template in the Prompt Registry (new version only when the text changed).
+
+    Returns:
+        the prompt version URI, e.g. ``prompts:/synllm-clin_rule/2``.
+    """
+    mlflow = _mlflow()
+    name = PROMPT_PREFIX + strategy.replace("_", "-")
+    try:
+        latest = mlflow.genai.load_prompt(f"prompts:/{name}@latest")
+        if latest.template == template:
+            return f"prompts:/{name}/{latest.version}"
+    except Exception:  # noqa: BLE001 - not registered yet
+        pass
+    pv = mlflow.genai.register_prompt(name=name, template=template, commit_message=f"{strategy} template, synllm {synllm_mlops.__version__}",
+                                      tags={"strategy": strategy, "uses_real_rows": str(uses_real_rows).lower()})
+    return f"prompts:/{name}/{pv.version}"
+
+
+def log_prompt(prompt, rendered_text: str) -> str:
+    """Register the template, link it to the run, log the rendered prompt as ``prompt/prompt.txt``."""
+    mlflow = _mlflow()
+    uri = register_prompt(prompt.strategy, prompt.template, uses_real_rows=prompt.uses_real_rows)
+    try:
+        pv = mlflow.genai.load_prompt(uri)
+        mlflow.MlflowClient().link_prompt_version_to_run(mlflow.active_run().info.run_id, pv)
+    except Exception:  # noqa: BLE001 - linking is a UI nicety; the URI is logged below regardless
+        pass
+    mlflow.set_tags({"synllm.prompt_uri": uri, "synllm.uses_real_rows": str(prompt.uses_real_rows).lower()})
+    log_text(rendered_text, "prompt/prompt.txt")
+    return uri
+
+
+def log_synthetic(synthetic: pd.DataFrame, rejects: pd.DataFrame, sample_rows: int = 100) -> None:
+    mlflow = _mlflow()
+    log_dataframe(synthetic, "synthetic/synthetic.csv")
+    log_dataframe(rejects, "generation/rejects.csv")
+    mlflow.log_table(synthetic.head(sample_rows).astype(object).where(synthetic.head(sample_rows).notna(), None),
+                     artifact_file="synthetic/sample.json")
+
+
+def log_figures(figures: dict[str, Any], folder: str = "plots") -> None:
+    mlflow = _mlflow()
+    import matplotlib.pyplot as plt
+
+    for name, fig in figures.items():
+        mlflow.log_figure(fig, f"{folder}/{name}")
+        plt.close(fig)
+
+
+def log_evaluation(result) -> None:
+    """Metrics, ``evaluation/report.json``, ``evaluation/report.html`` and the figures under ``plots/``."""
+    log_metrics(result.metrics)
+    log_text(result.to_json(), "evaluation/report.json")
+    log_text(result.to_html(), "evaluation/report.html")
+    log_figures(result.figures())
+
+
+def download_run_csv(run_id: str, artifact_path: str = "synthetic/synthetic.csv") -> pd.DataFrame:
+    """Fetch a CSV artifact of an earlier run as strings."""
+    mlflow = _mlflow()
+    with tempfile.TemporaryDirectory() as d:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=d)
+        return pd.read_csv(local, dtype=str, keep_default_na=False)
+
+
+def run_params(run_id: str) -> dict[str, str]:
+    return dict(_mlflow().MlflowClient().get_run(run_id).data.params)
+
+
+def active_run_id() -> str | None:
+    run = _mlflow().active_run()
+    return run.info.run_id if run else None
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str)

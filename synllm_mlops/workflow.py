@@ -1,0 +1,128 @@
+"""Tracked workflows behind the entry points: generate, main (generate + evaluate), evaluate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from synllm_mlops import tracking
+from synllm_mlops.config import RunConfig
+from synllm_mlops.errors import ConfigError, GenerationError
+from synllm_mlops.generation import GenerationBackend, make_backend
+from synllm_mlops.pipeline import GenerationOutcome, Prepared, generate_rows, prepare
+from synllm_mlops.spec import DatasetSpec, Split, conform, load_data, load_spec, split_data
+
+
+@dataclass
+class RunOutcome:
+    """What a tracked run produced (the run id, the table and every metric logged)."""
+
+    run_id: str
+    synthetic: pd.DataFrame
+    metrics: dict[str, float]
+    generation: GenerationOutcome | None = None
+    evaluation: Any = None
+
+
+def run_params(cfg: RunConfig) -> dict[str, Any]:
+    d = cfg.model_dump()
+    d["statistics"] = ",".join(cfg.statistics)
+    return d
+
+
+def _log_inputs(prep: Prepared) -> None:
+    src = prep.config.data or f"builtin:{prep.spec.builtin_data}"
+    for context, df in (("train", prep.split.train), ("holdout", prep.split.holdout)):
+        from synllm_mlops.spec import data_digest
+
+        tracking.log_real_data_input(prep.spec, data_digest(df), len(df), context=context, source=src)
+    tracking.log_params({"data_digest": prep.digest, "n_real_rows": len(prep.real), "n_train": len(prep.split.train),
+                         "n_holdout": len(prep.split.holdout)})
+    tracking.log_dict({"spec": prep.spec.model_dump(mode="json", by_alias=True)}, "spec/spec.json")
+
+
+def evaluate_and_log(split: Split, synthetic: pd.DataFrame, spec: DatasetSpec, seed: int, *, progress: bool = True):
+    from synllm_mlops.evaluation import evaluate
+
+    result = evaluate(split.train, split.holdout, synthetic, spec, seed=seed, progress=progress)
+    tracking.log_evaluation(result)
+    return result
+
+
+def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: GenerationBackend | None = None,
+                   stage: str | None = None, nested: bool = False, progress: bool = True,
+                   run_name: str | None = None, extra_tags: dict[str, str] | None = None) -> RunOutcome:
+    """One tracked run: prepare (cheap checks), generate, log, optionally evaluate into the same run.
+
+    Example:
+        >>> from synllm_mlops.config import RunConfig
+        >>> out = run_generation(RunConfig(n_rows=20))  # doctest: +SKIP
+        >>> out.metrics["gen.validity_rate"]  # doctest: +SKIP
+        1.0
+    """
+    prep = prepare(cfg)  # spec, data, strategy errors surface before any model loads
+    backend = backend or make_backend(cfg.backend, cfg.model)
+    stage = stage or ("main" if evaluate else "generate")
+    name = run_name or f"{stage}-{cfg.dataset}-{cfg.strategy}-s{cfg.seed}"
+    with tracking.tracked_run(stage, run_name=name, nested=nested, tags=extra_tags) as run:
+        tracking.log_params(run_params(cfg))
+        _log_inputs(prep)
+        tracking.log_prompt(prep.prompt, prep.prompt.text)
+        info = backend.info()
+        tracking.log_params({"model_id": info.hf_id, "model_revision": info.revision, "model_dtype": info.dtype,
+                             "model_backend": info.backend, "model_device": info.device,
+                             **{f"model_{k}": v for k, v in info.extra.items()}})
+        gen = generate_rows(prep, backend, progress=progress)
+        tracking.log_metrics(gen.metrics)
+        tracking.log_synthetic(gen.synthetic, gen.rejects)
+        if gen.notes:
+            tracking.log_text("\n".join(gen.notes), "generation/notes.txt")
+            tracking.set_tags({"synllm.incomplete": "; ".join(gen.notes)})
+        metrics = dict(gen.metrics)
+        if gen.interrupted:
+            raise KeyboardInterrupt  # mlflow marks the run KILLED; rows and rejects are already logged
+        if len(gen.synthetic) == 0:
+            reasons = gen.rejects["reason"].value_counts().to_dict()
+            raise GenerationError(f"the model wrote no valid row in {int(gen.metrics['gen.completions'])} completions "
+                                  f"(rejects by reason: {reasons}); rejects are logged in run {run.info.run_id}; try "
+                                  "constrained=true, another strategy or another model")
+        result = None
+        if evaluate:
+            result = evaluate_and_log(prep.split, gen.synthetic, prep.spec, cfg.seed, progress=progress)
+            metrics.update(result.metrics)
+        return RunOutcome(run.info.run_id, gen.synthetic, metrics, gen, result)
+
+
+def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", data: str = "", seed: int | None = None,
+                   holdout_fraction: float | None = None, progress: bool = True) -> RunOutcome:
+    """Evaluate an earlier generation run (by ``run_id``) or a synthetic CSV against a dataset's real splits."""
+    if bool(run_id) == bool(synthetic):
+        raise ConfigError("evaluate needs exactly one of run_id=<generation run id> or synthetic=<path to a CSV>, "
+                          f"got run_id={run_id!r}, synthetic={synthetic!r}")
+    from synllm_mlops.spec import read_csv
+
+    if run_id:
+        params = tracking.run_params(run_id)
+        dataset = dataset or params.get("dataset", "")
+        data = data or params.get("data", "")
+        seed = int(params.get("seed", 0)) if seed is None else seed
+        holdout_fraction = holdout_fraction or float(params.get("holdout_fraction", 0.2))
+        raw = tracking.download_run_csv(run_id)
+        source = f"synthetic table of run {run_id}"
+    else:
+        raw = read_csv(synthetic)
+        source = f"synthetic file {synthetic!r}"
+    if not dataset:
+        raise ConfigError("evaluate needs dataset=<built-in name or spec YAML> when given a synthetic CSV")
+    seed = 0 if seed is None else seed
+    spec = load_spec(dataset)
+    split = split_data(load_data(spec, data or None), spec, seed=seed, holdout_fraction=holdout_fraction or 0.2)
+    syn = conform(raw, spec, source=source)
+    with tracking.tracked_run("evaluate", run_name=f"evaluate-{spec.name}",
+                              tags={"synllm.source_run_id": run_id} if run_id else None) as run:
+        tracking.log_params({"dataset": dataset, "data": data, "seed": seed, "run_id": run_id, "synthetic": synthetic,
+                             "n_synthetic": len(syn)})
+        result = evaluate_and_log(split, syn, spec, seed, progress=progress)
+        return RunOutcome(run.info.run_id, syn, dict(result.metrics), None, result)

@@ -1,0 +1,72 @@
+import pytest
+
+from synllm_mlops.errors import UnknownNameError
+from synllm_mlops.parsing import table_keys
+from synllm_mlops.prompts import STRATEGIES, PromptOptions, format_rows, get_strategy
+
+
+def _real_lines(df, spec):
+    return set(format_rows(df, spec).splitlines())
+
+
+@pytest.mark.parametrize("name", ["featdesc", "statguide", "clin_rule"])
+def test_no_real_row_in_rowless_prompts(cirrhosis, name):
+    spec, real, split = cirrhosis
+    p = get_strategy(name).render(spec, split.train)
+    assert not p.uses_real_rows
+    lines = set(p.user.splitlines())
+    assert not lines & _real_lines(real, spec)
+    # not even a partial row: no line has the table's field count
+    assert not [ln for ln in lines if ln.count(",") == len(spec.columns) - 1 and "," in ln and " " not in ln]
+
+
+def test_seed_ex_examples_come_from_train_only(cirrhosis):
+    spec, _, split = cirrhosis
+    p = get_strategy("seed_ex").render(spec, split.train, PromptOptions(n_examples=8), seed=1)
+    assert p.uses_real_rows
+    shown = [ln for ln in p.user.splitlines() if ln.count(",") == len(spec.columns) - 1 and ":" not in ln]
+    assert len(shown) == 8
+    assert set(shown) <= _real_lines(split.train, spec)
+    assert not set(shown) & _real_lines(split.holdout, spec)
+
+
+def test_same_seed_same_prompt(cirrhosis):
+    spec, _, split = cirrhosis
+    for name in STRATEGIES:
+        a = get_strategy(name).render(spec, split.train, seed=5).user
+        assert a == get_strategy(name).render(spec, split.train, seed=5).user
+    assert (get_strategy("seed_ex").render(spec, split.train, seed=5).user
+            != get_strategy("seed_ex").render(spec, split.train, seed=6).user)
+
+
+def test_statistics_are_computed_from_train(cirrhosis):
+    spec, _, split = cirrhosis
+    p = get_strategy("statguide").render(spec, split.train)
+    sex_f = 100 * (split.train["Sex"] == "F").mean()
+    assert f"F {sex_f:.0f}%" in p.user
+    assert f"Statistics of the real table ({len(split.train)} patients)" in p.user
+
+
+def test_clin_rule_carries_every_rule_with_its_source(cirrhosis):
+    spec, _, split = cirrhosis
+    p = get_strategy("clin_rule").render(spec, split.train)
+    for r in spec.rules:
+        assert r.describe() in p.user and r.note in p.user
+
+
+def test_dp_statistics_differ_but_stay_in_range(cirrhosis):
+    spec, _, split = cirrhosis
+    plain = get_strategy("statguide").render(spec, split.train).user
+    noisy = get_strategy("statguide").render(spec, split.train, PromptOptions(dp_epsilon=0.5)).user
+    assert plain != noisy
+
+
+def test_unknown_strategy_message():
+    with pytest.raises(UnknownNameError, match="unknown strategy 'clinrule'; choose one of: seed_ex, featdesc, statguide, clin_rule"):
+        get_strategy("clinrule")
+
+
+def test_every_prompt_lists_columns_in_spec_order(cirrhosis):
+    spec, _, split = cirrhosis
+    for name in STRATEGIES:
+        assert ",".join(spec.column_names) in get_strategy(name).render(spec, split.train).user

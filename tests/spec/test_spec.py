@@ -1,0 +1,122 @@
+import pandas as pd
+import pytest
+
+from synllm_mlops.errors import DataError, SpecError, UnknownNameError
+from synllm_mlops.spec import builtin_specs, conform, infer_spec, load_data, load_spec, split_data
+
+
+def test_builtin_specs_load_and_match_contract_names():
+    assert set(builtin_specs()) >= {"cirrhosis", "diabetes", "stroke", "breast_cancer"}
+    c = load_spec("cirrhosis")
+    assert c.column_names[:5] == ["N_Days", "Status", "Drug", "Age", "Sex"]
+    assert c.column("Status").categories == ["C", "CL", "D"]
+    assert c.column("Edema").categories == ["N", "S", "Y"]
+    assert c.id_columns == ["ID"] and c.target == "Status"
+    for name in builtin_specs():
+        spec = load_spec(name)
+        assert all(r.note for r in spec.rules), f"{name}: every rule needs a source note"
+
+
+def test_cirrhosis_builtin_data_keeps_missingness():
+    spec = load_spec("cirrhosis")
+    df = load_data(spec)
+    assert df.shape == (418, 19)
+    assert df["Drug"].isna().sum() == 106  # the non-randomised patients
+    assert set(df["Status"].dropna()) == {"C", "CL", "D"}
+    assert df["Age"].between(9000, 30000).all()
+
+
+def test_breast_cancer_builtin():
+    spec = load_spec("breast_cancer")
+    df = load_data(spec)
+    assert len(df) == 569 and set(df["diagnosis"]) == {"B", "M"}
+
+
+@pytest.mark.parametrize("name", ["diabetes", "stroke"])
+def test_kaggle_tables_need_data_and_say_so(name):
+    with pytest.raises(DataError, match=r"pass data=<path to the CSV>"):
+        load_data(load_spec(name))
+
+
+def test_unknown_dataset_lists_choices():
+    with pytest.raises(UnknownNameError, match=r"unknown dataset 'cirrhosys'; choose one of: breast_cancer, cirrhosis"):
+        load_spec("cirrhosys")
+
+
+def test_missing_spec_file():
+    with pytest.raises(SpecError, match="does not exist"):
+        load_spec("nope/spec.yaml")
+
+
+def test_spec_schema_errors_are_listed(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("name: x\ntarget: y\ncolumns:\n  - {name: a, type: numeric, min: 0, max: 1, colour: red}\n")
+    with pytest.raises(SpecError) as e:
+        load_spec(p)
+    msg = str(e.value)
+    assert "colour" in msg and "Extra inputs" in msg
+
+
+def test_malformed_csv(tmp_path):
+    p = tmp_path / "bad.csv"
+    p.write_bytes(b'a,b\n1,"unterminated\n2,3\n')
+    with pytest.raises(DataError, match="not a readable CSV"):
+        load_data(load_spec("diabetes"), p)
+
+
+def test_data_mismatch_reports_every_problem_with_counts(tmp_path):
+    spec = load_spec("diabetes")
+    df = pd.DataFrame({
+        "gender": ["Female", "Alien", "Male"] * 5, "age": ["30", "abc", "200"] * 5, "hypertension": ["0"] * 15,
+        "heart_disease": ["0"] * 15, "smoking_history": ["never"] * 15, "bmi": ["25"] * 15,
+        "HbA1c_level": ["5.5"] * 15, "blood_glucose_level": ["100"] * 15, "extra_col": ["x"] * 15,
+    })
+    p = tmp_path / "d.csv"
+    df.to_csv(p, index=False)
+    with pytest.raises(DataError) as e:
+        load_data(spec, p)
+    msg = str(e.value)
+    assert "missing columns ['diabetes']" in msg
+    assert "extra columns not in the spec ['extra_col']" in msg
+    assert "column 'gender': 5 value(s) not in categories" in msg and "'Alien'" in msg
+    assert "column 'age': 5 non-numeric value(s)" in msg
+    assert "column 'age': 5 value(s) outside the spec range" in msg
+
+
+def test_split_is_seeded_stratified_and_disjoint(cirrhosis):
+    spec, real, _ = cirrhosis
+    a = split_data(real, spec, seed=3)
+    b = split_data(real, spec, seed=3)
+    c = split_data(real, spec, seed=4)
+    pd.testing.assert_frame_equal(a.train, b.train)
+    assert not a.train.equals(c.train)
+    assert len(a.train) + len(a.holdout) == len(real) and len(a.holdout) == pytest.approx(0.2 * len(real), abs=1)
+    share = lambda d: d["Status"].value_counts(normalize=True)  # noqa: E731
+    assert (share(a.train) - share(a.holdout)).abs().max() < 0.05
+
+
+def test_infer_spec_drafts_a_usable_spec(small_csv):
+    spec = infer_spec(small_csv, target="outcome")
+    assert spec.id_columns == ["patient_id"]
+    assert spec.column("sbp").type == "numeric" and spec.column("sex").categories == ["F", "M"]
+    df = load_data(spec, small_csv)  # works right away
+    assert len(df) == 60
+
+
+def test_rules_evaluate_on_tables():
+    from synllm_mlops.spec import Condition, ImplicationRule, OrderingRule, RangeRule
+
+    df = pd.DataFrame({"a": [1.0, 5.0, None], "b": [2.0, 1.0, 0.0], "c": ["Y", "Y", "N"]})
+    assert RangeRule(id="r", note="n", column="a", min=0, max=2).violations(df).tolist() == [False, True, False]
+    assert OrderingRule(id="o", note="n", left="a", op="<=", right="b").violations(df).tolist() == [False, True, False]
+    imp = ImplicationRule.model_validate({"id": "i", "note": "n", "if": {"column": "c", "op": "==", "value": "Y"},
+                                          "then": {"column": "a", "op": "<", "value": 3}})
+    assert imp.violations(df).tolist() == [False, True, False]
+
+
+def test_conform_normalises_float_categories():
+    spec = load_spec("cirrhosis")
+    raw = load_data(spec).head(3).astype(object)
+    raw["Stage"] = [4.0, 3.0, None]
+    out = conform(raw, spec)
+    assert out["Stage"].tolist()[:2] == ["4", "3"] and pd.isna(out["Stage"].iloc[2])
