@@ -11,6 +11,7 @@ from synllm_mlops import tracking
 from synllm_mlops.config import RunConfig
 from synllm_mlops.errors import ConfigError, GenerationError
 from synllm_mlops.generation import GenerationBackend, make_backend
+from synllm_mlops.prompts import to_csv
 from synllm_mlops.pipeline import GenerationOutcome, Prepared, generate_rows, prepare
 from synllm_mlops.spec import DatasetSpec, Split, conform, load_data, load_spec, split_data
 
@@ -76,7 +77,7 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
                              **{f"model_{k}": v for k, v in info.extra.items()}})
         gen = generate_rows(prep, backend, progress=progress)
         tracking.log_metrics(gen.metrics)
-        tracking.log_synthetic(gen.synthetic, gen.rejects)
+        tracking.log_synthetic(gen.synthetic, to_csv(gen.synthetic, prep.spec), gen.rejects)
         if gen.notes:
             tracking.log_text("\n".join(gen.notes), "generation/notes.txt")
             tracking.set_tags({"synllm.incomplete": "; ".join(gen.notes)})

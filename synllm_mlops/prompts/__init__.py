@@ -9,7 +9,8 @@ from synllm_mlops.prompts._strategies import (
     PromptStrategy,
     format_rows,
     get_strategy,
+    to_csv,
 )
 
 __all__ = ["ALL_STATS", "STRATEGIES", "TEMPLATES", "Prompt", "PromptOptions", "PromptStrategy",
-           "describe_statistics", "format_rows", "get_strategy"]
+           "describe_statistics", "format_rows", "get_strategy", "to_csv"]

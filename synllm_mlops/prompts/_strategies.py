@@ -115,6 +115,12 @@ def format_rows(df: pd.DataFrame, spec: DatasetSpec) -> str:
     return "\n".join(",".join(format_value(r[c], dec[c]) for c in spec.column_names) for _, r in df.iterrows())
 
 
+def to_csv(df: pd.DataFrame, spec: DatasetSpec) -> str:
+    """A table as CSV text with header, written exactly as prompts and the grammar write rows."""
+    body = format_rows(df, spec)
+    return ",".join(spec.column_names) + "\n" + (body + "\n" if body else "")
+
+
 def definitions(spec: DatasetSpec) -> str:
     lines = []
     for c in spec.columns:

@@ -136,9 +136,10 @@ def log_prompt(prompt, rendered_text: str) -> str:
     return uri
 
 
-def log_synthetic(synthetic: pd.DataFrame, rejects: pd.DataFrame, sample_rows: int = 100) -> None:
+def log_synthetic(synthetic: pd.DataFrame, csv_text: str, rejects: pd.DataFrame, sample_rows: int = 100) -> None:
+    """The full table as ``synthetic/synthetic.csv`` (spec formatting), rejects, and a ``log_table`` sample."""
     mlflow = _mlflow()
-    log_dataframe(synthetic, "synthetic/synthetic.csv")
+    log_text(csv_text, "synthetic/synthetic.csv")
     log_dataframe(rejects, "generation/rejects.csv")
     mlflow.log_table(synthetic.head(sample_rows).astype(object).where(synthetic.head(sample_rows).notna(), None),
                      artifact_file="synthetic/sample.json")

@@ -39,3 +39,15 @@ def test_completion_regex_counts_rows(cirrhosis):
     rows = format_rows(real.head(3), spec) + "\n"
     assert rx.match(rows)
     assert not rx.match(format_rows(real.head(2), spec) + "\n")
+
+
+@pytest.mark.parametrize("lo,hi,d", [(1.5, 5.0, 2), (0.1, 30, 1), (8, 20, 1), (0, 0.5, 3), (0.05, 2.87, 3), (20, 500, 2)])
+def test_number_regex_exact_at_precision(lo, hi, d):
+    from synllm_mlops.generation._grammar import number_regex
+
+    rx = re.compile(number_regex(lo, hi, d) + r"\Z")
+    scale = 10**d
+    for k in range(0, int(hi * scale) + 3 * scale):
+        s = f"{k / scale:.{d}f}"
+        assert bool(rx.match(s)) == (lo - 1e-9 <= k / scale <= hi + 1e-9), s
+    assert not rx.match(f"{lo:.{d + 1}f}")  # wrong number of decimals
