@@ -50,10 +50,19 @@ def tracked_run(stage: str, *, run_name: str | None = None, nested: bool = False
     mlflow = _mlflow()
     if not nested and mlflow.active_run() is None and not os.environ.get("MLFLOW_RUN_ID"):
         mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", experiment or EXPERIMENT))
-    with mlflow.start_run(run_name=run_name, nested=nested) as run:
+    run = mlflow.start_run(run_name=run_name, nested=nested)
+    try:
         mlflow.set_tags({"synllm.stage": stage, "synllm.version": synllm_mlops.__version__,
                          "synllm.git_commit": git_commit(), **(tags or {})})
         yield run
+    except KeyboardInterrupt:  # the user stopped it: KILLED, not FAILED; what was logged stays
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    else:
+        mlflow.end_run("FINISHED")
 
 
 def log_params(params: dict[str, Any]) -> None:

