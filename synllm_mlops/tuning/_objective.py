@@ -1,0 +1,73 @@
+"""One Optuna trial = one tracked generation run with a suggested prompt and sampling configuration."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from synllm_mlops.config import RunConfig
+from synllm_mlops.generation import GenerationBackend
+from synllm_mlops.tuning._space import SearchSpace
+
+OBJECTIVES = ("score.quality", "privacy.risk")  # privacy.risk = 1 - score.privacy
+DIRECTIONS = ("maximize", "minimize")
+USER_METRICS = ("score.quality", "score.privacy", "score.harmonic", "gen.validity_rate", "clinical.rule_adherence")
+
+
+class BackendCache:
+    """One backend per model, built on first use and reused by every later trial (the model loads once)."""
+
+    def __init__(self, factory: Callable[[str], GenerationBackend]):
+        self.factory, self.backends = factory, {}
+
+    def get(self, model: str) -> GenerationBackend:
+        if model not in self.backends:
+            self.backends[model] = self.factory(model)
+        return self.backends[model]
+
+
+class Objective:
+    """Suggest -> :meth:`RunConfig.build` -> ``run_generation`` (nested trial run) -> (quality, privacy risk).
+
+    Constraints (feasible when <= 0) are set on the trial: ``validity`` = min_validity - gen.validity_rate,
+    ``rule_adherence`` = min_rule_adherence - clinical.rule_adherence; the same numbers are user attrs.
+    """
+
+    def __init__(self, space: SearchSpace, base: dict, backends: BackendCache, *, study_name: str,
+                 min_validity: float, min_rule_adherence: float):
+        self.space, self.base, self.backends = space, base, backends
+        self.study_name, self.min_validity, self.min_rule_adherence = study_name, min_validity, min_rule_adherence
+
+    def __call__(self, trial) -> tuple[float, float]:
+        from synllm_mlops.tracking import _model as runs
+        from synllm_mlops.workflow import run_generation
+
+        cfg = RunConfig.build(**{**self.base, **self.space.suggest(trial)})
+        trial.set_user_attr("config", cfg.model_dump(mode="json"))
+        backend = self.backends.get(cfg.model)
+        tags = {"optuna.trial_number": str(trial.number), "optuna.study_name": self.study_name}
+        try:
+            out = run_generation(cfg, backend=backend, stage="trial", nested=True, progress=False,
+                                 run_name=f"trial-{trial.number}-{cfg.strategy}", extra_tags=tags)
+            run_id = out.run_id
+        except BaseException as e:  # the run (if one started) is FAILED/KILLED; link it, then let Optuna record FAIL
+            run_id = runs.find_child_run(tags)  # None when it failed before its run started (e.g. a config error)
+            if run_id:
+                self._link(trial, run_id)
+            trial.set_user_attr("error", f"{type(e).__name__}: {e}"[:2000])
+            raise
+        self._link(trial, run_id)
+        m = out.metrics
+        for k in USER_METRICS:
+            trial.set_user_attr(k, float(m.get(k, math.nan)))
+        adherence = m.get("clinical.rule_adherence", math.nan)
+        trial.set_constraint("validity", self.min_validity - m["gen.validity_rate"])
+        trial.set_constraint("rule_adherence", 0.0 if math.isnan(adherence) else self.min_rule_adherence - adherence)
+        return m["score.quality"], 1.0 - m["score.privacy"]
+
+    @staticmethod
+    def _link(trial, run_id: str) -> None:
+        from synllm_mlops.tracking import _model as runs
+
+        trial.set_user_attr("mlflow_run_id", run_id)
+        runs.log_run_params(run_id, {f"optuna.{k}": v for k, v in trial.params.items()})

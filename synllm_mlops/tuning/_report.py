@@ -1,0 +1,96 @@
+"""End-of-study summaries: trials table, Pareto front (figure, tags), hypervolume, parameter importances."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+REFERENCE = (0.0, 1.0)  # (quality, privacy risk): the worst corner
+
+
+def hypervolume_2d(points: list[tuple[float, float]], reference: tuple[float, float] = REFERENCE) -> float:
+    """Area dominated by ``(quality, risk)`` points (quality up, risk down) inside the reference corner.
+
+    Example:
+        >>> hypervolume_2d([(0.5, 0.5)])
+        0.25
+    """
+    pts = sorted({(q, r) for q, r in points if q > reference[0] and r < reference[1]}, key=lambda p: (-p[0], p[1]))
+    area, best_risk = 0.0, reference[1]
+    for q, r in pts:  # by quality, descending: each point adds the strip its lower risk opens
+        if r < best_risk:
+            area += (q - reference[0]) * (best_risk - r)
+            best_risk = r
+    return area
+
+
+def trials_table(study) -> pd.DataFrame:
+    """One row per trial: number, state, values, feasibility, Pareto membership, params, MLflow run id."""
+    pareto = {t.number for t in study.best_trials}
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        v = t.values or [math.nan, math.nan]
+        rows.append({"number": t.number, "state": t.state.name, "quality": v[0], "privacy_risk": v[1],
+                     "harmonic": t.user_attrs.get("score.harmonic", math.nan),
+                     "feasible": bool(t.values) and all(c <= 0 for c in t.constraints.values()),
+                     "pareto": t.number in pareto, "strategy": t.params.get("strategy", t.user_attrs.get("config", {}).get("strategy")),
+                     "params": json.dumps(t.params, sort_keys=True, default=str),
+                     "mlflow_run_id": t.user_attrs.get("mlflow_run_id", ""), "error": t.user_attrs.get("error", "")})
+    return pd.DataFrame(rows)
+
+
+def pareto_figures(table: pd.DataFrame, title: str) -> tuple[Any, Any]:
+    """(interactive plotly figure, matplotlib figure) of every complete trial, the feasible front highlighted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
+
+    done = table[table["state"] == "COMPLETE"]
+    groups = {"Pareto (feasible)": done[done["pareto"]], "feasible": done[~done["pareto"] & done["feasible"]],
+              "infeasible": done[~done["feasible"]]}
+    colours = {"Pareto (feasible)": "#d62728", "feasible": "#1f77b4", "infeasible": "#bbbbbb"}
+    pfig = go.Figure()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for name, g in groups.items():
+        text = [f"trial {n} · {s}<br>harmonic {h:.3f}<br>run {r}" for n, s, h, r in
+                zip(g["number"], g["strategy"], g["harmonic"], g["mlflow_run_id"])]
+        pfig.add_trace(go.Scatter(x=g["privacy_risk"], y=g["quality"], mode="markers", name=name, text=text,
+                                  hoverinfo="text", marker={"color": colours[name], "size": 10}))
+        ax.scatter(g["privacy_risk"], g["quality"], c=colours[name], label=name, s=36)
+        for n, x, y in zip(g["number"], g["privacy_risk"], g["quality"]):
+            ax.annotate(str(n), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    front = groups["Pareto (feasible)"].sort_values("privacy_risk")
+    if len(front):
+        pfig.add_trace(go.Scatter(x=front["privacy_risk"], y=front["quality"], mode="lines", line={"shape": "hv", "color": colours["Pareto (feasible)"]},
+                                  showlegend=False, hoverinfo="skip"))
+        ax.step(front["privacy_risk"], front["quality"], where="post", c=colours["Pareto (feasible)"], lw=1)
+    pfig.update_layout(title=title, xaxis_title="privacy risk (1 - score.privacy), lower is better",
+                       yaxis_title="score.quality, higher is better")
+    ax.set_xlabel("privacy risk (1 - score.privacy) ↓")
+    ax.set_ylabel("score.quality ↑")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return pfig, fig
+
+
+def importances(study) -> dict[str, dict[str, float]] | None:
+    """fANOVA importances per objective over the complete trials; ``None`` with fewer than 2 of them."""
+    import optuna
+    from optuna.trial import TrialState
+
+    if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
+        return None
+    out = {}
+    # the default evaluator (PED-ANOVA) ranks what drives *low* targets: negate the maximised quality
+    for i, (name, sign) in enumerate((("score.quality", -1.0), ("privacy.risk", 1.0))):
+        try:
+            out[name] = optuna.importance.get_param_importances(study, target=lambda t, i=i, s=sign: s * t.values[i])
+        except (ValueError, RuntimeError) as e:  # e.g. no parameter shared by all complete trials
+            out[name] = {"_skipped": str(e)}
+    return out

@@ -1,0 +1,67 @@
+"""The one place where the declared search spaces (prompts, generation) become Optuna suggestions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from synllm_mlops.errors import ConfigError
+from synllm_mlops.generation._space import GENERATION_SPACE
+from synllm_mlops.prompts._space import PROMPT_SPACE
+
+KINDS = ("categorical", "int", "float", "subset")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Prompt + sampling dimensions for one study.
+
+    Args:
+        strategies: the strategies to search (a subset of the declared ones).
+        models: models to search; one model means the model is fixed (not a dimension).
+        n_rules: rules in the dataset's spec (upper bound of ``max_rules``).
+        tune_dp: also search ``dp_epsilon`` for the statistics strategies.
+    """
+
+    strategies: tuple[str, ...] = PROMPT_SPACE["strategy"]["choices"]
+    models: tuple[str, ...] = ()
+    n_rules: int = 0
+    tune_dp: bool = False
+    dims: dict[str, dict] = field(default_factory=lambda: {**PROMPT_SPACE, **GENERATION_SPACE})
+
+    def __post_init__(self) -> None:
+        known = self.dims["strategy"]["choices"]
+        bad = [s for s in self.strategies if s not in known]
+        if bad or not self.strategies:
+            raise ConfigError(f"unknown strategies {bad}; choose from: {', '.join(known)}" if bad else
+                              f"strategies must name at least one of: {', '.join(known)}")
+        for name, d in self.dims.items():
+            if d["kind"] not in KINDS:
+                raise ConfigError(f"search dimension {name!r} has kind {d['kind']!r}; choose one of: {', '.join(KINDS)}")
+
+    def suggest(self, trial) -> dict[str, Any]:
+        """Ask ``trial`` for one point; returns ``RunConfig`` keyword arguments (conditional dims only when active)."""
+        out: dict[str, Any] = {}
+        if len(self.models) > 1:
+            out["model"] = trial.suggest_categorical("model", list(self.models))
+        strategy = (trial.suggest_categorical("strategy", list(self.strategies)) if len(self.strategies) > 1
+                    else self.strategies[0])
+        out["strategy"] = strategy
+        for name, d in self.dims.items():
+            if name == "strategy" or ("when" in d and strategy not in d["when"]):
+                continue
+            if d.get("optional") and not (name == "dp_epsilon" and self.tune_dp):
+                continue
+            if d["kind"] == "categorical":
+                out[name] = trial.suggest_categorical(name, list(d["choices"]))
+            elif d["kind"] == "int":
+                high = self.n_rules if d["high"] is None else d["high"]
+                if high < d["low"]:
+                    continue  # e.g. a spec without rules: nothing to choose
+                out[name] = trial.suggest_int(name, d["low"], high)
+            elif d["kind"] == "float":
+                out[name] = trial.suggest_float(name, d["low"], d["high"], log=d.get("log", False))
+            else:  # subset: one boolean per member, empty subsets fall back to all members
+                chosen = tuple(c for c in d["choices"] if trial.suggest_categorical(f"{name}.{c}", [True, False]))
+                out[name] = chosen or tuple(d["choices"])
+        return out

@@ -1,0 +1,279 @@
+"""The tuning study: storage, sampler, one parent MLflow run, trials, summaries, the registered champion."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from synllm_mlops import tracking
+from synllm_mlops.errors import ConfigError, SynLLMError
+from synllm_mlops.generation import DEFAULT_MODEL, GenerationBackend, make_backend
+from synllm_mlops.prompts._space import PROMPT_SPACE
+from synllm_mlops.tuning._objective import DIRECTIONS, BackendCache, Objective
+from synllm_mlops.tuning._report import hypervolume_2d, importances, pareto_figures, trials_table
+from synllm_mlops.tuning._space import SearchSpace
+
+SAMPLERS = ("tpe", "nsga2", "random")
+DEFAULT_STORAGE = "optuna.sqlite3"
+
+
+def _csv(v):
+    return tuple(s.strip() for s in v.split(",") if s.strip()) if isinstance(v, str) else tuple(v)
+
+
+class TuneConfig(BaseModel):
+    """Everything a tuning study needs; a misspelt key is an error.
+
+    Example:
+        >>> TuneConfig(dataset="cirrhosis", n_trials=8, sampler="nsga2").study_name
+        'synllm-cirrhosis'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str = "cirrhosis"
+    data: str = ""
+    model: str = DEFAULT_MODEL
+    models: tuple[str, ...] = ()
+    backend: str = "hf"
+    n_trials: int = Field(default=20, ge=0)
+    timeout_s: float = Field(default=0, ge=0, description="stop starting trials after this many seconds; 0 = no limit")
+    storage: str = ""
+    study_name: str = ""
+    seed: int = Field(default=0, ge=0)
+    sampler: str = "tpe"
+    sampler_seed: int | None = Field(default=None, ge=0, description="default: seed; give each worker its own")
+    strategies: tuple[str, ...] = PROMPT_SPACE["strategy"]["choices"]
+    tune_dp: bool = False
+    n_rows: int = Field(default=50, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    constrained: bool = True
+    max_attempts: int = Field(default=0, ge=0)
+    min_validity: float = Field(default=0.9, ge=0, le=1)
+    min_rule_adherence: float = Field(default=0.8, ge=0, le=1)
+    register_champion: bool = True
+    registered_model: str = ""
+    champion_trial: int | None = Field(default=None, ge=0)
+    allow_real_rows: bool = False
+
+    n_startup_trials: int = Field(default=5, ge=0, description="TPE: random trials before the model kicks in")
+
+    @field_validator("models", "strategies", mode="before")
+    @classmethod
+    def _lists(cls, v):
+        return _csv(v)
+
+    @field_validator("sampler")
+    @classmethod
+    def _sampler(cls, v: str) -> str:
+        if v not in SAMPLERS:
+            raise ValueError(f"unknown sampler {v!r}; choose one of: {', '.join(SAMPLERS)}")
+        return v
+
+    def model_post_init(self, _ctx) -> None:
+        object.__setattr__(self, "study_name", self.study_name or f"synllm-{Path(self.dataset).stem}")
+        object.__setattr__(self, "models", self.models or (self.model,))
+
+    @classmethod
+    def build(cls, **kwargs) -> "TuneConfig":
+        """Validate keyword arguments into one clear :class:`ConfigError`."""
+        try:
+            return cls(**{k: v for k, v in kwargs.items() if v is not None})
+        except ValidationError as e:
+            lines = [f"  - {'.'.join(map(str, err['loc']))}: {err['msg']} (got {err.get('input')!r})" for err in e.errors()]
+            raise ConfigError("invalid tune configuration:\n" + "\n".join(lines)) from None
+
+
+def redact(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def open_storage(storage: str):
+    """``""``/a file path -> SQLite file; ``*.journal`` -> journal file (shared filesystems); a URL -> RDB.
+
+    PostgreSQL storages send heartbeats so a killed worker's running trial is marked FAIL by the others.
+    """
+    import optuna
+
+    storage = storage or DEFAULT_STORAGE
+    if storage.endswith(".journal"):
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(str(Path(storage).resolve())))
+    if "://" not in storage:
+        return f"sqlite:///{Path(storage).resolve()}"
+    if storage.startswith("postgresql"):  # heartbeats need an RDB that handles concurrent writers
+        return optuna.storages.RDBStorage(storage, heartbeat_interval=60, grace_period=180)
+    return storage
+
+
+def make_sampler(name: str, seed: int, n_startup_trials: int = 5):
+    """The sampler, seeded (constraints come from ``trial.set_constraint``, which all three respect)."""
+    import optuna
+
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup_trials)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+@dataclass
+class TuneResult:
+    """What a study produced: the parent run, the study, the trials table and the champion (if registered)."""
+
+    run_id: str
+    study: object
+    table: object
+    hypervolume: float
+    champion_trial: int | None = None
+    model_uri: str | None = None
+    model_version: str | None = None
+
+
+def _backend_factory(cfg: TuneConfig) -> Callable[[str], GenerationBackend]:
+    def build(model: str) -> GenerationBackend:
+        if cfg.backend == "fake":
+            from synllm_mlops.spec import load_spec
+
+            return make_backend("fake", model, spec=load_spec(cfg.dataset))
+        backend = make_backend(cfg.backend, model)
+        return backend.load() if hasattr(backend, "load") else backend
+    return build
+
+
+def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend] | None = None,
+         progress: bool = True) -> TuneResult:
+    """Run (or resume) a multi-objective study: maximise ``score.quality``, minimise ``1 - score.privacy``.
+
+    Each trial is a nested MLflow run; the model of each ``models`` entry loads once and serves every trial.
+
+    Example:
+        >>> from synllm_mlops.tuning import TuneConfig, tune
+        >>> res = tune(TuneConfig(n_trials=4, n_rows=20))  # doctest: +SKIP
+        >>> res.model_uri  # doctest: +SKIP
+        'models:/synllm-cirrhosis@champion'
+    """
+    import optuna
+    from tqdm.auto import tqdm
+
+    from synllm_mlops.tracking import _model as runs
+
+    from synllm_mlops.pipeline import prepare
+    from synllm_mlops.config import RunConfig
+
+    base = {"dataset": cfg.dataset, "data": cfg.data, "model": cfg.model, "backend": cfg.backend, "n_rows": cfg.n_rows,
+            "seed": cfg.seed, "batch_size": cfg.batch_size, "constrained": cfg.constrained, "max_attempts": cfg.max_attempts}
+    spec = prepare(RunConfig.build(**base, strategy=cfg.strategies[0])).spec  # spec/data errors surface before any model loads
+    space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules), tune_dp=cfg.tune_dp)
+    sampler_seed = cfg.seed if cfg.sampler_seed is None else cfg.sampler_seed
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=open_storage(cfg.storage), sampler=make_sampler(cfg.sampler, sampler_seed, cfg.n_startup_trials),
+                                study_name=cfg.study_name, directions=list(DIRECTIONS), load_if_exists=True)
+    backends = BackendCache(backend_factory or _backend_factory(cfg))
+    objective = Objective(space, base, backends, study_name=cfg.study_name, min_validity=cfg.min_validity,
+                          min_rule_adherence=cfg.min_rule_adherence)
+    with tracking.tracked_run("tune", run_name=f"tune-{cfg.study_name}") as parent:
+        tracking.log_params({"dataset": cfg.dataset, "data": cfg.data, "model": cfg.model, "models": ",".join(cfg.models),
+                             "backend": cfg.backend, "n_trials": cfg.n_trials, "sampler": cfg.sampler, "seed": cfg.seed,
+                             "sampler_seed": sampler_seed, "storage": redact(cfg.storage or DEFAULT_STORAGE),
+                             "study_name": cfg.study_name, "strategies": ",".join(cfg.strategies), "n_rows": cfg.n_rows,
+                             "tune_dp": cfg.tune_dp, "min_validity": cfg.min_validity,
+                             "min_rule_adherence": cfg.min_rule_adherence, "optuna_version": optuna.__version__})
+        tracking.set_tags({"optuna.study_name": cfg.study_name})
+        bar = tqdm(total=cfg.n_trials, desc=f"tune {cfg.study_name}", unit="trial", disable=not progress or not cfg.n_trials)
+
+        def on_trial(study, trial) -> None:
+            bar.update(1)
+            h = trial.user_attrs.get("score.harmonic")
+            bar.set_postfix(last=trial.state.name, harmonic=f"{h:.3f}" if h is not None else "-")
+
+        try:
+            if cfg.n_trials:
+                study.optimize(objective, n_trials=cfg.n_trials, timeout=cfg.timeout_s or None,
+                               catch=(SynLLMError,), callbacks=[on_trial])
+        except KeyboardInterrupt:  # finished trials are already in storage; the parent says KILLED
+            tracking.set_tags({"synllm.incomplete": "interrupted by the user"})
+            runs.end_active_run("KILLED")
+            raise
+        finally:
+            bar.close()
+        table, hv = _summarise(study, cfg)
+        result = TuneResult(parent.info.run_id, study, table, hv)
+        if cfg.register_champion:
+            _register_champion(study, cfg, backends, result)
+        return result
+
+
+def _summarise(study, cfg: TuneConfig):
+    from synllm_mlops.tracking import _model as runs
+
+    table = trials_table(study)
+    tracking.log_dataframe(table, "tuning/trials.csv")
+    front = table[table["pareto"] & (table["state"] == "COMPLETE")]
+    for _, row in table[(table["state"] == "COMPLETE") & (table["mlflow_run_id"] != "")].iterrows():
+        runs.set_run_tags(row["mlflow_run_id"], {"synllm.pareto": str(bool(row["pareto"])).lower()})
+    hv = hypervolume_2d(list(zip(front["quality"], front["privacy_risk"])))
+    done = table["state"] == "COMPLETE"
+    tracking.log_metrics({"tune.hypervolume": hv, "tune.n_trials": len(table), "tune.n_complete": int(done.sum()),
+                          "tune.n_fail": int((table["state"] == "FAIL").sum()), "tune.n_pareto": len(front),
+                          "tune.best_harmonic": float(front["harmonic"].max()) if len(front) else math.nan})
+    if done.any():
+        pfig, mfig = pareto_figures(table, f"{cfg.study_name}: Pareto front ({int(done.sum())} complete trials)")
+        runs.log_plotly(pfig, "plots/pareto_front.html")
+        runs.log_matplotlib(mfig, "plots/pareto_front.png")
+    imp = importances(study)
+    if imp is not None:
+        tracking.log_dict(imp, "tuning/param_importances.json")
+    return table, hv
+
+
+def choose_champion(study, cfg: TuneConfig):
+    """The user's ``champion_trial``, else the best ``score.harmonic`` among feasible Pareto trials (None if none).
+
+    Without ``allow_real_rows``, trials whose prompt shows real rows (seed_ex) are not candidates.
+    """
+    from optuna.trial import TrialState
+
+    if cfg.champion_trial is not None:
+        trials = [t for t in study.get_trials(deepcopy=False) if t.number == cfg.champion_trial]
+        if not trials or trials[0].state != TrialState.COMPLETE:
+            raise ConfigError(f"champion_trial must be a COMPLETE trial of study {cfg.study_name!r}, got "
+                              f"{cfg.champion_trial} ({trials[0].state.name if trials else 'no such trial'})")
+        return trials[0]
+    candidates = [t for t in study.best_trials
+                  if cfg.allow_real_rows or t.user_attrs.get("config", {}).get("strategy") != "seed_ex"]
+    return max(candidates, key=lambda t: t.user_attrs.get("score.harmonic", -1.0), default=None)
+
+
+def _register_champion(study, cfg: TuneConfig, backends: BackendCache, result: TuneResult) -> None:
+    from synllm_mlops.config import RunConfig
+    from synllm_mlops.pipeline import max_new_tokens, prepare
+    from synllm_mlops.parsing import table_keys
+    from synllm_mlops.tracking import _model as runs
+
+    trial = choose_champion(study, cfg)
+    if trial is None:
+        tracking.set_tags({"synllm.champion": "none: no feasible Pareto trial without real rows in its prompt"})
+        return
+    run_config = RunConfig.build(**trial.user_attrs["config"])
+    prep = prepare(run_config)
+    run_id = trial.user_attrs["mlflow_run_id"]
+    keys = table_keys(prep.split.train, prep.spec) | table_keys(prep.split.holdout, prep.spec)
+    name = cfg.registered_model or f"synllm-{prep.spec.name}"
+    uri, version = runs.log_generator_model(
+        config=run_config, spec=prep.spec, prompt=prep.prompt, max_new_tokens=max_new_tokens(backends.get(run_config.model), prep),
+        real_keys=keys, registered_model=name, source_run_id=run_id, prompt_uri=runs.run_tag(run_id, "synllm.prompt_uri") or "",
+        allow_real_rows=cfg.allow_real_rows)
+    runs.set_run_tags(run_id, {"synllm.champion": "true", "synllm.registered_model": f"{name}/{version}"})
+    tracking.set_tags({"synllm.champion_trial": str(trial.number), "synllm.champion_run_id": run_id,
+                       "synllm.registered_model": f"{name}/{version}"})
+    if prep.prompt.uses_real_rows:
+        tracking.set_tags({"synllm.uses_real_rows": "true"})
+    result.champion_trial, result.model_uri, result.model_version = trial.number, uri, version

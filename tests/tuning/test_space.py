@@ -1,0 +1,93 @@
+"""Search-space mapping: conditional dimensions, bounds, subsets, and that every point is a valid RunConfig."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+
+from synllm_mlops.config import RunConfig
+from synllm_mlops.errors import ConfigError
+from synllm_mlops.prompts import ALL_STATS
+from synllm_mlops.tuning import SearchSpace, hypervolume_2d, open_storage, redact
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _points(space: SearchSpace, n: int = 60):
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1), directions=["maximize", "minimize"])
+    out = []
+    for _ in range(n):
+        t = study.ask()
+        kw = space.suggest(t)
+        out.append((t.params, kw))
+        study.tell(t, [0.5, 0.5])
+    return out
+
+
+def test_conditional_dimensions_exist_only_for_their_strategies():
+    points = _points(SearchSpace(n_rules=7))
+    seen = set()
+    for params, kw in points:
+        s = kw["strategy"]
+        seen.add(s)
+        assert ("n_examples" in params) == (s == "seed_ex")
+        assert any(k.startswith("statistics.") for k in params) == (s in ("statguide", "clin_rule"))
+        assert ("max_rules" in params) == (s == "clin_rule")
+        assert "dp_epsilon" not in params and "model" not in params
+        if s == "clin_rule":
+            assert 0 <= kw["max_rules"] <= 7
+        if "statistics" in kw:
+            assert set(kw["statistics"]) <= set(ALL_STATS) and kw["statistics"]
+        assert 0.3 <= kw["temperature"] <= 1.5 and kw["top_k"] in (0, 20, 50, 100)
+        RunConfig.build(**kw, n_rows=5)  # every point is a valid configuration
+    assert seen == {"seed_ex", "featdesc", "statguide", "clin_rule"}
+
+
+def test_models_and_dp_are_dimensions_only_when_asked():
+    points = _points(SearchSpace(strategies=("statguide",), models=("a/x", "b/y"), tune_dp=True), 20)
+    for params, kw in points:
+        assert "strategy" not in params and kw["strategy"] == "statguide"  # one strategy: fixed, not searched
+        assert params["model"] in ("a/x", "b/y") and 0.1 <= params["dp_epsilon"] <= 10
+
+
+def test_empty_statistics_subset_falls_back_to_all():
+    class AllFalse:
+        params: dict = {}
+
+        def suggest_categorical(self, name, choices):
+            return False if name.startswith("statistics.") else choices[0]
+
+        def suggest_int(self, name, low, high):
+            return low
+
+        def suggest_float(self, name, low, high, log=False):
+            return low
+
+    kw = SearchSpace(strategies=("statguide",)).suggest(AllFalse())
+    assert kw["statistics"] == ALL_STATS
+
+
+def test_unknown_strategy_is_an_error_that_lists_the_choices():
+    with pytest.raises(ConfigError, match=r"unknown strategies \['clinrule'\]; choose from: seed_ex, featdesc, statguide, clin_rule"):
+        SearchSpace(strategies=("clinrule",))
+
+
+def test_hypervolume_matches_optuna():
+    from optuna._hypervolume import compute_hypervolume
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        pts = rng.uniform(0, 1, size=(int(rng.integers(1, 12)), 2))
+        ours = hypervolume_2d([tuple(p) for p in pts])
+        ref = compute_hypervolume(np.c_[-pts[:, 0], pts[:, 1]], np.array([0.0, 1.0]))
+        assert ours == pytest.approx(ref)
+    assert hypervolume_2d([(0.5, 0.5), (0.4, 0.6)]) == pytest.approx(0.25)  # dominated point adds nothing
+    assert hypervolume_2d([]) == 0.0
+
+
+def test_storage_resolution_and_redaction(tmp_path):
+    assert open_storage(str(tmp_path / "s.sqlite3")) == f"sqlite:///{tmp_path / 's.sqlite3'}"
+    assert isinstance(open_storage(str(tmp_path / "s.journal")), optuna.storages.JournalStorage)
+    assert redact("postgresql://bob:s3cr%40t@db:5432/optuna") == "postgresql://bob:***@db:5432/optuna"
+    assert redact("postgresql://bob@db/optuna") == "postgresql://bob@db/optuna"
