@@ -168,11 +168,12 @@ def models_cmd() -> None:
                    f"{'chat' if ref.chat else 'completion':10} {ref.hf_id}")
 
 
-from synllm_mlops.compare import compare_cmd  # noqa: E402 - registered after the core commands
+# registered after the core commands: they import this module's option types
+from synllm_mlops.compare import compare_cmd  # noqa: E402
+from synllm_mlops.tuning._cli import tune_cmd  # noqa: E402
+
 cli.add_command(compare_cmd)
-
-
-cli.add_command(__import__("synllm_mlops.tuning._cli", fromlist=["tune_cmd"]).tune_cmd)
+cli.add_command(tune_cmd)
 
 
 def main() -> None:  # console script

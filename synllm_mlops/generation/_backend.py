@@ -98,7 +98,7 @@ def register_backend(name: str) -> Callable:
 
 def make_backend(name: str, model: str, **kwargs) -> GenerationBackend:
     """Build a backend by name (``hf``, ``vllm``, ``fake``) for ``model``; loads nothing yet."""
-    from synllm_mlops.generation import _fake, _hf  # noqa: F401 - registration side effect
+    from synllm_mlops.generation import _fake, _hf, _vllm  # noqa: F401 - registration side effect
 
     if name not in BACKENDS:
         raise unknown("backend", name, sorted(BACKENDS))

@@ -1,0 +1,161 @@
+"""The comparison grid: a YAML of models x strategies x datasets x seeds, validated once, expanded to cells."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from synllm_mlops.config import RunConfig
+from synllm_mlops.errors import ConfigError
+from synllm_mlops.prompts import STRATEGIES
+
+# The grid sets these itself, per cell; an override of one would silently fight the grid.
+_GRID_KEYS = ("model", "strategy", "dataset", "data", "seed", "n_rows", "backend")
+
+
+class DatasetEntry(BaseModel):
+    """A dataset of the grid: a built-in name or spec YAML path, and optionally the real CSV."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    data: str = ""
+
+
+class VLLMSettings(BaseModel):
+    """Engine options passed to ``vllm.LLM`` (backend ``vllm`` only)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    dtype: str = "auto"
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    max_model_len: int | None = Field(default=None, ge=1)
+
+
+class GridConfig(BaseModel):
+    """A comparison grid; every cell is one :class:`RunConfig`.
+
+    Example:
+        >>> g = GridConfig(name="t", models=["smollm2-135m"], strategies=["clin_rule"], datasets=["cirrhosis"],
+        ...                seeds=[0, 1], n_rows=16, backend="fake")
+        >>> len(g.cells())
+        2
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    models: list[str] = Field(min_length=1)
+    strategies: list[str] = Field(default_factory=lambda: list(STRATEGIES), min_length=1)
+    datasets: list[DatasetEntry] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    n_rows: int = Field(default=200, ge=1)
+    backend: Literal["hf", "vllm", "fake"] = "hf"
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    vllm: VLLMSettings = Field(default_factory=VLLMSettings)
+
+    @field_validator("datasets", mode="before")
+    @classmethod
+    def _datasets(cls, v):
+        return [{"name": d} if isinstance(d, str) else d for d in v] if isinstance(v, list) else v
+
+    @field_validator("strategies")
+    @classmethod
+    def _strategies(cls, v: list[str]) -> list[str]:
+        bad = [s for s in v if s not in STRATEGIES]
+        if bad:
+            raise ValueError(f"unknown strategies {bad}; choose from: {', '.join(STRATEGIES)}")
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if any(s < 0 for s in v) or len(set(v)) != len(v):
+            raise ValueError(f"seeds must be distinct integers >= 0, got {v}")
+        return v
+
+    @field_validator("overrides")
+    @classmethod
+    def _overrides(cls, v: dict[str, Any]) -> dict[str, Any]:
+        clash = sorted(set(v) & set(_GRID_KEYS))
+        if clash:
+            raise ValueError(f"overrides cannot set {clash}: the grid sets them per cell; use the grid keys "
+                             f"({', '.join(_GRID_KEYS)}) instead")
+        unknown = sorted(set(v) - set(RunConfig.model_fields))
+        if unknown:
+            raise ValueError(f"unknown RunConfig fields {unknown}; allowed: "
+                             f"{', '.join(sorted(set(RunConfig.model_fields) - set(_GRID_KEYS)))}")
+        return v
+
+    def cells(self) -> list[Cell]:
+        """All cells, grouped by model (each model is loaded once) then dataset, strategy, seed."""
+        out = []
+        for model, ds, strategy, seed in itertools.product(self.models, self.datasets, self.strategies, self.seeds):
+            cfg = RunConfig.build(model=model, strategy=strategy, dataset=ds.name, data=ds.data, seed=seed,
+                                  n_rows=self.n_rows, backend=self.backend, **self.overrides)
+            out.append(Cell(cfg, cell_hash(cfg)))
+        return out
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of the grid and the hash of its resolved configuration (what a re-run matches on)."""
+
+    config: RunConfig
+    hash: str
+
+    @property
+    def name(self) -> str:
+        c = self.config
+        return f"{c.model}-{Path(c.dataset).stem}-{c.strategy}-s{c.seed}"
+
+
+def cell_hash(cfg: RunConfig) -> str:
+    """A stable short hash of the resolved run configuration (its JSON, keys sorted)."""
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _describe(err: dict, allowed: list[str]) -> str:
+    key = ".".join(map(str, err["loc"]))
+    if err["type"] == "extra_forbidden":
+        return f"  - {key}: unknown key (got {err.get('input')!r}); allowed keys here: {', '.join(allowed)}"
+    if err["type"] == "missing":
+        return f"  - {key}: required key is missing; add it to the YAML"
+    return f"  - {key}: {err['msg']} (got {err.get('input')!r})"
+
+
+def load_grid(path: str | Path) -> GridConfig:
+    """Read and validate a grid YAML; every problem is reported with its key, value and fix.
+
+    Raises:
+        ConfigError: missing file, bad YAML, unknown or invalid keys, or a cell that is not a valid RunConfig.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"grid config {str(path)!r} does not exist; pass --config <path to a grid YAML>, "
+                          "e.g. experiments/cpu_grid.yaml")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"grid config {str(path)!r} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"grid config {str(path)!r} must be a mapping of keys (name, models, ...), "
+                          f"got {type(raw).__name__}")
+    try:
+        grid = GridConfig(**raw)
+    except ValidationError as e:
+        allowed = {"datasets": list(DatasetEntry.model_fields), "vllm": list(VLLMSettings.model_fields)}
+        lines = [_describe(err, allowed.get(str(err["loc"][0]), list(GridConfig.model_fields))) for err in e.errors()]
+        raise ConfigError(f"invalid grid config {str(path)!r}:\n" + "\n".join(lines)) from None
+    try:
+        grid.cells()  # overrides that are invalid values (e.g. temperature: -1) surface now, not mid-grid
+    except ConfigError as e:
+        raise ConfigError(f"invalid grid config {str(path)!r}: overrides {grid.overrides} give {e}") from None
+    return grid

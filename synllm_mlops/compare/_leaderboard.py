@@ -1,0 +1,71 @@
+"""Leaderboard: per model x strategy x dataset, the mean over seeds with a 95 % t-interval."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+LEADERBOARD_METRICS = ("score.quality", "score.privacy", "score.harmonic", "gen.validity_rate")
+GROUP = ["model", "strategy", "dataset"]
+
+
+def t_interval(values, confidence: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of the two-sided t confidence interval; NaNs are dropped.
+
+    The half-width is NaN with fewer than two values (no spread to estimate).
+
+    Example:
+        >>> m, h = t_interval([1.0, 2.0, 3.0])
+        >>> round(m, 3), round(h, 3)
+        (2.0, 2.484)
+    """
+    from scipy import stats
+
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if len(x) == 0:
+        return math.nan, math.nan
+    if len(x) < 2:
+        return float(x[0]), math.nan
+    sem = x.std(ddof=1) / math.sqrt(len(x))
+    return float(x.mean()), float(stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * sem)
+
+
+def leaderboard(cells: pd.DataFrame, metrics: tuple[str, ...] = LEADERBOARD_METRICS) -> pd.DataFrame:
+    """One row per model x strategy x dataset over the *finished* cells, best ``score.harmonic`` first.
+
+    Args:
+        cells: one row per cell with columns model, strategy, dataset, status and the metrics.
+
+    Returns:
+        columns model, strategy, dataset, n_cells, n_failed, then ``<metric>_mean`` and ``<metric>_ci95``.
+    """
+    rows = []
+    for key, g in cells.groupby(GROUP, sort=True):
+        ok = g[g["status"] == "FINISHED"]
+        row = dict(zip(GROUP, key), n_cells=len(ok), n_failed=len(g) - len(ok))
+        for m in metrics:
+            row[f"{m}_mean"], row[f"{m}_ci95"] = t_interval(ok[m].tolist() if m in ok else [])
+        rows.append(row)
+    cols = GROUP + ["n_cells", "n_failed"] + [f"{m}_{s}" for m in metrics for s in ("mean", "ci95")]
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values(["dataset", "score.harmonic_mean"] if "score.harmonic" in metrics else GROUP,
+                           ascending=[True, False] if "score.harmonic" in metrics else True,
+                           na_position="last", ignore_index=True)
+
+
+def leaderboard_html(board: pd.DataFrame, metrics: tuple[str, ...] = LEADERBOARD_METRICS, title: str = "") -> str:
+    """The leaderboard as an HTML table with ``mean ± ci95`` cells."""
+    def fmt(mean: float, ci: float) -> str:
+        if math.isnan(mean):
+            return "–"
+        return f"{mean:.3f}" + ("" if math.isnan(ci) else f" ± {ci:.3f}")
+
+    view = board[GROUP + ["n_cells", "n_failed"]].copy()
+    for m in metrics:
+        view[m] = [fmt(a, b) for a, b in zip(board[f"{m}_mean"], board[f"{m}_ci95"])]
+    note = ("<p>Mean over seeds ± half-width of the 95 % t-interval (blank with one seed). "
+            "Scores are on fixed 0–1 scales, higher is better.</p>")
+    return (f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><h2>{title}</h2>{note}"
+            + view.to_html(index=False, border=0) + "</body></html>")

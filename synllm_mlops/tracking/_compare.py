@@ -1,0 +1,86 @@
+"""MLflow queries and records for comparison grids: finished cells by config hash, failed cells, parent status.
+
+Cells are found by the ``synllm.cell_hash`` tag across the whole experiment (not only under one
+parent run), so a grid re-run after an interruption resumes where the last one stopped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synllm_mlops.tracking._mlflow import _mlflow
+
+CELL_HASH_TAG = "synllm.cell_hash"
+PARENT_TAG = "synllm.compare_parent"
+ERROR_TAG = "synllm.cell_error"
+
+
+def _active_experiment_id() -> str:
+    run = _mlflow().active_run()
+    if run is None:
+        raise RuntimeError("grid queries need an active (parent) run to know the experiment")
+    return run.info.experiment_id
+
+
+def _search(filter_string: str) -> list[Any]:
+    mlflow = _mlflow()
+    return mlflow.search_runs(experiment_ids=[_active_experiment_id()], filter_string=filter_string,
+                              output_format="list", order_by=["attributes.start_time DESC"])
+
+
+def finished_cells(hashes: set[str] | list[str]) -> dict[str, str]:
+    """Map each cell hash that already has a FINISHED run in the active experiment to its latest run id."""
+    wanted, found = set(hashes), {}
+    for run in _search(f"attributes.status = 'FINISHED' and tags.`{CELL_HASH_TAG}` LIKE '%'"):
+        h = run.data.tags.get(CELL_HASH_TAG)
+        if h in wanted and h not in found:  # newest first
+            found[h] = run.info.run_id
+    return found
+
+
+def cell_metrics(run_ids: list[str]) -> dict[str, dict[str, float]]:
+    """The latest value of every metric of each run."""
+    client = _mlflow().MlflowClient()
+    return {rid: dict(client.get_run(rid).data.metrics) for rid in run_ids}
+
+
+def _child_of(parent_id: str, cell_hash: str) -> str | None:
+    runs = _search(f"tags.`{CELL_HASH_TAG}` = '{cell_hash}' and tags.`{PARENT_TAG}` = '{parent_id}' "
+                   "and attributes.status != 'FINISHED'")
+    return runs[0].info.run_id if runs else None
+
+
+def record_failed_cell(parent_id: str, cell_hash: str, *, run_name: str, params: dict[str, Any], error: str,
+                       status: str = "FAILED", tags: dict[str, str] | None = None) -> str:
+    """Record a cell that did not finish: the child run the cell started, or a new one if it never started.
+
+    The error goes into the ``synllm.cell_error`` tag (first 500 characters) and ``error.txt``;
+    ``status`` is FAILED (an exception, a model that is not available) or KILLED (Ctrl-C).
+    Returns the run id.
+    """
+    mlflow = _mlflow()
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+    client = mlflow.MlflowClient()
+    run_id = _child_of(parent_id, cell_hash)
+    if run_id is None:  # failed before run_generation opened a run (bad data, model not available)
+        run = client.create_run(_active_experiment_id(), run_name=run_name,
+                                tags={MLFLOW_PARENT_RUN_ID: parent_id, MLFLOW_RUN_NAME: run_name,
+                                      CELL_HASH_TAG: cell_hash, PARENT_TAG: parent_id, "synllm.stage": "main"})
+        run_id = run.info.run_id
+        existing: dict[str, str] = {}
+    else:
+        existing = dict(client.get_run(run_id).data.params)
+    for k, v in params.items():
+        if k not in existing:
+            client.log_param(run_id, k, "" if v is None else str(v))
+    for k, v in {ERROR_TAG: error[:500], **(tags or {})}.items():
+        client.set_tag(run_id, k, v)
+    client.log_text(run_id, error, "error.txt")
+    client.set_terminated(run_id, status)
+    return run_id
+
+
+def end_active_run(status: str) -> None:
+    """End the active run with ``status`` (e.g. KILLED after Ctrl-C) before its context manager does."""
+    _mlflow().end_run(status)

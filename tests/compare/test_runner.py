@@ -1,0 +1,162 @@
+"""The grid runner end to end on the fake backend, into a temporary MLflow store."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from click.testing import CliRunner
+
+from synllm_mlops.compare import run_compare
+from synllm_mlops.errors import ModelLoadError
+from synllm_mlops.generation._fake import FakeBackend
+from synllm_mlops.spec import load_spec
+
+
+class CountingFactory:
+    """Fake backends per model x dataset; counts generate batches; can fail chosen models or strategies."""
+
+    def __init__(self, *, unavailable=(), raise_on=None):
+        self.backends, self.unavailable, self.raise_on = {}, set(unavailable), raise_on
+
+    def __call__(self, cfg):
+        if cfg.model in self.unavailable:
+            raise ModelLoadError(f"model {cfg.model!r} is not available on this machine")
+        key = (cfg.model, cfg.dataset)
+        if key not in self.backends:
+            self.backends[key] = _Failing(spec=load_spec(cfg.dataset), raise_on=self.raise_on)
+        return self.backends[key]
+
+    @property
+    def calls(self) -> int:
+        return sum(b.calls for b in self.backends.values())
+
+
+class _Failing(FakeBackend):
+    def __init__(self, *, spec, raise_on):
+        super().__init__(spec=spec)
+        self.raise_on = raise_on
+
+    def _generate_batch(self, prompt, *args):
+        if self.raise_on is not None and self.raise_on(prompt):
+            raise self.raise_on.error
+        return super()._generate_batch(prompt, *args)
+
+
+def _children(parent_id: str) -> list:
+    return mlflow.search_runs(experiment_names=["synllm-test"], output_format="list",
+                              filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'")
+
+
+def _artifacts(run_id: str, folder: str) -> set[str]:
+    return {f.path for f in mlflow.MlflowClient().list_artifacts(run_id, folder)}
+
+
+def test_grid_runs_and_logs_parent_artifacts(mlflow_store, grid_yaml, fast_eval):
+    factory = CountingFactory()
+    out = run_compare(grid_yaml(), backend_factory=factory, progress=False)
+    assert out.counts == {"ran": 8, "skipped": 0, "failed": 0}
+    parent = mlflow.get_run(out.run_id)
+    assert parent.info.status == "FINISHED" and parent.data.tags["synllm.stage"] == "compare"
+    assert parent.data.metrics["compare.cells_ran"] == 8
+    assert _artifacts(out.run_id, "compare") >= {"compare/leaderboard.csv", "compare/leaderboard.html",
+                                                 "compare/cells.csv", "compare/grid.json"}
+    assert _artifacts(out.run_id, "plots") == {"plots/harmonic_heatmap.png", "plots/privacy_vs_quality.png"}
+    kids = _children(out.run_id)
+    assert len(kids) == 8 and {k.info.status for k in kids} == {"FINISHED"}
+    assert {k.data.tags["synllm.stage"] for k in kids} == {"main"}
+    assert len({k.data.tags["synllm.cell_hash"] for k in kids}) == 8
+    # known answers from fast_eval: quality 0.5 / 0.6 for seeds 0 / 1 -> mean 0.55, t(1) * 0.05 = 0.635310
+    board = out.leaderboard
+    assert len(board) == 4 and set(board["n_cells"]) == {2}
+    assert board["score.quality_mean"].tolist() == pytest.approx([0.55] * 4)
+    assert board["score.quality_ci95"].tolist() == pytest.approx([0.635310] * 4, abs=1e-5)
+    assert board["gen.validity_rate_mean"].tolist() == pytest.approx([1.0] * 4)
+
+
+def test_rerun_skips_finished_cells_and_resumes(mlflow_store, grid_yaml, fast_eval):
+    first = CountingFactory()
+    run_compare(grid_yaml(seeds=[0]), backend_factory=first, progress=False)
+    assert first.calls > 0
+    again = CountingFactory()
+    out = run_compare(grid_yaml(seeds=[0]), backend_factory=again, progress=False)
+    assert again.calls == 0 and out.counts == {"ran": 0, "skipped": 4, "failed": 0}
+    assert len(out.leaderboard) == 4 and set(out.leaderboard["n_cells"]) == {1}  # old cells still count
+    wider = CountingFactory()  # a grown grid (after an interruption, or with more seeds) runs only new cells
+    out = run_compare(grid_yaml(seeds=[0, 1]), backend_factory=wider, progress=False)
+    assert out.counts == {"ran": 4, "skipped": 4, "failed": 0}
+    assert set(out.leaderboard["n_cells"]) == {2}
+
+
+def test_failed_cells_are_recorded_and_the_grid_goes_on(mlflow_store, grid_yaml, fast_eval):
+    def raise_on(prompt):
+        return prompt.strategy == "clin_rule"
+    raise_on.error = RuntimeError("CUDA out of memory (simulated)")
+    factory = CountingFactory(unavailable={"fake-b"}, raise_on=raise_on)
+    out = run_compare(grid_yaml(), backend_factory=factory, progress=False)
+    assert out.counts == {"ran": 2, "skipped": 0, "failed": 6}
+    kids = {k.info.run_name: k for k in _children(out.run_id)}
+    assert len(kids) == 8  # one run per cell: a failure inside a run is not recorded twice
+    crashed = kids["fake-a-cirrhosis-clin_rule-s0"]
+    assert crashed.info.status == "FAILED"
+    assert "CUDA out of memory (simulated)" in crashed.data.tags["synllm.cell_error"]
+    assert "Traceback" in mlflow.artifacts.load_text(f"runs:/{crashed.info.run_id}/error.txt")
+    missing = kids["fake-b-cirrhosis-featdesc-s1"]
+    assert missing.info.status == "FAILED" and missing.data.tags["synllm.cell_skipped"] == "model not available"
+    assert "not available on this machine" in missing.data.tags["synllm.cell_error"]
+    assert missing.data.params["model"] == "fake-b"
+    assert kids["fake-a-cirrhosis-featdesc-s0"].info.status == "FINISHED"
+    board = out.leaderboard.set_index(["model", "strategy"])
+    assert board.loc[("fake-b", "featdesc"), "n_failed"] == 2 and board.loc[("fake-b", "featdesc"), "n_cells"] == 0
+    assert mlflow.get_run(out.run_id).info.status == "FINISHED"
+    # failed cells are not "finished": a re-run retries exactly those
+    retry = CountingFactory()
+    out = run_compare(grid_yaml(), backend_factory=retry, progress=False)
+    assert out.counts == {"ran": 6, "skipped": 2, "failed": 0}
+
+
+def test_ctrl_c_kills_parent_and_keeps_finished_cells(mlflow_store, grid_yaml, fast_eval):
+    def raise_on(prompt):
+        return prompt.strategy == "clin_rule"
+    raise_on.error = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        run_compare(grid_yaml(), backend_factory=CountingFactory(raise_on=raise_on), progress=False)
+    parent = mlflow.search_runs(experiment_names=["synllm-test"], output_format="list",
+                                filter_string="tags.`synllm.stage` = 'compare'")[0]
+    assert parent.info.status == "KILLED"
+    kids = {k.info.run_name: k.info.status for k in _children(parent.info.run_id)}
+    assert kids == {"fake-a-cirrhosis-featdesc-s0": "FINISHED", "fake-a-cirrhosis-featdesc-s1": "FINISHED",
+                    "fake-a-cirrhosis-clin_rule-s0": "KILLED"}
+    assert "compare/leaderboard.csv" in _artifacts(parent.info.run_id, "compare")
+    cells = mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/compare/cells.csv")
+    assert cells.count("FINISHED") == 2 and cells.count("KILLED") == 1
+    out = run_compare(grid_yaml(), backend_factory=CountingFactory(), progress=False)
+    assert out.counts == {"ran": 6, "skipped": 2, "failed": 0}
+
+
+def test_cli_compare(mlflow_store, grid_yaml, fast_eval):
+    from synllm_mlops.cli import cli
+
+    path = grid_yaml(models=["fake-a"], strategies=["clin_rule"], seeds=[0])
+    res = CliRunner().invoke(cli, ["compare", "--config", path])
+    assert res.exit_code == 0, res.output
+    assert "1 cells ran, 0 already finished, 0 failed" in res.output
+    res = CliRunner().invoke(cli, ["compare", "--config", path + ".missing"])
+    assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_real_evaluation_metrics_reach_the_leaderboard(mlflow_store, grid_yaml):
+    """One cell with the real evaluation (slow part: its figures): the metric names line up."""
+    out = run_compare(grid_yaml(models=["fake-a"], strategies=["clin_rule"], seeds=[0], n_rows=12), progress=False)
+    assert out.counts["ran"] == 1
+    row = out.leaderboard.iloc[0]
+    for m in ("score.quality", "score.privacy", "score.harmonic", "gen.validity_rate"):
+        assert 0.0 <= row[f"{m}_mean"] <= 1.0, m
+
+
+def test_vllm_grid_without_vllm_fails_before_any_run(mlflow_store, grid_yaml, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "vllm", None)
+    with pytest.raises(ModelLoadError, match="vllm is not installed"):
+        run_compare(grid_yaml(backend="vllm"), progress=False)
+    assert mlflow.search_runs(experiment_names=["synllm-test"], output_format="list") == []
