@@ -57,6 +57,7 @@ class EvaluationResult:
     dataset: str = ""
     n_rows: dict[str, int] = field(default_factory=dict)
     _data: "EvalData | None" = field(default=None, repr=False)
+    _png: "dict[str, bytes] | None" = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain Python types (see :meth:`to_json`)."""
@@ -80,9 +81,21 @@ class EvaluationResult:
                              "(use the result returned by evaluate())")
         return make_figures(self._data, self.breakdowns)
 
+    def png_figures(self, dpi: int = 90) -> dict[str, bytes]:
+        """The figures rendered once as PNG bytes (reused by the HTML report and the MLflow artifacts)."""
+        if self._png is None:
+            import matplotlib.pyplot as plt
+
+            self._png = {}
+            for fname, fig in self.figures().items():
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+                plt.close(fig)
+                self._png[fname] = buf.getvalue()
+        return self._png
+
     def to_html(self) -> str:
         """A self-contained HTML report (figures inlined as base64 PNG) that opens offline."""
-        import matplotlib.pyplot as plt
 
         rows = []
         for name, value in self.metrics.items():
@@ -93,12 +106,9 @@ class EvaluationResult:
                 name, _fmt(value), meta.get("goal", ""), _fmt(meta.get("baseline")), _fmt(ref),
                 f"[{_fmt(meta.get('min_value'))}, {_fmt(meta.get('max_value'))}]", why or meta.get("description", ""))) + "</tr>")
         images = []
-        for fname, fig in self.figures().items():
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-            plt.close(fig)
+        for fname, png in self.png_figures().items():
             images.append(f"<h2>{html.escape(fname)}</h2><img alt='{html.escape(fname)}' "
-                          f"src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'>")
+                          f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
         details = html.escape(json.dumps(jsonable(self.breakdowns), indent=1))
         n = ", ".join(f"{k}: {v}" for k, v in self.n_rows.items())
         return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Evaluation: {html.escape(self.dataset)}</title>

@@ -168,7 +168,15 @@ def log_evaluation(result) -> None:
     log_metrics(result.metrics)
     log_text(result.to_json(), "evaluation/report.json")
     log_text(result.to_html(), "evaluation/report.html")
-    log_figures(result.figures())
+    log_png(result.png_figures())
+
+
+def log_png(images: dict[str, bytes], folder: str = "plots") -> None:
+    """PNG images (already rendered) as artifacts under ``folder``."""
+    with tempfile.TemporaryDirectory() as d:
+        for name, png in images.items():
+            (Path(d) / name).write_bytes(png)
+        _mlflow().log_artifacts(d, folder)
 
 
 def download_run_csv(run_id: str, artifact_path: str = "synthetic/synthetic.csv") -> pd.DataFrame:

@@ -33,7 +33,7 @@ def test_champion_serves_valid_rows(mlflow_store, tmp_path, hf_backend):
     port = _free_port()
     mlflow_bin = os.path.join(os.path.dirname(sys.executable), "mlflow")
     server = subprocess.Popen([mlflow_bin, "models", "serve", "-m", res.model_uri, "--env-manager", "local", "-p",
-                               str(port), "-h", "127.0.0.1"], env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_store},
+                               str(port), "-h", "127.0.0.1"], env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_store, "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT": "900"},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for _ in range(300):
