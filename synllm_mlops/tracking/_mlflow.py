@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -119,16 +120,26 @@ def register_prompt(strategy: str, template: str, *, uses_real_rows: bool) -> st
         the prompt version URI, e.g. ``prompts:/synllm-clin_rule/2``.
     """
     mlflow = _mlflow()
+    from mlflow.exceptions import MlflowException
+
     name = PROMPT_PREFIX + strategy.replace("_", "-")
-    try:
-        latest = mlflow.genai.load_prompt(f"prompts:/{name}@latest")
-        if latest.template == template:
-            return f"prompts:/{name}/{latest.version}"
-    except Exception:  # noqa: BLE001 - not registered yet
-        pass
-    pv = mlflow.genai.register_prompt(name=name, template=template, commit_message=f"{strategy} template, synllm {synllm_mlops.__version__}",
-                                      tags={"strategy": strategy, "uses_real_rows": str(uses_real_rows).lower()})
-    return f"prompts:/{name}/{pv.version}"
+    for attempt in range(4):  # workers of one study may register the same template at the same moment
+        try:
+            latest = mlflow.genai.load_prompt(f"prompts:/{name}@latest")
+            if latest.template == template:
+                return f"prompts:/{name}/{latest.version}"
+        except MlflowException:
+            pass  # not registered yet
+        try:
+            pv = mlflow.genai.register_prompt(
+                name=name, template=template, commit_message=f"{strategy} template, synllm {synllm_mlops.__version__}",
+                tags={"strategy": strategy, "uses_real_rows": str(uses_real_rows).lower()})
+            return f"prompts:/{name}/{pv.version}"
+        except MlflowException:
+            if attempt == 3:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def log_prompt(prompt, rendered_text: str) -> str:
