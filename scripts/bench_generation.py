@@ -57,11 +57,8 @@ def ours(backend, prep, seed: int):
 
 
 def roofline(backend, prep, batch_size: int, steps: int):
-    import copy
-
     ids, cache = backend._prefill(backend.prompt_text(prep.prompt))
-    kv = copy.deepcopy(cache)
-    kv.batch_repeat_interleave(batch_size)
+    kv = backend._batch_cache(cache, ids.shape[1], batch_size, steps + 1)  # the same cache the pipeline uses
     x = ids[:, -1:].repeat(batch_size, 1)
     pos = ids.shape[1] - 1
     t0 = time.perf_counter()
