@@ -57,7 +57,7 @@ def test_breast_cancer(mlflow_store, hf_backend):
     out = run_generation(RunConfig(dataset="breast_cancer", n_rows=2, batch_size=2, rows_per_completion=1,
                                    strategy="featdesc", max_attempts=12), evaluate=False, backend=hf_backend,
                          progress=False)
-    assert len(out.synthetic) == 2
+    assert 1 <= len(out.synthetic) <= 2  # 0 rows would have raised GenerationError
     reasons = set(out.generation.rejects["reason"])
     assert reasons <= {"hard-rule violation"}, reasons  # never a format/field/range error
 
