@@ -50,7 +50,7 @@ class TuneConfig(BaseModel):
     sampler_seed: int | None = Field(default=None, ge=0, description="default: seed; give each worker its own")
     strategies: tuple[str, ...] = PROMPT_SPACE["strategy"]["choices"]
     tune_dp: bool = False
-    n_rows: int = Field(default=50, ge=1)
+    n_rows: int = Field(default=20, ge=1)
     batch_size: int = Field(default=8, ge=1)
     constrained: bool = True
     max_attempts: int = Field(default=0, ge=0)
