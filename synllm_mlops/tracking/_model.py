@@ -192,7 +192,16 @@ def find_child_run(tags: dict[str, str]) -> str | None:
 
 
 def set_run_tags(run_id: str, tags: dict[str, str]) -> None:
+    """Tag a run; a run missing from this store (a study resumed against another tracking store) is skipped."""
+    from mlflow.exceptions import MlflowException
+
     client = mlflow.MlflowClient()
+    try:
+        client.get_run(run_id)
+    except MlflowException:
+        warnings.warn(f"run {run_id} is not in the tracking store {mlflow.get_tracking_uri()}; not tagging it "
+                      "(was the study resumed against another MLflow store?)", stacklevel=2)
+        return
     for k, v in tags.items():
         client.set_tag(run_id, k, str(v))
 
