@@ -30,12 +30,9 @@ class RuleAdherence(Metric):
     holdout_reference = True
 
     def _compute(self, data: EvalData) -> dict[str, Any]:
-        rules = list(data.spec.rules)
-        if not rules:
-            return skipped(f"spec {data.spec.name!r} declares no clinical rules")
-        if len(data.synthetic) == 0:
-            return skipped("the synthetic table has no rows")
-        syn = data.cached("violations.synthetic", lambda: violation_table(data.synthetic, rules))
+        rules, syn = _synthetic_violations(data)
+        if syn is None:
+            return rules
         real = violation_table(data.train, rules)
         per = {r.id: {"synthetic_rate": float(syn[r.id].mean()),
                       "train_rate": float(real[r.id].mean()) if len(real) else None,
@@ -44,6 +41,16 @@ class RuleAdherence(Metric):
         rows_ok = float((~syn.any(axis=1)).mean())
         return {"score": 1.0 - float(np.mean([p["synthetic_rate"] for p in per.values()])), "rules": per,
                 "rows_without_violation": rows_ok, "n_rows": len(syn)}
+
+
+def _synthetic_violations(data: EvalData):
+    """(rules, violation table of the synthetic rows), or (skip breakdown, None) when there is nothing to check."""
+    rules = list(data.spec.rules)
+    if not rules:
+        return skipped(f"spec {data.spec.name!r} declares no clinical rules"), None
+    if len(data.synthetic) == 0:
+        return skipped("the synthetic table has no rows"), None
+    return rules, data.cached("violations.synthetic", lambda: violation_table(data.synthetic, rules))
 
 
 class RowsWithoutViolation(Metric):
@@ -57,10 +64,7 @@ class RowsWithoutViolation(Metric):
     holdout_reference = True
 
     def _compute(self, data: EvalData) -> dict[str, Any]:
-        rules = list(data.spec.rules)
-        if not rules:
-            return skipped(f"spec {data.spec.name!r} declares no clinical rules")
-        if len(data.synthetic) == 0:
-            return skipped("the synthetic table has no rows")
-        syn = data.cached("violations.synthetic", lambda: violation_table(data.synthetic, rules))
+        rules, syn = _synthetic_violations(data)
+        if syn is None:
+            return rules
         return {"score": float((~syn.any(axis=1)).mean()), "n_rows": len(syn)}
