@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from synllm_mlops.config import RunConfig
-from synllm_mlops.generation import GenerationBackend, ModelInfo, completion_regex, make_backend
+from synllm_mlops.generation import GenerationBackend, ModelInfo, RowGuide, completion_regex, make_backend
 from synllm_mlops.parsing import REJECT_COLUMNS, RowParser, table_keys
 from synllm_mlops.prompts import Prompt, format_rows, get_strategy
 from synllm_mlops.spec import DatasetSpec, Split, data_digest, load_data, load_spec, split_data
@@ -81,6 +81,7 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
     backend = backend or make_backend(cfg.backend, cfg.model)
     info = backend.info()
     regex = completion_regex(prep.spec, cfg.rows_per_completion) if cfg.constrained else None
+    guide = RowGuide.for_spec(prep.spec) if cfg.constrained else None
     parser = RowParser(prep.spec, real_row_keys(prep))
     budget = cfg.completion_budget()
     limit = max_new_tokens(backend, prep)
@@ -95,7 +96,7 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
         while n_valid < cfg.n_rows and n_completions < budget:
             need = -(-(cfg.n_rows - n_valid) // cfg.rows_per_completion)
             n = min(budget - n_completions, max(need, 1), cfg.batch_size)
-            res = backend.generate(prep.prompt, n, cfg.gen_params(), regex=regex, max_new_tokens=limit,
+            res = backend.generate(prep.prompt, n, cfg.gen_params(), regex=regex, guide=guide, max_new_tokens=limit,
                                    seed=cfg.seed * 10_007 + round_)
             round_ += 1
             n_completions += n

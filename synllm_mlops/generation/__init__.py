@@ -1,4 +1,4 @@
-"""Generation: model catalog, backends (hf, vllm, fake), sampling parameters, output grammar."""
+"""Generation: model catalog, backends (hf, vllm, fake), sampling parameters, output grammar, rule guide."""
 
 from synllm_mlops.generation._backend import (
     BACKENDS,
@@ -11,7 +11,8 @@ from synllm_mlops.generation._backend import (
 from synllm_mlops.generation._catalog import CATALOG, DEFAULT_MODEL, ModelRef, resolve_model
 from synllm_mlops.generation._grammar import completion_regex, int_range_regex, row_regex
 from synllm_mlops.generation._params import GenerationParams
+from synllm_mlops.generation._rules import RowGuide
 
 __all__ = ["BACKENDS", "CATALOG", "DEFAULT_MODEL", "BatchResult", "Completion", "GenerationBackend",
-           "GenerationParams", "ModelInfo", "ModelRef", "completion_regex", "int_range_regex", "make_backend",
+           "GenerationParams", "ModelInfo", "ModelRef", "RowGuide", "completion_regex", "int_range_regex", "make_backend",
            "resolve_model", "row_regex"]

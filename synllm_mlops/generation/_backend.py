@@ -9,6 +9,7 @@ from typing import Callable
 
 from synllm_mlops.errors import ConfigError, unknown
 from synllm_mlops.generation._params import GenerationParams
+from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.prompts import Prompt
 
 
@@ -58,8 +59,13 @@ class GenerationBackend(ABC):
         """Identity of the loaded model."""
 
     def generate(self, prompt: Prompt, n: int, params: GenerationParams, *, regex: str | None,
-                 max_new_tokens: int, seed: int, on_batch: Callable[[BatchResult], None] | None = None) -> BatchResult:
-        """Sample ``n`` completions of ``prompt``; ``regex`` (when given) constrains every completion."""
+                 max_new_tokens: int, seed: int, on_batch: Callable[[BatchResult], None] | None = None,
+                 guide: RowGuide | None = None) -> BatchResult:
+        """Sample ``n`` completions of ``prompt``; ``regex`` (when given) constrains every completion.
+
+        ``guide`` carries the spec's hard rules between columns; backends that can enforce them while
+        decoding do (``hf``), the others leave them to the parser, which rejects rows that break them.
+        """
         if n < 1:
             raise ConfigError(f"number of sequences must be >= 1, got {n}")
         if max_new_tokens < 1:
@@ -69,7 +75,7 @@ class GenerationBackend(ABC):
         for i, start in enumerate(range(0, n, params.batch_size)):
             b = min(params.batch_size, n - start)
             tb = time.perf_counter()
-            comps = self._generate_batch(prompt, b, params, regex, max_new_tokens, seed * 1_000_003 + i)
+            comps = self._generate_batch(prompt, b, params, regex, max_new_tokens, seed * 1_000_003 + i, guide)
             if len(comps) != b:
                 raise RuntimeError(f"backend {self.name} returned {len(comps)} completions for a batch of {b}")
             out += comps
@@ -79,7 +85,7 @@ class GenerationBackend(ABC):
 
     @abstractmethod
     def _generate_batch(self, prompt: Prompt, batch_size: int, params: GenerationParams, regex: str | None,
-                        max_new_tokens: int, seed: int) -> list[Completion]: ...
+                        max_new_tokens: int, seed: int, guide: RowGuide | None = None) -> list[Completion]: ...
 
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` costs with this backend's tokenizer (used to size max_new_tokens)."""

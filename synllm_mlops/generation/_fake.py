@@ -6,6 +6,7 @@ import numpy as np
 
 from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo, register_backend
 from synllm_mlops.generation._params import GenerationParams
+from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.prompts import Prompt
 from synllm_mlops.spec import NA_TOKEN, DatasetSpec
 
@@ -45,7 +46,7 @@ class FakeBackend(GenerationBackend):
         return ",".join(fields)
 
     def _generate_batch(self, prompt: Prompt, batch_size: int, params: GenerationParams, regex: str | None,
-                        max_new_tokens: int, seed: int) -> list[Completion]:
+                        max_new_tokens: int, seed: int, guide: RowGuide | None = None) -> list[Completion]:
         self.calls += 1
         rng = np.random.default_rng(seed)
         n_rows = int(prompt.variables.get("n_rows", 1))

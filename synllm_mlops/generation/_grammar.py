@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 import re
 
+from synllm_mlops.errors import ConfigError
 from synllm_mlops.spec import NA_TOKEN, ColumnSpec, DatasetSpec
+from synllm_mlops.spec._schema import AllowedRule, RangeRule
 
 
 def _classes(a: str, b: str) -> list[list[str]]:
@@ -86,9 +88,27 @@ def column_regex(col: ColumnSpec) -> str:
     return f"({NA_TOKEN}|{body})" if col.nullable else body
 
 
+def _tightened(col: ColumnSpec, spec: DatasetSpec) -> ColumnSpec:
+    """``col`` narrowed by the spec's hard single-column rules (range, allowed set)."""
+    update: dict[str, object] = {}
+    for rule in spec.rules:
+        if not rule.hard or getattr(rule, "column", None) != col.name:
+            continue
+        if isinstance(rule, RangeRule) and col.is_numeric:
+            lo = max(update.get("min", col.min), rule.min) if rule.min is not None else update.get("min", col.min)
+            hi = min(update.get("max", col.max), rule.max) if rule.max is not None else update.get("max", col.max)
+            update.update(min=lo, max=hi)
+        elif isinstance(rule, AllowedRule) and not col.is_numeric:
+            update["categories"] = [c for c in update.get("categories", col.categories) if c in set(rule.values)]
+    if update.get("categories") == [] or ("min" in update and update["min"] > update["max"]):
+        raise ConfigError(f"column {col.name!r}: its hard rules leave no value inside its spec range/categories; "
+                          "fix the rule or the column in the spec")
+    return col.model_copy(update=update) if update else col
+
+
 def row_regex(spec: DatasetSpec) -> str:
-    """Regex for one CSV row of ``spec`` (no newline)."""
-    return ",".join(column_regex(c) for c in spec.columns)
+    """Regex for one CSV row of ``spec`` (no newline); hard range and allowed-set rules narrow their column."""
+    return ",".join(column_regex(_tightened(c, spec)) for c in spec.columns)
 
 
 def completion_regex(spec: DatasetSpec, n_rows: int) -> str:

@@ -7,6 +7,7 @@ decoded; grammar enforced with xgrammar during decoding.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ from synllm_mlops.errors import ModelLoadError
 from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo, register_backend
 from synllm_mlops.generation._catalog import ModelRef, cache_dir, resolve_model
 from synllm_mlops.generation._params import GenerationParams
+from synllm_mlops.generation._rules import RowGuide, RowTracker
 from synllm_mlops.prompts import Prompt
 
 
@@ -46,6 +48,39 @@ def _dequantized_dir(ref: ModelRef) -> Path:
     return target
 
 
+class RuleLogitsProcessor:
+    """Masks the tokens that would break a hard rule between columns (see :class:`RowGuide`).
+
+    Follows each sequence's current row as tokens arrive; where the field being written depends on
+    earlier ones, it drops the grammar-allowed tokens that cannot lead to a value satisfying the
+    rule. It never leaves a sequence without a token: at a dead end it drops nothing.
+    """
+
+    def __init__(self, guide: RowGuide, token_text, prompt_len: int, batch_size: int):
+        self.guide, self.token_text, self.prompt_len = guide, token_text, prompt_len
+        self.rows = [RowTracker() for _ in range(batch_size)]
+        self.masked = 0  # tokens dropped, over all steps and sequences
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        if input_ids.shape[1] > self.prompt_len:
+            for row, token in zip(self.rows, input_ids[:, -1].tolist()):
+                row.feed(self.token_text(token))
+        for b, row in enumerate(self.rows):
+            constraint = self.guide.constraint(row.fields)
+            if constraint is None:
+                continue
+            allowed = torch.isfinite(scores[b]).nonzero().flatten().tolist()
+            if len(allowed) > 512:  # not inside a constrained field (e.g. free text): leave it
+                continue
+            bad = [t for t in allowed if not row.allows(constraint, self.token_text(t))]
+            if bad and len(bad) < len(allowed):
+                scores[b, bad] = -math.inf
+                self.masked += len(bad)
+        return scores
+
+
 @register_backend("hf")
 class HFBackend(GenerationBackend):
     """transformers backend.
@@ -67,6 +102,7 @@ class HFBackend(GenerationBackend):
         self._prefix: tuple[str, object, object] | None = None  # (prompt text, ids, KV cache)
         self._compiler = None
         self._grammars: dict[str, object] = {}
+        self._texts: dict[int, str] = {}  # token id -> decoded text, for the rule processor
 
     # -- loading -------------------------------------------------------------------------------
     def load(self) -> "HFBackend":
@@ -154,8 +190,14 @@ class HFBackend(GenerationBackend):
             self._grammars[regex] = self._compiler.compile_grammar(xgr.Grammar.from_regex(regex))
         return self._grammars[regex]
 
+    def _token_text(self, token_id: int) -> str:
+        text = self._texts.get(token_id)
+        if text is None:
+            text = self._texts[token_id] = self._tok.decode([token_id], skip_special_tokens=True)
+        return text
+
     def _generate_batch(self, prompt: Prompt, batch_size: int, params: GenerationParams, regex: str | None,
-                        max_new_tokens: int, seed: int) -> list[Completion]:
+                        max_new_tokens: int, seed: int, guide: RowGuide | None = None) -> list[Completion]:
         import torch
         from transformers import GenerationConfig, LogitsProcessorList
         from transformers.generation.logits_process import (
@@ -176,6 +218,8 @@ class HFBackend(GenerationBackend):
             import xgrammar as xgr
 
             procs.append(xgr.contrib.hf.LogitsProcessor(self._grammar(regex)))
+            if guide is not None:  # after the grammar: it only narrows what the grammar allows
+                procs.append(RuleLogitsProcessor(guide, self._token_text, ids.shape[1], batch_size))
         procs.append(TemperatureLogitsWarper(params.temperature))
         if params.top_k:
             procs.append(TopKLogitsWarper(params.top_k))

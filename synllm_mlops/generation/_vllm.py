@@ -14,6 +14,7 @@ from synllm_mlops.errors import ModelLoadError
 from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo, register_backend
 from synllm_mlops.generation._catalog import ModelRef, resolve_model
 from synllm_mlops.generation._params import GenerationParams
+from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.prompts import Prompt
 
 INSTALL_HINT = "vllm is not installed; pip install 'synllm-mlops[vllm]' on a CUDA machine"
@@ -126,7 +127,7 @@ class VLLMBackend(GenerationBackend):
             **(regex_constraint(regex) if regex is not None else {}))
 
     def _generate_batch(self, prompt: Prompt, batch_size: int, params: GenerationParams, regex: str | None,
-                        max_new_tokens: int, seed: int) -> list[Completion]:
+                        max_new_tokens: int, seed: int, guide: RowGuide | None = None) -> list[Completion]:
         self.load()
         text = self.prompt_text(prompt)
         sps = [self.sampling_params(params, regex, max_new_tokens, (seed + i) % 2**63) for i in range(batch_size)]

@@ -87,7 +87,7 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         from synllm_mlops.config import RunConfig
-        from synllm_mlops.generation import completion_regex, make_backend
+        from synllm_mlops.generation import RowGuide, completion_regex, make_backend
         from synllm_mlops.prompts import Prompt
         from synllm_mlops.spec import load_spec
 
@@ -100,6 +100,7 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
         guard = json.loads(Path(art["guard"]).read_text())
         self.real_keys = _DigestKeys(guard["digests"], guard["salt"])
         self.regex = completion_regex(self.spec, self.config.rows_per_completion) if self.config.constrained else None
+        self.guide = RowGuide.for_spec(self.spec) if self.config.constrained else None
         kwargs = {"spec": self.spec} if self.config.backend == "fake" else {}
         self.backend = make_backend(self.config.backend, self.config.model, **kwargs)
         if hasattr(self.backend, "load"):
@@ -114,7 +115,7 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
         budget = cfg.completion_budget()
         while n_valid < n_rows and done < budget:
             n = min(budget - done, -(-(n_rows - n_valid) // cfg.rows_per_completion), cfg.batch_size)
-            res = self.backend.generate(self.prompt, n, cfg.gen_params(), regex=self.regex,
+            res = self.backend.generate(self.prompt, n, cfg.gen_params(), regex=self.regex, guide=self.guide,
                                         max_new_tokens=self.max_new_tokens, seed=seed * 10_007 + round_)
             round_, done = round_ + 1, done + n
             take = parser.parse([c.text for c in res.completions]).rows.iloc[: n_rows - n_valid]

@@ -1,0 +1,243 @@
+"""Hard rules between columns, enforced while a row is being written.
+
+A regular grammar cannot say ``radius_mean <= radius_worst`` (the bound is a value sampled a few
+fields earlier), so the grammar alone lets a model break hard ordering and implication rules, and
+those rows are then rejected. :class:`RowGuide` turns the spec's hard cross-column rules into a
+per-field constraint once the fields they depend on are written: a numeric interval, a set of
+allowed values, a set of forbidden values. During decoding the HF backend drops the tokens the
+grammar allows but that cannot lead to a value satisfying that constraint.
+
+Numeric prefixes are checked exactly against the column's range and the bound (a token is kept iff
+some value the grammar allows can still satisfy the rule); category prefixes against the allowed
+values; forbidden values when the field ends. If no token is left (a bound outside the column's
+range), nothing is dropped and the parser rejects the row as before.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from synllm_mlops.spec import NA_TOKEN, ColumnSpec, DatasetSpec
+from synllm_mlops.spec._schema import Condition, ImplicationRule, OrderingRule
+
+_NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not_in", "not_in": "in"}
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _holds(cond: Condition, col: ColumnSpec, text: str) -> bool:
+    """``cond`` on one written field, with :meth:`Condition.holds` semantics (missing never holds)."""
+    if text == NA_TOKEN:
+        return False
+    if cond.op in ("in", "not_in"):
+        values = cond.value if isinstance(cond.value, list) else [cond.value]
+        if col.is_numeric:
+            x = _number(text)
+            hit = x is not None and any(_number(str(v)) == x for v in values)
+        else:
+            hit = text in {str(v) for v in values}
+        return hit if cond.op == "in" else not hit
+    if cond.op in ("==", "!=") and not isinstance(cond.value, (int, float)):
+        return (text == str(cond.value)) == (cond.op == "==")
+    x, v = _number(text), float(cond.value)
+    if x is None:
+        return False
+    return {"==": x == v, "!=": x != v, "<": x < v, "<=": x <= v, ">": x > v, ">=": x >= v}[cond.op]
+
+
+@dataclass
+class FieldConstraint:
+    """What the field being written must satisfy, given the fields before it (``NA`` always passes)."""
+
+    col: ColumnSpec
+    lo: float = -math.inf
+    lo_strict: bool = False
+    hi: float = math.inf
+    hi_strict: bool = False
+    allowed: set[str] | None = None
+    forbidden: set[str] = field(default_factory=set)
+
+    def add(self, op: str, value) -> None:
+        """Intersect with ``field op value``."""
+        if op in ("in", "not_in") or (op in ("==", "!=") and not isinstance(value, (int, float))):
+            values = value if isinstance(value, list) else [value]
+            texts = {self._text(v) for v in values}
+            if op in ("in", "=="):
+                self.allowed = texts if self.allowed is None else self.allowed & texts
+            else:
+                self.forbidden |= texts
+            return
+        v = float(value)
+        if op == "==":
+            self.add("in", [v])
+        elif op == "!=":
+            self.forbidden.add(self._text(v))
+        elif op in (">", ">="):
+            if v > self.lo or (v == self.lo and op == ">"):
+                self.lo, self.lo_strict = v, op == ">"
+        elif v < self.hi or (v == self.hi and op == "<"):
+            self.hi, self.hi_strict = v, op == "<"
+
+    def _text(self, v) -> str:
+        if self.col.is_numeric:
+            x = _number(str(v))
+            return f"{x:.{self.col.decimals}f}" if x is not None else str(v)
+        return str(v)
+
+    def allows_value(self, text: str) -> bool:
+        """Exact check of a completed field."""
+        if text == NA_TOKEN:
+            return True
+        if self.allowed is not None and text not in self.allowed:
+            return False
+        if text in self.forbidden:
+            return False
+        if self.lo == -math.inf and self.hi == math.inf:
+            return True
+        x = _number(text)
+        if x is None:
+            return True  # not a number: the grammar or the parser deals with it
+        return (x > self.lo if self.lo_strict else x >= self.lo) and (x < self.hi if self.hi_strict else x <= self.hi)
+
+    def allows_prefix(self, text: str) -> bool:
+        """Whether some value starting with ``text`` can still satisfy the constraint."""
+        if not text or (self.col.nullable and NA_TOKEN.startswith(text)):
+            return True
+        if self.allowed is not None and not any(a.startswith(text) for a in self.allowed):
+            return False
+        if not self.col.is_numeric or text.startswith("-") or (self.lo == -math.inf and self.hi == math.inf):
+            return True
+        return self._reachable(text)
+
+    def _reachable(self, text: str) -> bool:
+        """Exact: some number the grammar allows, starting with ``text``, lies inside the bounds.
+
+        Works on integers in units of the column's precision: the numbers starting with a prefix form
+        a few contiguous runs (``12`` -> 12.x, 120-129.x, 1200-1299.x, ... up to the column's digits).
+        """
+        col, dec = self.col, self.col.decimals
+        scale = 10**dec
+        whole, dot, frac = text.partition(".")
+        if not whole.isdigit() or (frac and not frac.isdigit()):
+            return True  # not a number being written: the grammar deals with it
+        lo = max(math.ceil(round(col.min * scale, 6)), self._units(self.lo, self.lo_strict, low=True))
+        hi = min(math.floor(round(col.max * scale, 6)), self._units(self.hi, self.hi_strict, low=False))
+        if dot:
+            rest = dec - len(frac)
+            if rest < 0:
+                return False
+            start = (int(whole) * scale + int(frac or "0") * 10**rest)
+            runs = [(start, start + 10**rest - 1)]
+        else:
+            extra = 0 if whole == "0" else max(len(str(int(col.max))) - len(whole), 0)
+            w = int(whole)
+            runs = [(w * 10**k * scale, (w + 1) * 10**k * scale - 1) for k in range(extra + 1)]
+        return any(max(a, lo) <= min(b, hi) for a, b in runs)
+
+    def _units(self, bound: float, strict: bool, *, low: bool) -> float:
+        """``bound`` in units of the precision, as the first (last) allowed unit."""
+        if math.isinf(bound):
+            return bound
+        x = round(bound * 10**self.col.decimals, 6)
+        if low:
+            return math.floor(x) + 1 if strict else math.ceil(x)
+        return math.ceil(x) - 1 if strict else math.floor(x)
+
+
+class RowGuide:
+    """The spec's hard ordering and implication rules, as constraints on each field given the earlier ones.
+
+    Example:
+        >>> from synllm_mlops.spec import load_spec
+        >>> guide = RowGuide.for_spec(load_spec("breast_cancer"))
+        >>> fields = ["M", "17.99"] + ["1.0000"] * 19  # ... up to radius_worst, the 22nd column
+        >>> guide.constraint(fields).allows_value("15.00")
+        False
+    """
+
+    def __init__(self, spec: DatasetSpec):
+        self.spec = spec
+        self.columns = spec.columns
+        index = {c.name: i for i, c in enumerate(spec.columns)}
+        # per field: (earlier field, function(earlier text, constraint)) pairs
+        self._deps: dict[int, list[tuple[int, object]]] = {}
+        for rule in spec.rules:
+            if not rule.hard:
+                continue
+            if isinstance(rule, OrderingRule):
+                a, b = index[rule.left], index[rule.right]
+                if a < b:  # right is written second: right FLIP(op) left
+                    self._add(b, a, lambda t, c, op=_FLIP[rule.op]: c.add(op, float(t)) if _number(t) is not None else None)
+                else:
+                    self._add(a, b, lambda t, c, op=rule.op: c.add(op, float(t)) if _number(t) is not None else None)
+            elif isinstance(rule, ImplicationRule):
+                i, t = index[rule.if_.column], index[rule.then.column]
+                if i < t:  # condition known first: enforce the consequence
+                    self._add(t, i, lambda x, c, r=rule, col=self.columns[i]:
+                              c.add(r.then.op, r.then.value) if _holds(r.if_, col, x) else None)
+                elif t < i:  # consequence known first and false: the condition must not hold
+                    self._add(i, t, lambda x, c, r=rule, col=self.columns[t]:
+                              c.add(_NEGATE[r.if_.op], r.if_.value)
+                              if x != NA_TOKEN and not _holds(r.then, col, x) else None)
+
+    def _add(self, target: int, source: int, fn) -> None:
+        self._deps.setdefault(target, []).append((source, fn))
+
+    @classmethod
+    def for_spec(cls, spec: DatasetSpec) -> "RowGuide | None":
+        """A guide for ``spec``, or None when it has no hard rule between two columns."""
+        guide = cls(spec)
+        return guide if guide._deps else None
+
+    @property
+    def fields(self) -> list[int]:
+        """Indexes of the fields that depend on earlier ones."""
+        return sorted(self._deps)
+
+    def constraint(self, written: list[str]) -> FieldConstraint | None:
+        """The constraint on field ``len(written)`` given the ``written`` fields of the row, if any."""
+        deps = self._deps.get(len(written))
+        if not deps:
+            return None
+        c = FieldConstraint(self.columns[len(written)])
+        for source, fn in deps:
+            if written[source] != NA_TOKEN:
+                fn(written[source], c)
+        if c.allowed is None and not c.forbidden and c.lo == -math.inf and c.hi == math.inf:
+            return None
+        return c
+
+
+class RowTracker:
+    """Follows one sequence's text as it is written: the current row's finished fields and the field being written."""
+
+    __slots__ = ("fields", "partial")
+
+    def __init__(self) -> None:
+        self.fields: list[str] = []
+        self.partial = ""
+
+    def feed(self, text: str) -> None:
+        for ch in text:
+            if ch == "\n":
+                self.fields, self.partial = [], ""
+            elif ch == ",":
+                self.fields.append(self.partial)
+                self.partial = ""
+            else:
+                self.partial += ch
+
+    def allows(self, guide_constraint: FieldConstraint, token_text: str) -> bool:
+        """Whether appending ``token_text`` keeps the current field satisfiable."""
+        ext = self.partial + token_text
+        for i, ch in enumerate(ext):
+            if ch in ",\n":
+                return guide_constraint.allows_value(ext[:i])
+        return guide_constraint.allows_prefix(ext)

@@ -1,0 +1,156 @@
+"""The rule guide: hard rules between columns enforced while a row is written."""
+
+import math
+import random
+import re
+
+import pytest
+import torch
+
+from synllm_mlops.generation import RowGuide, row_regex
+from synllm_mlops.generation._hf import RuleLogitsProcessor
+from synllm_mlops.generation._rules import FieldConstraint, RowTracker
+from synllm_mlops.spec import ColumnSpec, DatasetSpec, load_spec
+
+
+def _spec(rules, **cols) -> DatasetSpec:
+    columns = [{"name": "y", "type": "categorical", "categories": ["0", "1"]}]
+    columns += [{"name": "a", "type": "numeric", "min": 0, "max": 50, "decimals": 1},
+                {"name": "g", "type": "categorical", "categories": ["low", "lower", "high"], "nullable": True},
+                {"name": "b", "type": "numeric", "min": 0, "max": 50, "decimals": 1}]
+    return DatasetSpec.model_validate({"name": "t", "target": "y", "columns": columns, "rules": rules, **cols})
+
+
+def _values(col: ColumnSpec) -> list[str]:
+    """Every value the grammar allows for ``col`` (small ranges only)."""
+    if not col.is_numeric:
+        return list(col.categories) + (["NA"] if col.nullable else [])
+    scale = 10 ** col.decimals
+    return [f"{i / scale:.{col.decimals}f}" for i in range(int(col.min * scale), int(col.max * scale) + 1)]
+
+
+def _walk(constraint: FieldConstraint, values: list[str], rng: random.Random) -> str:
+    """Write one field character by character, as a decoder with one-character tokens would.
+
+    At every step: the grammar's candidates are the characters that extend the prefix towards some
+    value (or the comma ending a complete one); the guide keeps exactly the candidates from which a
+    value satisfying the constraint is still reachable.
+    """
+    tracker = RowTracker()
+    while True:
+        p = tracker.partial
+        cands = sorted({v[len(p)] for v in values if v.startswith(p) and len(v) > len(p)} | ({","} if p in values else set()))
+        kept = [c for c in cands if tracker.allows(constraint, c)]
+        for c in cands:
+            reachable = [p] if c == "," else [v for v in values if v.startswith(p + c)]
+            assert (c in kept) == any(constraint.allows_value(v) for v in reachable), (p, c)
+        assert kept, p
+        c = rng.choice(kept)
+        if c == ",":
+            return p
+        tracker.feed(c)
+
+
+@pytest.mark.parametrize("op", ["<=", "<", ">=", ">"])
+def test_ordering_walk_always_ends_on_a_satisfying_value(op):
+    spec = _spec([{"id": "r", "kind": "ordering", "note": "n", "hard": True, "left": "a", "op": op, "right": "b"}])
+    guide = RowGuide.for_spec(spec)
+    values = _values(spec.columns[3])
+    rng = random.Random(0)
+    for bound in ["0.5", "7.3", "12.0", "33.3", "49.9", "9.9", "10.0"]:
+        c = guide.constraint(["1", bound, "NA"])
+        for _ in range(30):
+            v = _walk(c, values, rng)
+            a, b = float(bound), float(v)
+            assert {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[op], (bound, op, v)
+
+
+def test_ordering_written_the_other_way_round_bounds_the_later_field():
+    # right column first in the table: the later (left) field gets the mirrored bound
+    spec = _spec([{"id": "r", "kind": "ordering", "note": "n", "hard": True, "left": "b", "op": "<=", "right": "a"}])
+    c = RowGuide.for_spec(spec).constraint(["0", "20.0", "low"])
+    assert c.allows_value("20.0") and not c.allows_value("20.1")
+    assert c.allows_prefix("2") and not c.allows_prefix("21") and not c.allows_prefix("20.5")
+
+
+def test_implication_enforces_the_consequence_and_its_contrapositive():
+    forward = _spec([{"id": "r", "kind": "implication", "note": "n", "hard": True,
+                      "if": {"column": "a", "op": ">", "value": 30}, "then": {"column": "g", "op": "in", "value": ["high"]}}])
+    guide = RowGuide.for_spec(forward)
+    c = guide.constraint(["1", "31.0"])
+    assert c.allows_value("high") and c.allows_value("NA") and not c.allows_value("low")
+    assert not c.allows_prefix("l") and c.allows_prefix("h") and c.allows_prefix("N")
+    assert guide.constraint(["1", "29.0"]) is None  # condition false: no constraint
+    # the consequence column is written first: if it is false, the condition must not hold
+    backward = _spec([{"id": "r", "kind": "implication", "note": "n", "hard": True,
+                       "if": {"column": "b", "op": ">=", "value": 40}, "then": {"column": "y", "op": "==", "value": "1"}}])
+    guide = RowGuide.for_spec(backward)
+    c = guide.constraint(["0", "1.0", "low"])
+    assert c.allows_value("39.9") and not c.allows_value("40.0") and not c.allows_prefix("45")
+    assert guide.constraint(["1", "1.0", "low"]) is None
+
+
+def test_soft_and_single_column_rules_need_no_guide():
+    soft = _spec([{"id": "r", "kind": "ordering", "note": "n", "left": "a", "op": "<=", "right": "b"}])
+    assert RowGuide.for_spec(soft) is None
+    assert RowGuide.for_spec(load_spec("cirrhosis")) is None  # its hard rules are ranges: in the grammar
+    guide = RowGuide.for_spec(load_spec("breast_cancer"))
+    assert len(guide.fields) == 5  # the five hard "mean <= worst" rules
+
+
+def test_missing_earlier_value_sets_no_bound():
+    spec = _spec([{"id": "r", "kind": "implication", "note": "n", "hard": True,
+                   "if": {"column": "g", "op": "==", "value": "high"}, "then": {"column": "b", "op": ">", "value": 10}}])
+    guide = RowGuide.for_spec(spec)
+    assert guide.constraint(["1", "3.0", "NA"]) is None
+    c = guide.constraint(["1", "3.0", "high"])
+    assert not c.allows_value("10.0") and c.allows_value("10.1")
+
+
+def test_tracker_follows_rows_and_fields():
+    t = RowTracker()
+    t.feed("1,2.5,lo")
+    assert t.fields == ["1", "2.5"] and t.partial == "lo"
+    t.feed("w,3.0\n0,")
+    assert t.fields == ["0"] and t.partial == ""
+
+
+def test_hard_range_and_allowed_rules_narrow_the_grammar():
+    spec = _spec([{"id": "r", "kind": "range", "note": "n", "hard": True, "column": "a", "min": 2, "max": 4.5},
+                  {"id": "s", "kind": "allowed", "note": "n", "hard": True, "column": "g", "values": ["low", "high"]}])
+    rx = re.compile(row_regex(spec) + r"\Z")
+    assert rx.match("1,2.0,low,3.0") and rx.match("1,4.5,NA,3.0")
+    assert not rx.match("1,1.9,low,3.0") and not rx.match("1,4.6,low,3.0") and not rx.match("1,3.0,lower,3.0")
+
+
+def test_rule_processor_masks_only_tokens_that_break_the_rule():
+    spec = _spec([{"id": "r", "kind": "ordering", "note": "n", "hard": True, "left": "a", "op": "<=", "right": "b"}])
+    vocab = ["<pad>"] + list("0123456789.,\n") + ["low", "NA", "12", "1,"]
+    text = {i: t for i, t in enumerate(vocab)}
+    proc = RuleLogitsProcessor(RowGuide.for_spec(spec), text.__getitem__, prompt_len=2, batch_size=2)
+    written = ["1", ",", "1", "5", ".", "0", ",", "NA", ","]
+    ids = [[0, 0]]
+    scores = torch.zeros(2, len(vocab))
+    for step, ch in enumerate(written):  # sequence 0 writes the row up to field b; sequence 1 stays in field y
+        ids[0].append(vocab.index(ch))
+        proc(torch.tensor([ids[0], ids[0][:2] + [vocab.index("1")] * (step + 1)]), scores.clone())
+    ids[0].append(vocab.index("1"))  # field b so far: "1"
+    out = proc(torch.tensor([ids[0], ids[0][:2] + [vocab.index("1")] * (len(written) + 1)]), scores.clone())
+    allowed0 = {vocab[i] for i in range(len(vocab)) if math.isfinite(out[0, i])}
+    assert "5" in allowed0 and "9" in allowed0 and "." not in allowed0 and "1," not in allowed0  # 1. / 1 < 15
+    assert "4" not in allowed0 and "12" not in allowed0  # 14.x < 15.0; 112 > 50; 5-9 reach 15.0-19.9
+    assert torch.isfinite(out[1]).all()  # sequence 1 is not in a constrained field
+    assert proc.masked > 0
+
+
+def test_rule_processor_leaves_a_dead_end_to_the_parser():
+    spec = _spec([{"id": "r", "kind": "ordering", "note": "n", "hard": True, "left": "a", "op": ">", "right": "b"}])
+    c = RowGuide.for_spec(spec).constraint(["1", "0.0", "low"])  # b < 0.0: impossible in [0, 50]
+    assert c is not None and not any(c.allows_value(v) for v in _values(spec.columns[3]))
+    vocab = ["<pad>"] + list("0123456789.,\n")
+    proc = RuleLogitsProcessor(RowGuide.for_spec(spec), dict(enumerate(vocab)).__getitem__, prompt_len=10, batch_size=1)
+    proc.rows[0].feed("1,0.0,low,")  # field b next, with no satisfiable value
+    grammar = torch.full((1, len(vocab)), -math.inf)
+    grammar[0, 1:11] = 0.0  # the grammar allows the digits only, none of which can satisfy the rule
+    out = proc(torch.zeros(1, 10, dtype=torch.long), grammar.clone())
+    assert torch.equal(out, grammar) and proc.masked == 0  # nothing dropped: the parser rejects the row
