@@ -20,12 +20,13 @@ _GRID_KEYS = ("model", "strategy", "dataset", "data", "seed", "n_rows", "backend
 
 
 class DatasetEntry(BaseModel):
-    """A dataset of the grid: a built-in name or spec YAML path, and optionally the real CSV."""
+    """A dataset of the grid: a built-in name or spec YAML path, optionally the real CSV and its own row count."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
     data: str = ""
+    n_rows: int | None = Field(default=None, ge=1, description="rows per cell for this dataset; default the grid's")
 
 
 class VLLMSettings(BaseModel):
@@ -99,7 +100,7 @@ class GridConfig(BaseModel):
         out = []
         for model, ds, strategy, seed in itertools.product(self.models, self.datasets, self.strategies, self.seeds):
             cfg = RunConfig.build(model=model, strategy=strategy, dataset=ds.name, data=ds.data, seed=seed,
-                                  n_rows=self.n_rows, backend=self.backend, **self.overrides)
+                                  n_rows=ds.n_rows or self.n_rows, backend=self.backend, **self.overrides)
             out.append(Cell(cfg, cell_hash(cfg)))
         return out
 

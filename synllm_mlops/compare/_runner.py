@@ -107,7 +107,7 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
     from tqdm.auto import tqdm
 
     from synllm_mlops import tracking
-    from synllm_mlops.tracking import _compare as grid_tracking
+    from synllm_mlops import tracking as grid_tracking
     from synllm_mlops.workflow import run_generation, run_params
 
     grid = config if isinstance(config, GridConfig) else load_grid(config)

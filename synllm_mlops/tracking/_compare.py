@@ -79,8 +79,3 @@ def record_failed_cell(parent_id: str, cell_hash: str, *, run_name: str, params:
     client.log_text(run_id, error, "error.txt")
     client.set_terminated(run_id, status)
     return run_id
-
-
-def end_active_run(status: str) -> None:
-    """End the active run with ``status`` (e.g. KILLED after Ctrl-C) before its context manager does."""
-    _mlflow().end_run(status)

@@ -39,7 +39,7 @@ class Objective:
         self.study_name, self.min_validity, self.min_rule_adherence = study_name, min_validity, min_rule_adherence
 
     def __call__(self, trial) -> tuple[float, float]:
-        from synllm_mlops.tracking import _model as runs
+        from synllm_mlops import tracking as runs
         from synllm_mlops.workflow import run_generation
 
         cfg = RunConfig.build(**{**self.base, **self.space.suggest(trial)})
@@ -67,7 +67,7 @@ class Objective:
 
     @staticmethod
     def _link(trial, run_id: str) -> None:
-        from synllm_mlops.tracking import _model as runs
+        from synllm_mlops import tracking as runs
 
         trial.set_user_attr("mlflow_run_id", run_id)
         runs.log_run_params(run_id, {f"optuna.{k}": v for k, v in trial.params.items()})

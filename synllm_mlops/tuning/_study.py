@@ -163,7 +163,7 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
     import optuna
     from tqdm.auto import tqdm
 
-    from synllm_mlops.tracking import _model as runs
+    from synllm_mlops import tracking as runs
 
     from synllm_mlops.pipeline import prepare
     from synllm_mlops.config import RunConfig
@@ -212,7 +212,7 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
 
 
 def _summarise(study, cfg: TuneConfig):
-    from synllm_mlops.tracking import _model as runs
+    from synllm_mlops import tracking as runs
 
     table = trials_table(study)
     tracking.log_dataframe(table, "tuning/trials.csv")
@@ -256,7 +256,7 @@ def _register_champion(study, cfg: TuneConfig, backends: BackendCache, result: T
     from synllm_mlops.config import RunConfig
     from synllm_mlops.pipeline import max_new_tokens, prepare
     from synllm_mlops.parsing import table_keys
-    from synllm_mlops.tracking import _model as runs
+    from synllm_mlops import tracking as runs
 
     trial = choose_champion(study, cfg)
     if trial is None:

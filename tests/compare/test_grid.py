@@ -22,6 +22,14 @@ def test_expansion_and_overrides(grid_yaml):
     assert cells[0].name == "fake-a-cirrhosis-featdesc-s0"
 
 
+def test_a_dataset_can_set_its_own_row_count(grid_yaml):
+    grid = load_grid(grid_yaml(datasets=["cirrhosis", {"name": "breast_cancer", "n_rows": 3}]))
+    rows = {c.config.dataset: c.config.n_rows for c in grid.cells()}
+    assert rows == {"cirrhosis": 8, "breast_cancer": 3}
+    with pytest.raises(ConfigError, match="n_rows"):
+        load_grid(grid_yaml(datasets=[{"name": "cirrhosis", "n_rows": 0}]))
+
+
 def test_hash_is_stable_and_config_sensitive():
     from synllm_mlops.config import RunConfig
 
