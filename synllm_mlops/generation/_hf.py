@@ -167,6 +167,15 @@ class HFBackend(GenerationBackend):
         """
         from transformers import StaticCache
 
+        if any(getattr(layer, "is_sliding", False) for layer in prefix.layers):
+            # sliding-window layers (Gemma 3) keep only the window's last tokens, so the prefix cannot be
+            # laid into a static cache: give each batch its own copy of the dynamic prefix cache instead
+            import copy
+
+            kv = copy.deepcopy(prefix)
+            for layer in kv.layers:
+                layer.batch_repeat_interleave(batch_size)
+            return kv
         cfg = self._model.config
         head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         kv = StaticCache(config=cfg, max_cache_len=prompt_len + max_new_tokens)
