@@ -7,6 +7,7 @@ decoded; grammar enforced with xgrammar during decoding.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 from synllm_mlops.errors import ModelLoadError
 from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo, register_backend
 from synllm_mlops.generation._catalog import ModelRef, cache_dir, resolve_model
+from synllm_mlops.generation import _shared_prefix as _shared
 from synllm_mlops.generation._params import GenerationParams
 from synllm_mlops.generation._rules import RowGuide, RowTracker
 from synllm_mlops.prompts import Prompt
@@ -95,9 +97,10 @@ class HFBackend(GenerationBackend):
     name = "hf"
 
     def __init__(self, model: str, *, device: str | None = None, dtype: str | None = None,
-                 attn_implementation: str = "sdpa", ref: ModelRef | None = None):
+                 attn_implementation: str = "sdpa", shared_prefix: bool = True, ref: ModelRef | None = None):
         self.ref = ref or resolve_model(model)
         self.device, self.dtype_name, self.attn = device, dtype, attn_implementation
+        self.shared_prefix = shared_prefix  # turned off at load for models it does not support
         self._model = self._tok = None
         self._prefix: tuple[str, object, object] | None = None  # (prompt text, ids, KV cache)
         self._compiler = None
@@ -120,6 +123,9 @@ class HFBackend(GenerationBackend):
                 path, dtype=getattr(torch, self.dtype_name), attn_implementation=self.attn).to(self.device).eval()
         except (OSError, ValueError) as e:
             raise ModelLoadError(f"could not load model {self.ref.alias!r} from {path}: {e}") from e
+        self.shared_prefix = self.shared_prefix and self.attn == "sdpa" and _shared.supported(self._model)
+        if self.shared_prefix:
+            self._model.set_attn_implementation(_shared.register())
         self._tok.padding_side = "left"
         if self._tok.pad_token is None:
             self._tok.pad_token = self._tok.eos_token
@@ -132,7 +138,7 @@ class HFBackend(GenerationBackend):
         return ModelInfo(model=self.ref.alias, hf_id=self.ref.hf_id, revision=str(revision), dtype=self.dtype_name,
                          backend=self.name, device=self.device,
                          extra={"n_params": str(sum(p.numel() for p in self._model.parameters())),
-                                "attn_implementation": self.attn, "quantization": self.ref.quantization})
+                                "attn_implementation": _shared.NAME if self.shared_prefix else self.attn, "quantization": self.ref.quantization})
 
     def count_tokens(self, text: str) -> int:
         self.load()
@@ -181,8 +187,9 @@ class HFBackend(GenerationBackend):
         kv = StaticCache(config=cfg, max_cache_len=prompt_len + max_new_tokens)
         kv.early_initialization(batch_size, cfg.num_key_value_heads, head_dim, self._model.dtype, self._model.device)
         for static, dyn in zip(kv.layers, prefix.layers):
-            static.keys[:, :, : prompt_len - 1] = dyn.keys
-            static.values[:, :, : prompt_len - 1] = dyn.values
+            if not self.shared_prefix:  # shared-prefix attention reads the prompt from ``prefix`` itself
+                static.keys[:, :, : prompt_len - 1] = dyn.keys
+                static.values[:, :, : prompt_len - 1] = dyn.values
             static.cumulative_length.fill_(prompt_len - 1)
         return kv
 
@@ -240,7 +247,8 @@ class HFBackend(GenerationBackend):
                                    pad_token_id=self._tok.pad_token_id,
                                    eos_token_id=self._model.generation_config.eos_token_id or self._tok.eos_token_id)
         torch.manual_seed(seed)
-        with torch.inference_mode():
+        shared = _shared.shared_prefix(cache, ids.shape[1] - 1) if self.shared_prefix else contextlib.nullcontext()
+        with torch.inference_mode(), shared:
             out = self._model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                                        past_key_values=kv, generation_config=gen_cfg, logits_processor=procs)
         new = out[:, ids.shape[1]:]  # decode only the new tokens, never the prompt
