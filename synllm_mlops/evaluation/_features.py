@@ -58,7 +58,8 @@ def logistic_regression(spec: DatasetSpec, columns: list[str], seed: int):
     if cat:
         cats = [list(spec.column(c).categories or []) + ["__missing__"] for c in cat]
         parts.append(("cat", make_pipeline(
-            SimpleImputer(strategy="constant", fill_value="__missing__", missing_values=np.nan),
+            SimpleImputer(strategy="constant", fill_value="__missing__", missing_values=np.nan,
+                          keep_empty_features=True),
             OneHotEncoder(categories=cats, handle_unknown="ignore")), cat))
     pre = ColumnTransformer(parts)
     return make_pipeline(pre, LogisticRegression(max_iter=1000, random_state=seed))

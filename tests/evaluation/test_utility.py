@@ -59,3 +59,13 @@ def test_numeric_target_is_skipped_with_a_reason():
     spec = SPEC.model_copy(update={"target": "x"})
     train = simulate(100, 1)
     assert "numeric" in TSTRAUC().compute_breakdown(train, train, train, spec)["skipped"]
+
+
+def test_a_categorical_column_all_missing_in_the_synthetic_table_still_scores(cirrhosis):
+    # a small synthetic table can leave a nullable category column entirely NA (seen in a tuning trial);
+    # the one-hot pipeline must keep its width instead of failing with a shape mismatch
+    spec, train, holdout = cirrhosis
+    syn = train.sample(40, random_state=0).copy()
+    syn["Drug"] = None
+    out = TSTRAUC().compute_breakdown(train, holdout, syn, spec, seed=0)
+    assert 0.0 <= out["score"] <= 1.0 and "skipped" not in out
