@@ -38,8 +38,10 @@ def _fit_score(kind: str, data: EvalData, X: pd.DataFrame, y: np.ndarray, X_test
                features: list[str], classes: list[str]) -> dict[str, Any]:
     with single_thread():
         if kind == "gradient_boosting":
-            model = gradient_boosting(data.seed).fit(X, y)
-            proba = model.predict_proba(X_test)
+            # a feature with no observed value carries nothing, and sklearn's binning fails on it
+            seen = [c for c in X.columns if X[c].notna().any()]
+            model = gradient_boosting(data.seed).fit(X[seen], y)
+            proba = model.predict_proba(X_test[seen])
         else:
             model = logistic_regression(data.spec, features, data.seed).fit(to_object(X), y)
             proba = model.predict_proba(to_object(X_test))
