@@ -46,7 +46,7 @@ class FailingBackend(FakeBackend):
         super().__init__(model, spec=spec)
         self.fail_on, self.interrupt_at, self.n = set(fail_on), interrupt_at, 0
 
-    def _generate_batch(self, prompt, batch_size, params, regex, max_new_tokens, seed):
+    def _generate_batch(self, prompt, batch_size, params, regex, max_new_tokens, seed, guide=None):
         self.n += 1
         if self.interrupt_at is not None and self.n >= self.interrupt_at:
             raise KeyboardInterrupt
