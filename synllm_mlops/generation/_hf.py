@@ -70,7 +70,7 @@ class RuleLogitsProcessor:
             for row, token in zip(self.rows, input_ids[:, -1].tolist()):
                 row.feed(self.token_text(token))
         for b, row in enumerate(self.rows):
-            constraint = self.guide.constraint(row.fields)
+            constraint = row.constraint(self.guide)
             if constraint is None:
                 continue
             allowed = torch.isfinite(scores[b]).nonzero().flatten().tolist()
@@ -138,7 +138,8 @@ class HFBackend(GenerationBackend):
         return ModelInfo(model=self.ref.alias, hf_id=self.ref.hf_id, revision=str(revision), dtype=self.dtype_name,
                          backend=self.name, device=self.device,
                          extra={"n_params": str(sum(p.numel() for p in self._model.parameters())),
-                                "attn_implementation": _shared.NAME if self.shared_prefix else self.attn, "quantization": self.ref.quantization})
+                                "attn_implementation": _shared.NAME if self.shared_prefix else self.attn,
+                                "quantization": self.ref.quantization})
 
     def count_tokens(self, text: str) -> int:
         self.load()

@@ -173,10 +173,9 @@ class RowGuide:
                 continue
             if isinstance(rule, OrderingRule):
                 a, b = index[rule.left], index[rule.right]
-                if a < b:  # right is written second: right FLIP(op) left
-                    self._add(b, a, lambda t, c, op=_FLIP[rule.op]: c.add(op, float(t)) if _number(t) is not None else None)
-                else:
-                    self._add(a, b, lambda t, c, op=rule.op: c.add(op, float(t)) if _number(t) is not None else None)
+                # the field written second is bounded by the first: right FLIP(op) left, or left op right
+                target, source, op = (b, a, _FLIP[rule.op]) if a < b else (a, b, rule.op)
+                self._add(target, source, lambda t, c, op=op: c.add(op, float(t)) if _number(t) is not None else None)
             elif isinstance(rule, ImplicationRule):
                 i, t = index[rule.if_.column], index[rule.then.column]
                 if i < t:  # condition known first: enforce the consequence
@@ -218,21 +217,29 @@ class RowGuide:
 class RowTracker:
     """Follows one sequence's text as it is written: the current row's finished fields and the field being written."""
 
-    __slots__ = ("fields", "partial")
+    __slots__ = ("fields", "partial", "_constraint", "_stale")
 
     def __init__(self) -> None:
         self.fields: list[str] = []
         self.partial = ""
+        self._constraint: FieldConstraint | None = None
+        self._stale = True
 
     def feed(self, text: str) -> None:
         for ch in text:
             if ch == "\n":
-                self.fields, self.partial = [], ""
+                self.fields, self.partial, self._stale = [], "", True
             elif ch == ",":
                 self.fields.append(self.partial)
-                self.partial = ""
+                self.partial, self._stale = "", True
             else:
                 self.partial += ch
+
+    def constraint(self, guide: RowGuide) -> FieldConstraint | None:
+        """``guide``'s constraint on the field being written, computed once per field."""
+        if self._stale:
+            self._constraint, self._stale = guide.constraint(self.fields), False
+        return self._constraint
 
     def allows(self, guide_constraint: FieldConstraint, token_text: str) -> bool:
         """Whether appending ``token_text`` keeps the current field satisfiable."""
