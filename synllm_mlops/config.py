@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from synllm_mlops.errors import ConfigError
@@ -41,6 +45,12 @@ class RunConfig(BaseModel):
     max_rules: int | None = Field(default=None, ge=0)
     dp_epsilon: float | None = Field(default=None, gt=0)
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    calibration: Literal["none", "select", "steer", "select+steer"] = Field(
+        default="select+steer", description="calibrate the table to released binned statistics of train: "
+        "select n_rows from an oversampled pool, steer the decoder field by field, both, or none")
+    oversample: float = Field(default=1.5, ge=1, le=20, description="pool size / n_rows when calibration selects")
+    steer_strength: float = Field(default=1.0, ge=0, le=1,
+                                  description="probability that steering forces a field into its drawn bin (0 = off)")
 
     @field_validator("strategy")
     @classmethod
@@ -77,8 +87,12 @@ class RunConfig(BaseModel):
         return GenerationParams(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
                                 repetition_penalty=self.repetition_penalty, batch_size=self.batch_size)
 
+    def pool_size(self) -> int:
+        """Valid rows to generate: ``n_rows``, or ``oversample`` times that when calibration selects."""
+        return math.ceil(self.oversample * self.n_rows) if "select" in self.calibration else self.n_rows
+
     def completion_budget(self) -> int:
         """Maximum completions to sample before keeping what we have."""
         if self.max_attempts:
             return self.max_attempts
-        return max(self.batch_size, 3 * -(-self.n_rows // self.rows_per_completion))
+        return max(self.batch_size, 3 * -(-self.pool_size() // self.rows_per_completion))

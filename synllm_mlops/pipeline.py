@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from synllm_mlops.calibration import CalibrationTargets, Steering, select_rows
 from synllm_mlops.config import RunConfig
 from synllm_mlops.generation import GenerationBackend, ModelInfo, RowGuide, completion_regex, make_backend
 from synllm_mlops.parsing import REJECT_COLUMNS, RowParser, table_keys
@@ -29,6 +30,7 @@ class Prepared:
     split: Split
     prompt: Prompt
     digest: str
+    targets: CalibrationTargets | None = None  # released binned statistics of train (calibration != none)
 
 
 @dataclass
@@ -41,6 +43,7 @@ class GenerationOutcome:
     model: ModelInfo
     notes: list[str] = field(default_factory=list)
     interrupted: bool = False
+    pool: pd.DataFrame | None = None  # every valid row generated, before calibrated selection
 
     @property
     def complete(self) -> bool:
@@ -54,7 +57,32 @@ def prepare(config: RunConfig) -> Prepared:
     real = load_data(spec, config.data or None)
     split = split_data(real, spec, seed=config.seed, holdout_fraction=config.holdout_fraction)
     prompt = strategy.render(spec, split.train, config.prompt_options(), seed=config.seed)
-    return Prepared(config, spec, real, split, prompt, data_digest(real))
+    targets = None
+    if config.calibration != "none":
+        targets = CalibrationTargets.from_table(split.train, spec)
+    return Prepared(config, spec, real, split, prompt, data_digest(real), targets)
+
+
+def calibrate(pool: pd.DataFrame, prep: Prepared) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Select ``n_rows`` of ``pool`` that best match the released targets (calibration ``select``).
+
+    Returns the table and ``calib.*`` metrics: marginal and pairwise total-variation error of the pool
+    (before) and of the kept rows (after), and rows generated per row kept.
+    """
+    cfg, targets = prep.config, prep.targets
+    if targets is None or len(pool) == 0:
+        return pool, {}
+    before = targets.errors(pool)
+    metrics = {"calib.pool_rows": float(len(pool)), "calib.marginal_tv_before": before["marginal_tv"],
+               "calib.pairwise_tv_before": before["pairwise_tv"]}
+    table = pool
+    if "select" in cfg.calibration and len(pool) > cfg.n_rows:
+        idx = select_rows(targets.codes(pool), targets, cfg.n_rows, seed=cfg.seed)
+        table = pool.iloc[idx].reset_index(drop=True)
+    after = targets.errors(table)
+    metrics.update({"calib.marginal_tv": after["marginal_tv"], "calib.pairwise_tv": after["pairwise_tv"],
+                    "calib.rows_generated_per_kept": len(pool) / max(len(table), 1)})
+    return table, metrics
 
 
 def real_row_keys(prep: Prepared) -> dict[tuple[str, ...], str]:
@@ -81,7 +109,12 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
     backend = backend or make_backend(cfg.backend, cfg.model)
     info = backend.info()
     regex = completion_regex(prep.spec, cfg.rows_per_completion) if cfg.constrained else None
-    guide = RowGuide.for_spec(prep.spec) if cfg.constrained else None
+    steering = None
+    if prep.targets is not None and "steer" in cfg.calibration and cfg.steer_strength > 0:
+        target = prep.spec.column_names.index(prep.spec.target) if prep.spec.target else None
+        steering = Steering(prep.targets, cfg.steer_strength, target=target)
+    guide = RowGuide.for_spec(prep.spec, steering) if cfg.constrained else None
+    want = cfg.pool_size()
     parser = RowParser(prep.spec, real_row_keys(prep))
     budget = cfg.completion_budget()
     limit = max_new_tokens(backend, prep)
@@ -89,12 +122,12 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
     rejects: list[pd.DataFrame] = []
     n_valid = n_completions = n_tokens = copies = 0
     t0 = time.perf_counter()
-    bar = tqdm(total=cfg.n_rows, desc=f"generate {cfg.dataset}/{cfg.strategy}", unit="row", disable=not progress)
+    bar = tqdm(total=want, desc=f"generate {cfg.dataset}/{cfg.strategy}", unit="row", disable=not progress)
     interrupted = False
     try:
         round_ = 0
-        while n_valid < cfg.n_rows and n_completions < budget:
-            need = -(-(cfg.n_rows - n_valid) // cfg.rows_per_completion)
+        while n_valid < want and n_completions < budget:
+            need = -(-(want - n_valid) // cfg.rows_per_completion)
             n = min(budget - n_completions, max(need, 1), cfg.batch_size)
             res = backend.generate(prep.prompt, n, cfg.gen_params(), regex=regex, guide=guide, max_new_tokens=limit,
                                    seed=cfg.seed * 10_007 + round_)
@@ -104,7 +137,7 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
             parsed = parser.parse([c.text for c in res.completions])
             copies += parsed.copy_rejects
             rejects.append(parsed.rejects)
-            take = parsed.rows.iloc[: cfg.n_rows - n_valid]
+            take = parsed.rows.iloc[: want - n_valid]
             rows.append(take)
             n_valid += len(take)
             bar.update(len(take))
@@ -114,19 +147,21 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
-    synthetic = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=prep.spec.column_names)
+    pool = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=prep.spec.column_names)
     rej = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
-    n_lines = len(synthetic) + len(rej)
+    n_lines = len(pool) + len(rej)
+    synthetic, calib = calibrate(pool, prep)
     metrics = {
         "gen.rows_valid": float(len(synthetic)),
         "gen.rows_rejected": float(len(rej)),
-        "gen.validity_rate": len(synthetic) / n_lines if n_lines else 0.0,
+        "gen.validity_rate": len(pool) / n_lines if n_lines else 0.0,
         "gen.copy_rejects": float(copies),
         "gen.completions": float(n_completions),
         "gen.tokens": float(n_tokens),
         "gen.seconds": seconds,
         "gen.tokens_per_s": n_tokens / seconds if seconds else 0.0,
         "gen.rows_per_s": len(synthetic) / seconds if seconds else 0.0,
+        **calib,
     }
     for reason, count in rej["reason"].value_counts().items():
         metrics[f"gen.rejects.{str(reason).replace(' ', '_').replace('-', '_')}"] = float(count)
@@ -134,4 +169,4 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
     if len(synthetic) < cfg.n_rows and not interrupted:
         notes.append(f"only {len(synthetic)} of {cfg.n_rows} valid rows after {n_completions} completions "
                      f"(budget {budget}); kept what was generated. Raise max_attempts, or use constrained=true.")
-    return GenerationOutcome(synthetic, rej, metrics, info, notes, interrupted)
+    return GenerationOutcome(synthetic, rej, metrics, info, notes, interrupted, pool)

@@ -77,6 +77,12 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
                              **{f"model_{k}": v for k, v in info.extra.items()}})
         gen = generate_rows(prep, backend, progress=progress)
         tracking.log_metrics(gen.metrics)
+        if prep.targets is not None:  # released binned statistics only: no rows
+            from synllm_mlops.calibration import calibration_figure
+
+            tracking.log_text(prep.targets.to_json(), "calibration/targets.json")
+            if gen.pool is not None and len(gen.pool):
+                tracking.log_figures({"calibration.png": calibration_figure(prep.targets, gen.pool, gen.synthetic)})
         tracking.log_synthetic(gen.synthetic, to_csv(gen.synthetic, prep.spec), gen.rejects)
         if gen.notes:
             tracking.log_text("\n".join(gen.notes), "generation/notes.txt")

@@ -30,11 +30,13 @@ class FakeBackend(GenerationBackend):
     def info(self) -> ModelInfo:
         return ModelInfo("fake", "fake", "0", "none", self.name, "cpu")
 
-    def _row(self, rng: np.random.Generator) -> str:
+    def _row(self, rng: np.random.Generator, guide: RowGuide | None = None, steer=None) -> str:
         if rng.random() < self.garbage_rate:
             return "I am sorry, here is some text instead of a row"
         if self.copy_rows and rng.random() < 0.5:
             return self.copy_rows[int(rng.integers(len(self.copy_rows)))]
+        if steer is not None:
+            return self._guided_row(rng, guide, steer)
         fields = []
         for c in self.spec.columns:
             if c.nullable and rng.random() < 0.1:
@@ -45,13 +47,41 @@ class FakeBackend(GenerationBackend):
                 fields.append(str(rng.choice(c.categories)))
         return ",".join(fields)
 
+    def _guided_row(self, rng: np.random.Generator, guide: RowGuide, steer) -> str:
+        """A row whose every field satisfies the guide's constraint (hard rules and steering) given the earlier ones."""
+        fields: list[str] = []
+        for c in self.spec.columns:
+            con = guide.constraint(fields) if guide._deps else None
+            if steer is not None:
+                con = steer.constraint(fields, con)
+            if con is None or con.allowed is None:
+                lo, hi = (c.min, c.max) if c.is_numeric else (0, 0)
+                if con is not None and c.is_numeric:
+                    lo, hi = max(lo, con.lo), min(hi, con.hi - (10**-c.decimals if con.hi_strict else 0))
+                if c.is_numeric:
+                    value = f"{rng.uniform(lo, max(lo, hi)):.{c.decimals}f}"
+                else:
+                    options = [x for x in c.categories if con is None or x not in con.forbidden]
+                    value = str(rng.choice(options))
+            else:
+                value = str(rng.choice(sorted(con.allowed)))
+            if steer is not None:
+                steer.finished(len(fields), value)
+            fields.append(value)
+        return ",".join(fields)
+
     def _generate_batch(self, prompt: Prompt, batch_size: int, params: GenerationParams, regex: str | None,
                         max_new_tokens: int, seed: int, guide: RowGuide | None = None) -> list[Completion]:
         self.calls += 1
         rng = np.random.default_rng(seed)
         n_rows = int(prompt.variables.get("n_rows", 1))
+        steer = None
+        if guide is not None and guide.steering is not None:
+            from synllm_mlops.generation._steering import FieldSteer
+
+            steer = FieldSteer(guide.steering, self.spec.columns, rng)
         out = []
         for _ in range(batch_size):
-            text = "\n".join(self._row(rng) for _ in range(n_rows)) + "\n"
+            text = "\n".join(self._row(rng, guide, steer) for _ in range(n_rows)) + "\n"
             out.append(Completion(text, len(text) // 3))
         return out

@@ -58,9 +58,17 @@ class RuleLogitsProcessor:
     rule. It never leaves a sequence without a token: at a dead end it drops nothing.
     """
 
-    def __init__(self, guide: RowGuide, token_text, prompt_len: int, batch_size: int):
+    def __init__(self, guide: RowGuide, token_text, prompt_len: int, batch_size: int, seed: int = 0):
         self.guide, self.token_text, self.prompt_len = guide, token_text, prompt_len
-        self.rows = [RowTracker() for _ in range(batch_size)]
+        steer = None
+        if guide.steering is not None:  # one seeded draw stream for the batch, in decoding order
+            import numpy as np
+
+            from synllm_mlops.generation._steering import FieldSteer
+
+            steer = FieldSteer(guide.steering, guide.columns, np.random.default_rng(seed))
+        self.steer = steer
+        self.rows = [RowTracker(steer) for _ in range(batch_size)]
         self.masked = 0  # tokens dropped, over all steps and sequences
 
     def __call__(self, input_ids, scores):
@@ -236,7 +244,7 @@ class HFBackend(GenerationBackend):
 
             procs.append(xgr.contrib.hf.LogitsProcessor(self._grammar(regex)))
             if guide is not None:  # after the grammar: it only narrows what the grammar allows
-                procs.append(RuleLogitsProcessor(guide, self._token_text, ids.shape[1], batch_size))
+                procs.append(RuleLogitsProcessor(guide, self._token_text, ids.shape[1], batch_size, seed))
         procs.append(TemperatureLogitsWarper(params.temperature))
         if params.top_k:
             procs.append(TopKLogitsWarper(params.top_k))

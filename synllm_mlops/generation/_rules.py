@@ -63,6 +63,7 @@ class FieldConstraint:
     hi_strict: bool = False
     allowed: set[str] | None = None
     forbidden: set[str] = field(default_factory=set)
+    forbid_na: bool = False  # set by steering into a bin of present values
 
     def add(self, op: str, value) -> None:
         """Intersect with ``field op value``."""
@@ -94,7 +95,7 @@ class FieldConstraint:
     def allows_value(self, text: str) -> bool:
         """Exact check of a completed field."""
         if text == NA_TOKEN:
-            return True
+            return not self.forbid_na or (self.allowed is not None and text in self.allowed)
         if self.allowed is not None and text not in self.allowed:
             return False
         if text in self.forbidden:
@@ -108,8 +109,10 @@ class FieldConstraint:
 
     def allows_prefix(self, text: str) -> bool:
         """Whether some value starting with ``text`` can still satisfy the constraint."""
-        if not text or (self.col.nullable and NA_TOKEN.startswith(text)):
+        if not text:
             return True
+        if self.col.nullable and NA_TOKEN.startswith(text):
+            return not self.forbid_na or (self.allowed is not None and any(a.startswith(text) for a in self.allowed))
         if self.allowed is not None and not any(a.startswith(text) for a in self.allowed):
             return False
         if not self.col.is_numeric or text.startswith("-") or (self.lo == -math.inf and self.hi == math.inf):
@@ -162,8 +165,9 @@ class RowGuide:
         False
     """
 
-    def __init__(self, spec: DatasetSpec):
+    def __init__(self, spec: DatasetSpec, steering=None):
         self.spec = spec
+        self.steering = steering  # calibration.Steering: which bin each field should fall in (None = off)
         self.columns = spec.columns
         index = {c.name: i for i, c in enumerate(spec.columns)}
         # per field: (earlier field, function(earlier text, constraint)) pairs
@@ -190,10 +194,10 @@ class RowGuide:
         self._deps.setdefault(target, []).append((source, fn))
 
     @classmethod
-    def for_spec(cls, spec: DatasetSpec) -> "RowGuide | None":
-        """A guide for ``spec``, or None when it has no hard rule between two columns."""
-        guide = cls(spec)
-        return guide if guide._deps else None
+    def for_spec(cls, spec: DatasetSpec, steering=None) -> "RowGuide | None":
+        """A guide for ``spec``, or None when it has no hard rule between two columns and no steering."""
+        guide = cls(spec, steering)
+        return guide if guide._deps or steering is not None else None
 
     @property
     def fields(self) -> list[int]:
@@ -217,16 +221,19 @@ class RowGuide:
 class RowTracker:
     """Follows one sequence's text as it is written: the current row's finished fields and the field being written."""
 
-    __slots__ = ("fields", "partial", "_constraint", "_stale")
+    __slots__ = ("fields", "partial", "_constraint", "_stale", "steer")
 
-    def __init__(self) -> None:
+    def __init__(self, steer=None) -> None:
         self.fields: list[str] = []
         self.partial = ""
         self._constraint: FieldConstraint | None = None
         self._stale = True
+        self.steer = steer  # generation._steering.FieldSteer, or None
 
     def feed(self, text: str) -> None:
         for ch in text:
+            if ch in ",\n" and self.steer is not None:
+                self.steer.finished(len(self.fields), self.partial)
             if ch == "\n":
                 self.fields, self.partial, self._stale = [], "", True
             elif ch == ",":
@@ -238,7 +245,10 @@ class RowTracker:
     def constraint(self, guide: RowGuide) -> FieldConstraint | None:
         """``guide``'s constraint on the field being written, computed once per field."""
         if self._stale:
-            self._constraint, self._stale = guide.constraint(self.fields), False
+            c = guide.constraint(self.fields)
+            if self.steer is not None:
+                c = self.steer.constraint(self.fields, c)
+            self._constraint, self._stale = c, False
         return self._constraint
 
     def allows(self, guide_constraint: FieldConstraint, token_text: str) -> bool:

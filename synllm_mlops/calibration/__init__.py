@@ -1,0 +1,12 @@
+"""Calibration: released binned statistics of train steer the sampler and select the final rows.
+
+Reads only :class:`CalibrationTargets` (aggregate counts on bins, exact or DP), never real rows.
+"""
+
+from synllm_mlops.calibration._bins import ColumnBins
+from synllm_mlops.calibration._figures import calibration_figure
+from synllm_mlops.calibration._select import select_rows
+from synllm_mlops.calibration._steer import Steering
+from synllm_mlops.calibration._targets import CalibrationTargets
+
+__all__ = ["CalibrationTargets", "ColumnBins", "Steering", "calibration_figure", "select_rows"]

@@ -1,0 +1,93 @@
+"""Steered decoding: which bin the next field should fall in, given the fields already written.
+
+A small model ignores the statistics written in its prompt, so the sampler carries them instead.
+When a row's field ``j`` starts, :meth:`Steering.draw` picks a bin for it from
+
+* the target marginal of ``j`` times, for each of ``j``'s *parents* (the earlier columns it depends on
+  most, by mutual information in the released pairwise tables), the dependence ratio
+  ``P(g_i, g_j) / (P(g_i) P(g_j))`` of the parent's written group — the joint structure comes from
+  the released tables, not from the model's (absent) medical knowledge;
+* times a feedback factor ``(target / running share) ** feedback`` that closes the gap between the
+  run's rows so far and the target marginal (and so also corrects the model's own bias in the fields
+  it chooses freely).
+
+With probability ``strength`` the field is forced into the drawn bin (the decoder masks the tokens
+that would leave it; the model still chooses the value inside the bin); otherwise the model writes
+what it likes. ``strength=0`` is off. Everything is seeded by the caller's generator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synllm_mlops.calibration._targets import CalibrationTargets
+
+
+class Steering:
+    """Per-run steering state: the targets, the dependence structure and the running counts.
+
+    Args:
+        targets: the released statistics.
+        strength: probability of forcing a field into a drawn bin, in ``[0, 1]``.
+        n_parents: earlier columns each field is conditioned on.
+        feedback: exponent of the running-marginal correction (0 = none).
+    """
+
+    def __init__(self, targets: CalibrationTargets, strength: float = 1.0, *, n_parents: int = 3,
+                 feedback: float = 1.0, smoothing: float = 0.5, target: int | None = None):
+        if not 0 <= strength <= 1:
+            raise ValueError(f"steer_strength must be in [0, 1], got {strength}")
+        self.targets, self.strength, self.feedback = targets, strength, feedback
+        n = max(targets.n, 1.0)
+        self.parents: list[list[tuple[int, np.ndarray]]] = []
+        for j in range(len(targets.bins)):
+            scored = []
+            for i in range(j):
+                joint = targets.pairs[(i, j)] * n + smoothing  # pseudo-counts keep unseen cells possible
+                joint /= joint.sum()
+                pi, pj = joint.sum(1, keepdims=True), joint.sum(0, keepdims=True)
+                ratio = joint / (pi * pj)
+                mi = float((joint * np.log(ratio)).sum())
+                scored.append((mi, i, ratio))
+            # the target column is a parent of every later column, so the features keep their relation to it
+            scored.sort(key=lambda t: (t[1] != target, -t[0]))
+            self.parents.append([(i, ratio) for mi, i, ratio in scored[:n_parents] if mi > 1e-3])
+        self.counts = [np.zeros(b.n_bins) for b in targets.bins]
+
+    def distribution(self, j: int, written: list[int]) -> np.ndarray:
+        """Target distribution of field ``j``'s bin given the bins ``written`` of fields ``0..j-1``."""
+        t = self.targets
+        p = t.marginals[j].copy()
+        cj = t.coarse[j]
+        for i, ratio in self.parents[j]:
+            b = written[i] if i < len(written) else -1
+            if b >= 0:
+                p *= ratio[t.coarse[i][b], cj]
+        if self.feedback and self.counts[j].sum() > 0:
+            k = 20.0  # rows' worth of prior: the correction grows as the run's evidence does
+            running = (self.counts[j] + k * t.marginals[j]) / (self.counts[j].sum() + k)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                p *= np.where(running > 0, (t.marginals[j] / running) ** self.feedback, 1.0)
+        p = np.where(t.marginals[j] > 0, p, 0.0)
+        s = p.sum()
+        return p / s if s > 0 else t.marginals[j]
+
+    def draw(self, j: int, written: list[int], rng: np.random.Generator, allowed: np.ndarray | None = None) -> int | None:
+        """A bin for field ``j``, or None to leave the choice to the model.
+
+        ``allowed`` (a boolean mask over bins) removes bins that other constraints (hard rules) exclude.
+        """
+        if self.strength <= 0 or rng.random() >= self.strength:
+            return None
+        p = self.distribution(j, written)
+        if allowed is not None:
+            p = np.where(allowed, p, 0.0)
+            if p.sum() <= 0:
+                return None
+            p = p / p.sum()
+        return int(rng.choice(len(p), p=p))
+
+    def observe(self, j: int, b: int) -> None:
+        """Count a finished field of the run (``b`` = its bin; -1 = fits no bin)."""
+        if b >= 0:
+            self.counts[j][b] += 1

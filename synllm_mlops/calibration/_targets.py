@@ -1,0 +1,110 @@
+"""Calibration targets: binned marginals and pairwise tables of the real *train* split.
+
+The only thing calibration ever reads about the real data. They are aggregate counts on bins —
+never rows — released once per run (exactly, or under differential privacy when ``dp_epsilon`` is
+set) and logged as ``calibration/targets.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from synllm_mlops.calibration._bins import ColumnBins
+from synllm_mlops.spec import DatasetSpec
+
+
+@dataclass
+class CalibrationTargets:
+    """Released statistics that steer and select generated rows.
+
+    Attributes:
+        bins: per spec column, its bins.
+        marginals: per column, the share of rows in each bin (sums to 1).
+        pairs: per column pair ``(i, j)``, ``i < j``, the joint shares on the coarse groups of both
+            columns (``coarse[i]`` x ``coarse[j]``).
+        coarse: per column, the map from bin to coarse group used by ``pairs``.
+        n: how many rows the statistics describe (a noisy count under DP).
+        source: ``exact`` or ``dp``.
+    """
+
+    bins: list[ColumnBins]
+    marginals: list[np.ndarray]
+    pairs: dict[tuple[int, int], np.ndarray]
+    coarse: list[np.ndarray]
+    n: float
+    source: str = "exact"
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_table(cls, train: pd.DataFrame, spec: DatasetSpec, *, n_bins: int = 10,
+                   n_coarse: int = 5) -> "CalibrationTargets":
+        """Exact targets of ``train`` (numeric bins at its quantiles)."""
+        bins = [ColumnBins.from_values(c, train[c.name], n_bins) for c in spec.columns]
+        codes = [b.codes(train[b.column]) for b in bins]
+        return cls.from_counts(bins, codes, n_coarse=n_coarse)
+
+    @classmethod
+    def from_counts(cls, bins: list[ColumnBins], codes: list[np.ndarray], *, n_coarse: int = 5,
+                    source: str = "exact", meta: dict | None = None) -> "CalibrationTargets":
+        coarse = [b.coarse(n_coarse) for b in bins]
+        marginals = [_share(np.bincount(c[c >= 0], minlength=b.n_bins)) for b, c in zip(bins, codes)]
+        pairs = {}
+        for i, j in combinations(range(len(bins)), 2):
+            ok = (codes[i] >= 0) & (codes[j] >= 0)
+            gi, gj = coarse[i][codes[i][ok]], coarse[j][codes[j][ok]]
+            shape = (coarse[i].max() + 1, coarse[j].max() + 1)
+            table = np.zeros(shape)
+            np.add.at(table, (gi, gj), 1)
+            pairs[(i, j)] = _share(table)
+        n = float(len(codes[0])) if codes else 0.0
+        return cls(bins, marginals, pairs, coarse, n, source, meta or {})
+
+    def codes(self, df: pd.DataFrame) -> np.ndarray:
+        """Bin codes of a table, one column per spec column (``-1`` where a value fits no bin)."""
+        return np.stack([b.codes(df[b.column]) for b in self.bins], axis=1) if len(df) else \
+            np.zeros((0, len(self.bins)), dtype=np.int64)
+
+    def errors(self, df: pd.DataFrame) -> dict[str, float]:
+        """Mean total-variation distance of ``df``'s marginals and pairwise tables from the targets."""
+        codes = self.codes(df)
+        if not len(codes):
+            return {"marginal_tv": float("nan"), "pairwise_tv": float("nan")}
+        m = [0.5 * np.abs(_share(np.bincount(c[c >= 0], minlength=b.n_bins)) - t).sum()
+             for b, c, t in zip(self.bins, codes.T, self.marginals)]
+        p = []
+        for (i, j), t in self.pairs.items():
+            ok = (codes[:, i] >= 0) & (codes[:, j] >= 0)
+            table = np.zeros_like(t)
+            np.add.at(table, (self.coarse[i][codes[ok, i]], self.coarse[j][codes[ok, j]]), 1)
+            p.append(0.5 * np.abs(_share(table) - t).sum())
+        return {"marginal_tv": float(np.mean(m)), "pairwise_tv": float(np.mean(p)) if p else 0.0}
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "source": self.source, "n": self.n, "meta": self.meta,
+            "columns": [dict(b.to_dict(), marginal=[round(float(x), 6) for x in m], coarse=c.tolist())
+                        for b, m, c in zip(self.bins, self.marginals, self.coarse)],
+            "pairs": [{"a": self.bins[i].column, "b": self.bins[j].column, "table": np.round(t, 6).tolist()}
+                      for (i, j), t in self.pairs.items()],
+        }, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CalibrationTargets":
+        d = json.loads(text)
+        bins = [ColumnBins.from_dict(c) for c in d["columns"]]
+        index = {b.column: i for i, b in enumerate(bins)}
+        return cls(bins, [np.asarray(c["marginal"], dtype=float) for c in d["columns"]],
+                   {(index[p["a"]], index[p["b"]]): np.asarray(p["table"], dtype=float) for p in d["pairs"]},
+                   [np.asarray(c["coarse"], dtype=np.int64) for c in d["columns"]], float(d["n"]),
+                   d["source"], d.get("meta", {}))
+
+
+def _share(counts: np.ndarray) -> np.ndarray:
+    counts = np.clip(np.asarray(counts, dtype=float), 0, None)
+    total = counts.sum()
+    return counts / total if total > 0 else np.full(counts.shape, 1 / counts.size)

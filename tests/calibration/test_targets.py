@@ -1,0 +1,51 @@
+"""Targets: known-answer marginals and pairwise tables; errors; JSON round trip."""
+
+import numpy as np
+import pandas as pd
+
+from synllm_mlops.calibration import CalibrationTargets
+from synllm_mlops.spec import DatasetSpec
+
+
+def _spec() -> DatasetSpec:
+    return DatasetSpec.model_validate({"name": "t", "target": "y", "columns": [
+        {"name": "y", "type": "categorical", "categories": ["0", "1"]},
+        {"name": "x", "type": "numeric", "min": 0, "max": 100, "decimals": 0, "nullable": True}]})
+
+
+def _table() -> pd.DataFrame:
+    return pd.DataFrame({"y": ["0"] * 50 + ["1"] * 50, "x": list(range(0, 50)) + list(range(50, 99)) + [np.nan]})
+
+
+def test_known_marginals_and_pair_table():
+    t = CalibrationTargets.from_table(_table(), _spec(), n_bins=2, n_coarse=2)
+    assert np.allclose(t.marginals[0], [0.5, 0.5])
+    assert np.allclose(t.marginals[1], [0.49, 0.50, 0.01])  # x < 49.5 -> bin 0 ... NA bin
+    pair = t.pairs[(0, 1)]
+    assert pair.shape == (2, 3)
+    assert np.allclose(pair, [[0.49, 0.01, 0.0], [0.0, 0.49, 0.01]])  # y=0 rows are low x, y=1 high x
+    assert t.n == 100 and t.source == "exact"
+
+
+def test_errors_are_zero_on_the_same_table_and_grow_when_the_joint_is_broken():
+    df = _table()
+    t = CalibrationTargets.from_table(df, _spec(), n_bins=4)
+    assert t.errors(df) == {"marginal_tv": 0.0, "pairwise_tv": 0.0}
+    shuffled = df.assign(y=df["y"].sample(frac=1, random_state=0).to_numpy())  # same marginals, no joint
+    e = t.errors(shuffled)
+    assert e["marginal_tv"] == 0.0 and e["pairwise_tv"] > 0.2
+
+
+def test_json_round_trip_keeps_everything():
+    t = CalibrationTargets.from_table(_table(), _spec(), n_bins=3)
+    back = CalibrationTargets.from_json(t.to_json())
+    assert back.bins == t.bins and back.n == t.n
+    assert all(np.allclose(a, b) for a, b in zip(back.marginals, t.marginals))
+    assert all(np.allclose(back.pairs[k], t.pairs[k]) for k in t.pairs)
+    assert back.to_json() == t.to_json()
+
+
+def test_targets_hold_no_rows():
+    df = _table()
+    text = CalibrationTargets.from_table(df, _spec(), n_bins=4).to_json()
+    assert '"rows"' not in text and len(text) < 4000
