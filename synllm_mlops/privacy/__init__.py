@@ -18,12 +18,13 @@ Example:
 """
 
 from synllm_mlops.privacy._accountant import COMPOSITION, NEIGHBOURS, LedgerEntry, PrivacyBudget
-from synllm_mlops.privacy._bins import DEFAULT_BINS, Bins, spec_bins
+from synllm_mlops.privacy._bins import DEFAULT_BINS, Bins, numeric_bins, spec_bins
 from synllm_mlops.privacy._estimates import (
     binned_mean,
     binned_quantiles,
     binned_sd,
     missing_share,
+    quantile_bins,
     table_spearman,
     value_weights,
 )
@@ -39,6 +40,7 @@ from synllm_mlops.privacy._mechanisms import discrete_laplace, discrete_laplace_
 __all__ = [
     "COMPOSITION", "DEFAULT_BINS", "MECHANISM", "NEIGHBOURS", "Bins", "LedgerEntry", "PrivacyBudget",
     "binned_mean", "binned_quantiles", "binned_sd", "discrete_laplace", "discrete_laplace_variance",
-    "exact_histogram", "exact_table2d", "missing_share", "noisy_histogram", "noisy_table2d", "spec_bins",
+    "exact_histogram", "exact_table2d", "missing_share", "noisy_histogram", "noisy_table2d", "numeric_bins",
+    "quantile_bins", "spec_bins",
     "table_spearman", "value_weights",
 ]

@@ -16,7 +16,10 @@ LOG_DECADES = 1.5  # a numeric range wider than this many decades (and min > 0) 
 
 @dataclass(frozen=True)
 class Bins:
-    """The bins of one column, read from its spec only (never from data), missing last.
+    """The bins of one column, missing last, fixed before any count on them is read.
+
+    They come from the spec (:func:`spec_bins`) or from an earlier DP release (``quantile_bins``),
+    never from the raw data: the bins themselves must release nothing.
 
     Numeric: ``len(edges) - 1`` value bins ``[edges[i], edges[i+1])`` (the last one closed), then
     the missing bin. Categorical: one bin per spec category, then the missing bin.
@@ -92,6 +95,11 @@ def spec_bins(column: ColumnSpec, n_bins: int = DEFAULT_BINS) -> Bins:
     log = lo > 0 and math.log10(hi / lo) > LOG_DECADES
     edges = np.geomspace(lo, hi, n_bins + 1) if log else np.linspace(lo, hi, n_bins + 1)
     edges[0], edges[-1] = lo, hi  # exact ends despite rounding in geomspace
+    return numeric_bins(column.name, edges, log)
+
+
+def numeric_bins(column: str, edges: np.ndarray | list[float], log: bool = False) -> Bins:
+    """Bins ``[edges[i], edges[i+1])`` (the last one closed) + missing, from ascending ``edges``."""
     labels = [f"[{a:.4g}, {b:.4g})" for a, b in zip(edges[:-1], edges[1:])]
     labels[-1] = labels[-1][:-1] + "]"
-    return Bins(column.name, (*labels, NA_TOKEN), tuple(float(e) for e in edges), log)
+    return Bins(column, (*labels, NA_TOKEN), tuple(float(e) for e in edges), log)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synllm_mlops.privacy._bins import Bins
+from synllm_mlops.privacy._bins import Bins, numeric_bins
 
 
 def value_weights(counts: np.ndarray) -> np.ndarray:
@@ -81,3 +81,19 @@ def table_spearman(table: np.ndarray) -> float:
     dr, dc = rank_r - (r @ rank_r) / n, rank_c - (c @ rank_c) / n
     denom = np.sqrt((r @ dr**2) * (c @ dc**2))
     return float(dr @ w @ dc / denom) if denom > 0 else float("nan")
+
+
+def quantile_bins(bins: Bins, counts: np.ndarray, n_bins: int) -> Bins:
+    """Value bins at the ``n_bins``-quantiles that released ``counts`` describe (+ missing), within the spec range.
+
+    Bins chosen from a DP release are post-processing: a later release on them composes (adaptively)
+    with the first, and one row still falls in exactly one of them. Roughly equal-mass bins keep more
+    signal per cell than equal-width ones over a wide spec range. Coinciding quantiles merge, so the
+    result may have fewer than ``n_bins`` value bins.
+    """
+    lo, hi = bins.edges[0], bins.edges[-1]
+    inner = binned_quantiles(bins, counts, [i / n_bins for i in range(1, n_bins)])
+    edges = np.unique(np.clip([lo, *inner, hi], lo, hi))
+    if len(edges) < 2:
+        edges = np.array([lo, hi])
+    return numeric_bins(bins.column, edges, bins.log)

@@ -1,9 +1,10 @@
 """Statistics of the train split that statguide/clin_rule prompts carry, optionally under differential privacy.
 
-Without DP the statistics are exact. With DP, the only things read from ``train`` are histograms and
-2-way tables over fixed spec bins, released with discrete Laplace noise and charged to one
-:class:`~synllm_mlops.privacy.PrivacyBudget`; every number in the prompt (the patient count
-included) is read off those noisy counts (post-processing), so the prompt is ``epsilon``-DP.
+Without DP the statistics are exact. With DP, the only things read from ``train`` are histograms
+over fixed spec bins and then 2-way tables over bins at the quantiles of those released histograms,
+all released with discrete Laplace noise and charged to one :class:`~synllm_mlops.privacy.PrivacyBudget`;
+every number in the prompt (the patient count included) is read off the noisy counts
+(post-processing), so the prompt is ``epsilon``-DP for add/remove-one-row neighbours.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from synllm_mlops.privacy import (
     missing_share,
     noisy_histogram,
     noisy_table2d,
+    quantile_bins,
     spec_bins,
     table_spearman,
     value_weights,
@@ -187,8 +189,15 @@ class _Release:
         return noisy_table2d(codes[0], codes[1], (self.bins[0].n_bins, self.bins[1].n_bins), epsilon, budget, self.label)
 
 
-def _plan(spec: DatasetSpec, include: tuple[str, ...], k: int) -> list[_Release]:
-    """Every release the DP statistics make: a function of the spec and the options only, never of data."""
+def _plan(spec: DatasetSpec, include: tuple[str, ...], k: int, marginals: dict[str, np.ndarray] | None = None,
+          ) -> list[_Release]:
+    """Every release the DP statistics make, marginals first: a function of the spec and options, never of data.
+
+    A table's numeric bins are the quantiles of that column's *released* marginal when ``marginals``
+    (column -> noisy counts on ``spec_bins(col, MARGINAL_BINS)``) holds it, else fixed spec bins; the
+    releases, their labels and their number do not depend on ``marginals``.
+    """
+    marginals = marginals or {}
     wanted = set(include)
     by_target = "target_differences" in wanted and spec.target_is_categorical
     plan = []
@@ -196,12 +205,18 @@ def _plan(spec: DatasetSpec, include: tuple[str, ...], k: int) -> list[_Release]
         kinds = {"moments", "quartiles"} if col.is_numeric else {"frequencies"}
         if wanted & kinds or ("missing" in wanted and col.nullable) or (by_target and col.name == spec.target):
             plan.append(_Release("marginal", f"histogram:{col.name}", (spec_bins(col, MARGINAL_BINS),)))
+
+    def table_bins(col, n: int) -> Bins:
+        if col.name in marginals:
+            return quantile_bins(spec_bins(col, MARGINAL_BINS), marginals[col.name], n)
+        return spec_bins(col, n)
+
     num = [spec.column(n) for n in spec.numeric_columns]
     if by_target:
         t = spec_bins(spec.column(spec.target))
-        plan += [_Release("by_target", f"table:{spec.target}x{c.name}", (t, spec_bins(c, TARGET_BINS))) for c in num]
+        plan += [_Release("by_target", f"table:{spec.target}x{c.name}", (t, table_bins(c, TARGET_BINS))) for c in num]
     if "correlations" in wanted and k > 0 and len(num) >= 2:
-        bins = [spec_bins(c, CORRELATION_BINS) for c in num]
+        bins = [table_bins(c, CORRELATION_BINS) for c in num]
         plan += [_Release("correlation", f"table:{a.column}x{b.column}", (a, b))
                  for i, a in enumerate(bins) for b in bins[i + 1:]]
     if not plan:  # the header's patient count still needs a release
@@ -218,11 +233,14 @@ def _split(plan: list[_Release], epsilon: float) -> list[float]:
 
 def _dp_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, ...], k: int,
                 budget: PrivacyBudget, epsilon: float) -> _Summary:
-    plan = _plan(spec, include, k)
-    eps = _split(plan, epsilon)
-    counts = {r.label: r.noisy(train, e, budget) for r, e in zip(plan, eps)}
+    first = _plan(spec, include, k)
+    eps = dict(zip((r.label for r in first), _split(first, epsilon)))
+    counts = {r.label: r.noisy(train, eps[r.label], budget) for r in first if r.family == "marginal"}
+    # then the tables, on bins at the released marginals' quantiles (post-processing; adaptive composition)
+    plan = _plan(spec, include, k, {r.bins[0].column: counts[r.label] for r in first if r.label in counts})
+    counts |= {r.label: r.noisy(train, eps[r.label], budget) for r in plan if r.label not in counts}
     # patient count: inverse-variance weighted mean of every release's (unclipped, unbiased) total
-    weights = [1 / (counts[r.label].size * discrete_laplace_variance(e, 1)) for r, e in zip(plan, eps)]
+    weights = [1 / (counts[r.label].size * discrete_laplace_variance(eps[r.label], 1)) for r in plan]
     n = sum(w * counts[r.label].sum() for r, w in zip(plan, weights)) / sum(weights)
     out = _Summary(max(int(round(n)), 0))
     for r in plan:

@@ -5,7 +5,7 @@ import pytest
 
 import synllm_mlops.privacy._histograms as histograms
 from synllm_mlops.errors import PrivacyBudgetError
-from synllm_mlops.privacy import PrivacyBudget, noisy_histogram, spec_bins
+from synllm_mlops.privacy import PrivacyBudget, exact_histogram, noisy_histogram, quantile_bins, spec_bins
 from synllm_mlops.prompts import PromptOptions, describe_statistics, get_strategy
 from synllm_mlops.prompts._stats import ALL_STATS, CORRELATION_BINS, MARGINAL_BINS, TARGET_BINS, _plan
 
@@ -52,7 +52,10 @@ def test_every_number_is_post_processing_of_the_released_counts(cirrhosis, monke
     snapped = split.train.copy()
     for col in spec.columns:
         if col.is_numeric:  # move every value to the middle of its cell in the refinement of all binnings
-            edges = np.unique(np.concatenate([spec_bins(col, k).edges for k in (MARGINAL_BINS, TARGET_BINS, CORRELATION_BINS)]))
+            marginal = spec_bins(col, MARGINAL_BINS)
+            counts = exact_histogram(marginal.codes(split.train[col.name]), marginal.n_bins)  # released, at zero noise
+            edges = np.unique(np.concatenate([spec_bins(col, k).edges for k in (MARGINAL_BINS, TARGET_BINS, CORRELATION_BINS)]
+                                             + [quantile_bins(marginal, counts, k).edges for k in (TARGET_BINS, CORRELATION_BINS)]))
             x = snapped[col.name].to_numpy(dtype=float)
             i = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
             snapped[col.name] = np.where(np.isnan(x), np.nan, (edges[i] + edges[i + 1]) / 2)

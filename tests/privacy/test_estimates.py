@@ -13,6 +13,7 @@ from synllm_mlops.privacy import (
     missing_share,
     noisy_histogram,
     noisy_table2d,
+    quantile_bins,
     spec_bins,
     table_spearman,
     value_weights,
@@ -75,3 +76,13 @@ def test_noisy_spearman_tracks_the_binned_one_at_large_n():
     raw = pd.Series(z[:, 0]).corr(pd.Series(z[:, 1]), method="spearman")
     assert 0.5 < exact < raw  # coarse bins attenuate rho (ties), never flip it
     assert noisy == pytest.approx(exact, abs=0.01)
+
+
+def test_quantile_bins_split_the_released_mass_evenly_within_the_spec_range():
+    counts = np.array([10, 0, 0, 10, 5])
+    q = quantile_bins(BINS, counts, 4)
+    assert q.edges == (0.0, 5.0, 10.0, 35.0, 40.0) and q.labels[-1] == "NA" and q.column == "x"
+    assert q.codes(pd.Series([-1, 7, 20, 39, None])).tolist() == [0, 1, 2, 3, 4]
+    assert quantile_bins(BINS, np.array([0, 0, 9, 0, 0]), 4).edges == (0.0, 22.5, 25.0, 27.5, 40.0)
+    point = spec_bins(ColumnSpec(name="x", type="numeric", min=3, max=3))
+    assert quantile_bins(point, np.array([7, 0]), 4).edges == (3.0, 3.0)  # coinciding quantiles merge
