@@ -152,8 +152,9 @@ class PromptStrategy(ABC):
                *, seed: int = 0, budget: PrivacyBudget | None = None) -> Prompt:
         """Render this strategy's prompt for ``spec`` from ``train`` (never from holdout).
 
-        With ``options.dp_epsilon`` or ``budget`` set, statistics are released under DP and charged to
-        ``budget`` (the run's; by default one of ``dp_epsilon`` made here): see ``Prompt.dp_ledger``.
+        With ``options.dp_epsilon`` or ``budget`` set, statistics are released under DP: they spend
+        ``options.dp_epsilon`` of ``budget`` (the run's, shared with later releases; all it has left
+        when ``dp_epsilon`` is unset), or of a budget of ``dp_epsilon`` made here. See ``Prompt.dp_ledger``.
         """
         options = options or PromptOptions()
         if budget is None and options.dp_epsilon is not None:
