@@ -34,6 +34,10 @@ class GenerationError(SynLLMError, RuntimeError):
     """Generation produced no usable output."""
 
 
+class PrivacyBudgetError(SynLLMError, ValueError):
+    """A differential-privacy release would spend more epsilon than the run's budget has left."""
+
+
 def unknown(kind: str, value: object, known: list[str] | tuple[str, ...]) -> UnknownNameError:
     """Build the standard 'unknown X' error listing the valid choices."""
     return UnknownNameError(f"unknown {kind} {value!r}; choose one of: {', '.join(known)}")

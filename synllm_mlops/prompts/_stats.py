@@ -1,123 +1,266 @@
-"""Statistics of the train split that statguide/clin_rule prompts carry, optionally under differential privacy."""
+"""Statistics of the train split that statguide/clin_rule prompts carry, optionally under differential privacy.
+
+Without DP the statistics are exact. With DP, the only things read from ``train`` are histograms
+over fixed spec bins and then 2-way tables over bins at the quantiles of those released histograms,
+all released with discrete Laplace noise and charged to one :class:`~synllm_mlops.privacy.PrivacyBudget`;
+every number in the prompt (the patient count included) is read off the noisy counts
+(post-processing), so the prompt is ``epsilon``-DP for add/remove-one-row neighbours.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from synllm_mlops.errors import ConfigError, PrivacyBudgetError
+from synllm_mlops.privacy import (
+    Bins,
+    PrivacyBudget,
+    binned_mean,
+    binned_quantiles,
+    binned_sd,
+    discrete_laplace_variance,
+    exact_histogram,
+    exact_table2d,
+    missing_share,
+    noisy_histogram,
+    noisy_table2d,
+    quantile_bins,
+    spec_bins,
+    table_spearman,
+    value_weights,
+)
 from synllm_mlops.spec import DatasetSpec
 
 StatKind = Literal["moments", "quartiles", "frequencies", "missing", "correlations", "target_differences"]
 ALL_STATS: tuple[StatKind, ...] = ("moments", "quartiles", "frequencies", "missing", "correlations", "target_differences")
+
+MARGINAL_BINS, TARGET_BINS, CORRELATION_BINS = 16, 8, 5  # value bins per numeric column in each kind of release
+FAMILY_WEIGHTS = {"marginal": 2.0, "by_target": 1.0, "correlation": 1.0}  # budget split between kinds present
+_QUARTILES = (0.25, 0.5, 0.75)
+
+
+@dataclass
+class _Summary:
+    """The numbers a prompt carries, whichever way they were computed."""
+
+    n: int
+    columns: dict[str, dict] = field(default_factory=dict)  # name -> mean, sd, quartiles, shares, missing
+    correlations: list[tuple[str, str, float]] = field(default_factory=list)  # strongest first
+    by_target: list[tuple[str, float, dict[str, float]]] = field(default_factory=list)  # class, share, medians
 
 
 def _fmt(x: float, decimals: int) -> str:
     return f"{x:.{max(decimals, 1) if abs(x) < 10 else decimals}f}"
 
 
-class _Noise:
-    """Laplace mechanism on bounded statistics; a no-op without epsilon.
-
-    Each released statistic gets an equal share of the budget (simple composition). Sensitivities
-    use the spec's fixed ranges, never the data, so the release is epsilon-DP with respect to one row.
-    """
-
-    def __init__(self, epsilon: float | None, n_releases: int, n_rows: int, rng: np.random.Generator):
-        self.eps = None if epsilon is None else epsilon / max(n_releases, 1)
-        self.n, self.rng = max(n_rows, 1), rng
-
-    def mean(self, x: float, lo: float, hi: float) -> float:
-        if self.eps is None:
-            return x
-        return float(np.clip(x + self.rng.laplace(0, (hi - lo) / self.n / self.eps), lo, hi))
-
-    def share(self, p: float) -> float:
-        if self.eps is None:
-            return p
-        return float(np.clip(p + self.rng.laplace(0, 1 / self.n / self.eps), 0, 1))
-
-
 def describe_statistics(train: pd.DataFrame, spec: DatasetSpec, *, include: tuple[str, ...] = ALL_STATS,
-                        max_correlations: int = 5, dp_epsilon: float | None = None, seed: int = 0) -> str:
+                        max_correlations: int = 5, dp_epsilon: float | None = None, seed: int | None = None,
+                        budget: PrivacyBudget | None = None) -> str:
     """Natural-language statistics of ``train``, computed (never typed by hand) for the prompt.
 
     Args:
         include: which families of statistics to carry (see ``ALL_STATS``).
         max_correlations: how many of the strongest numeric correlations to list.
-        dp_epsilon: when set, means, quantiles, shares and correlations get Laplace noise calibrated to
-            the spec's ranges (total budget epsilon).
+        dp_epsilon: the epsilon these statistics may spend. Set (or with ``budget``), every number is
+            read off DP releases of counts on fixed spec bins; unset and without ``budget``, the
+            statistics are exact.
+        seed: ignored, kept for old callers: DP noise never comes from the run's seed.
+        budget: the run's budget to charge (shared with later releases such as calibration targets);
+            the statistics spend ``dp_epsilon`` of it, or all that remains when ``dp_epsilon`` is unset.
+            Default: a budget of ``dp_epsilon`` of their own.
+
+    Raises:
+        ConfigError: unknown statistics, or ``dp_epsilon`` not > 0.
+        PrivacyBudgetError: ``budget`` has less than ``dp_epsilon`` left (nothing is spent then).
+
+    Example:
+        >>> from synllm_mlops.spec import load_data, load_spec
+        >>> spec = load_spec("cirrhosis")
+        >>> budget = PrivacyBudget(1.0)
+        >>> text = describe_statistics(load_data(spec), spec, dp_epsilon=0.5, budget=budget)
+        >>> text.startswith("Statistics of the real table"), round(budget.remaining, 9)
+        (True, 0.5)
     """
+    del seed
     unknown_kinds = sorted(set(include) - set(ALL_STATS))
     if unknown_kinds:
-        raise ValueError(f"unknown statistics {unknown_kinds}; choose from {list(ALL_STATS)}")
-    if dp_epsilon is not None and dp_epsilon <= 0:
-        raise ValueError(f"dp_epsilon must be > 0, got {dp_epsilon}")
-    rng = np.random.default_rng(seed)
-    n_rel = len(spec.columns) * len(include) + max_correlations
-    noise = _Noise(dp_epsilon, n_rel, len(train), rng)
-    lines: list[str] = [f"Statistics of the real table ({len(train)} patients):"]
+        raise ConfigError(f"unknown statistics {unknown_kinds}; choose from {list(ALL_STATS)}")
+    if dp_epsilon is not None and not (math.isfinite(dp_epsilon) and dp_epsilon > 0):
+        raise ConfigError(f"dp_epsilon must be > 0, got {dp_epsilon}")
+    if budget is None and dp_epsilon is None:
+        summary = _exact_summary(train, spec, include, max_correlations)
+    else:
+        budget = budget or PrivacyBudget(dp_epsilon)
+        epsilon = budget.remaining if dp_epsilon is None else dp_epsilon
+        if budget.remaining <= 0 or epsilon > budget.remaining * (1 + 1e-9):
+            raise PrivacyBudgetError(f"the prompt statistics need epsilon {epsilon:.6g} but only {budget.remaining:.6g} "
+                                     f"of the run's budget {budget.epsilon:.6g} remains; lower dp_epsilon or raise the budget")
+        summary = _dp_summary(train, spec, include, max_correlations, budget, epsilon)
+    return _render(summary, spec, include)
+
+
+def _render(s: _Summary, spec: DatasetSpec, include: tuple[str, ...]) -> str:
+    lines: list[str] = [f"Statistics of the real table ({s.n} patients):"]
+    for col in spec.columns:
+        st = s.columns.get(col.name)
+        if st is None:
+            continue
+        parts: list[str] = []
+        if col.is_numeric:
+            unit = f" {col.unit}" if col.unit else ""
+            if "moments" in include:
+                parts.append(f"mean {_fmt(st['mean'], col.decimals)}{unit}, sd {_fmt(st['sd'], col.decimals)}")
+            if "quartiles" in include:
+                parts.append("quartiles " + " / ".join(_fmt(v, col.decimals) for v in st["quartiles"]))
+        elif "frequencies" in include:
+            parts.append(", ".join(f"{c} {100 * p:.0f}%" for c, p in st["shares"].items()))
+        if "missing" in include and col.nullable:
+            parts.append(f"missing (NA) in {100 * st['missing']:.0f}%")
+        if parts:
+            lines.append(f"- {col.name}: " + "; ".join(parts))
+    if s.correlations:
+        lines.append("Strongest correlations (Spearman):")
+        for a, b, r in s.correlations:
+            lines.append(f"- {a} and {b}: {r:+.2f} ({'higher' if r > 0 else 'lower'} {b} with higher {a})")
+    if "target_differences" in include and spec.target_is_categorical:
+        lines.append(f"By {spec.target}:")
+        for c, share, medians in s.by_target:
+            bits = [f"{name} median {_fmt(m, spec.column(name).decimals)}" for name, m in medians.items()]
+            lines.append(f"- {spec.target}={c} ({100 * share:.0f}% of patients): " + ", ".join(bits))
+    return "\n".join(lines)
+
+
+# --- exact statistics (no privacy) ---------------------------------------------------------------
+
+def _exact_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, ...], k: int) -> _Summary:
+    out = _Summary(len(train))
     for col in spec.columns:
         s = train[col.name]
-        parts: list[str] = []
         if col.is_numeric:
             x = s.dropna().astype(float)
             if len(x) == 0:
                 continue
-            unit = f" {col.unit}" if col.unit else ""
-            if "moments" in include:
-                m = noise.mean(float(x.mean()), col.min, col.max)
-                sd = abs(noise.mean(float(x.std(ddof=0)), 0, col.max - col.min))
-                parts.append(f"mean {_fmt(m, col.decimals)}{unit}, sd {_fmt(sd, col.decimals)}")
-            if "quartiles" in include:
-                q = [noise.mean(float(v), col.min, col.max) for v in x.quantile([0.25, 0.5, 0.75])]
-                q = sorted(q)
-                parts.append("quartiles " + " / ".join(_fmt(v, col.decimals) for v in q))
-        elif "frequencies" in include:
+            st = {"mean": float(x.mean()), "sd": float(x.std(ddof=0)), "quartiles": [float(v) for v in x.quantile(_QUARTILES)]}
+        else:
             freq = s.value_counts(normalize=True, dropna=True)
-            shares = {c: noise.share(float(freq.get(c, 0.0))) for c in col.categories}
-            parts.append(", ".join(f"{c} {100 * p:.0f}%" for c, p in shares.items()))
-        if "missing" in include and col.nullable:
-            parts.append(f"missing (NA) in {100 * noise.share(float(s.isna().mean())):.0f}%")
-        if parts:
-            lines.append(f"- {col.name}: " + "; ".join(parts))
-    if "correlations" in include:
-        lines += _correlations(train, spec, max_correlations, noise)
-    if "target_differences" in include and spec.target_is_categorical:
-        lines += _target_differences(train, spec, noise)
-    return "\n".join(lines)
-
-
-def _correlations(train: pd.DataFrame, spec: DatasetSpec, k: int, noise: _Noise) -> list[str]:
+            st = {"shares": {c: float(freq.get(c, 0.0)) for c in col.categories}}
+        out.columns[col.name] = {**st, "missing": float(s.isna().mean())}
     num = spec.numeric_columns
-    if len(num) < 2 or k <= 0:
-        return []
-    corr = train[num].astype(float).corr(method="spearman")
-    pairs = [(a, b, corr.loc[a, b]) for i, a in enumerate(num) for b in num[i + 1:] if np.isfinite(corr.loc[a, b])]
-    pairs.sort(key=lambda t: -abs(t[2]))
-    out = ["Strongest correlations (Spearman):"]
-    for a, b, r in pairs[:k]:
-        r = float(np.clip(noise.mean(r, -1, 1), -1, 1))
-        out.append(f"- {a} and {b}: {r:+.2f} ({'higher' if r > 0 else 'lower'} {b} with higher {a})")
+    if "correlations" in include and len(num) >= 2 and k > 0:
+        corr = train[num].astype(float).corr(method="spearman")
+        pairs = [(a, b, float(corr.loc[a, b])) for i, a in enumerate(num) for b in num[i + 1:] if np.isfinite(corr.loc[a, b])]
+        out.correlations = sorted(pairs, key=lambda t: -abs(t[2]))[:k]
+    if "target_differences" in include and spec.target_is_categorical:
+        groups = {c: g for c, g in train.groupby(spec.target, dropna=True)}
+        for c in spec.column(spec.target).categories:
+            g = groups.get(c)
+            if g is None or len(g) == 0:
+                continue
+            medians = {n: float(g[n].dropna().astype(float).median()) for n in num if g[n].notna().any()}
+            out.by_target.append((c, len(g) / len(train), medians))
     return out
 
 
-def _target_differences(train: pd.DataFrame, spec: DatasetSpec, noise: _Noise) -> list[str]:
-    t = spec.target
-    col_t = spec.column(t)
-    groups = {c: g for c, g in train.groupby(t, dropna=True)}
-    out = [f"By {t}:"]
-    for c in col_t.categories:
-        g = groups.get(c)
-        if g is None or len(g) == 0:
+# --- DP statistics: a data-independent plan of count releases, then post-processing ----------------
+
+@dataclass(frozen=True)
+class _Release:
+    """One histogram (one ``Bins``) or 2-way table (two) of ``train``, charged as ``label``."""
+
+    family: str
+    label: str
+    bins: tuple[Bins, ...]
+
+    def exact(self, train: pd.DataFrame) -> np.ndarray:
+        codes = [b.codes(train[b.column]) for b in self.bins]
+        if len(codes) == 1:
+            return exact_histogram(codes[0], self.bins[0].n_bins)
+        return exact_table2d(codes[0], codes[1], (self.bins[0].n_bins, self.bins[1].n_bins))
+
+    def noisy(self, train: pd.DataFrame, epsilon: float, budget: PrivacyBudget) -> np.ndarray:
+        codes = [b.codes(train[b.column]) for b in self.bins]
+        if len(codes) == 1:
+            return noisy_histogram(codes[0], self.bins[0].n_bins, epsilon, budget, self.label)
+        return noisy_table2d(codes[0], codes[1], (self.bins[0].n_bins, self.bins[1].n_bins), epsilon, budget, self.label)
+
+
+def _plan(spec: DatasetSpec, include: tuple[str, ...], k: int, marginals: dict[str, np.ndarray] | None = None,
+          ) -> list[_Release]:
+    """Every release the DP statistics make, marginals first: a function of the spec and options, never of data.
+
+    A table's numeric bins are the quantiles of that column's *released* marginal when ``marginals``
+    (column -> noisy counts on ``spec_bins(col, MARGINAL_BINS)``) holds it, else fixed spec bins; the
+    releases, their labels and their number do not depend on ``marginals``.
+    """
+    marginals = marginals or {}
+    wanted = set(include)
+    by_target = "target_differences" in wanted and spec.target_is_categorical
+    plan = []
+    for col in spec.columns:
+        kinds = {"moments", "quartiles"} if col.is_numeric else {"frequencies"}
+        if wanted & kinds or ("missing" in wanted and col.nullable) or (by_target and col.name == spec.target):
+            plan.append(_Release("marginal", f"histogram:{col.name}", (spec_bins(col, MARGINAL_BINS),)))
+
+    def table_bins(col, n: int) -> Bins:
+        if col.name in marginals:
+            return quantile_bins(spec_bins(col, MARGINAL_BINS), marginals[col.name], n)
+        return spec_bins(col, n)
+
+    num = [spec.column(n) for n in spec.numeric_columns]
+    if by_target:
+        t = spec_bins(spec.column(spec.target))
+        plan += [_Release("by_target", f"table:{spec.target}x{c.name}", (t, table_bins(c, TARGET_BINS))) for c in num]
+    if "correlations" in wanted and k > 0 and len(num) >= 2:
+        bins = [table_bins(c, CORRELATION_BINS) for c in num]
+        plan += [_Release("correlation", f"table:{a.column}x{b.column}", (a, b))
+                 for i, a in enumerate(bins) for b in bins[i + 1:]]
+    if not plan:  # the header's patient count still needs a release
+        plan.append(_Release("marginal", f"histogram:{spec.target}", (spec_bins(spec.column(spec.target)),)))
+    return plan
+
+
+def _split(plan: list[_Release], epsilon: float) -> list[float]:
+    """Each release's epsilon: ``FAMILY_WEIGHTS`` between the families present, equal within one."""
+    sizes = {f: sum(r.family == f for r in plan) for f in FAMILY_WEIGHTS}
+    total_w = sum(w for f, w in FAMILY_WEIGHTS.items() if sizes[f])
+    return [epsilon * FAMILY_WEIGHTS[r.family] / total_w / sizes[r.family] for r in plan]
+
+
+def _dp_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, ...], k: int,
+                budget: PrivacyBudget, epsilon: float) -> _Summary:
+    first = _plan(spec, include, k)
+    eps = dict(zip((r.label for r in first), _split(first, epsilon)))
+    counts = {r.label: r.noisy(train, eps[r.label], budget) for r in first if r.family == "marginal"}
+    # then the tables, on bins at the released marginals' quantiles (post-processing; adaptive composition)
+    plan = _plan(spec, include, k, {r.bins[0].column: counts[r.label] for r in first if r.label in counts})
+    counts |= {r.label: r.noisy(train, eps[r.label], budget) for r in plan if r.label not in counts}
+    # patient count: inverse-variance weighted mean of every release's (unclipped, unbiased) total
+    weights = [1 / (counts[r.label].size * discrete_laplace_variance(eps[r.label], 1)) for r in plan]
+    n = sum(w * counts[r.label].sum() for r, w in zip(plan, weights)) / sum(weights)
+    out = _Summary(max(int(round(n)), 0))
+    for r in plan:
+        if r.family != "marginal":
             continue
-        share = noise.share(len(g) / len(train))
-        bits = []
-        for col in spec.columns:
-            if col.is_numeric:
-                x = g[col.name].dropna().astype(float)
-                if len(x):
-                    bits.append(f"{col.name} median {_fmt(noise.mean(float(x.median()), col.min, col.max), col.decimals)}")
-        out.append(f"- {t}={c} ({100 * share:.0f}% of patients): " + ", ".join(bits))
+        b, c = r.bins[0], counts[r.label]
+        if b.numeric:
+            st = {"mean": binned_mean(b, c), "sd": binned_sd(b, c), "quartiles": binned_quantiles(b, c, _QUARTILES)}
+        else:
+            st = {"shares": dict(zip(b.categories, value_weights(c).tolist()))}
+        out.columns[b.column] = {**st, "missing": missing_share(c)}
+    rhos = [(r.bins[0].column, r.bins[1].column, table_spearman(counts[r.label])) for r in plan if r.family == "correlation"]
+    out.correlations = sorted([t for t in rhos if np.isfinite(t[2])], key=lambda t: -abs(t[2]))[:k]  # noisy |rho| only
+    if "target_differences" in include and spec.target_is_categorical:
+        t_counts = counts[f"histogram:{spec.target}"]
+        t_total = np.maximum(t_counts, 0).sum()
+        tables = [r for r in plan if r.family == "by_target"]
+        for i, c in enumerate(spec.column(spec.target).categories):
+            if t_counts[i] <= 0:
+                continue
+            medians = {r.bins[1].column: binned_quantiles(r.bins[1], counts[r.label][i], (0.5,))[0] for r in tables}
+            out.by_target.append((c, float(t_counts[i] / t_total), medians))
     return out

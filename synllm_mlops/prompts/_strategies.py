@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from synllm_mlops.errors import ConfigError, unknown
+from synllm_mlops.privacy import LedgerEntry, PrivacyBudget
 from synllm_mlops.prompts._stats import ALL_STATS, describe_statistics
 from synllm_mlops.spec import NA_TOKEN, DatasetSpec
 
@@ -83,6 +84,13 @@ class Prompt:
     user: str
     uses_real_rows: bool
     variables: dict[str, str] = field(default_factory=dict)
+    dp_budget: PrivacyBudget | None = field(default=None, compare=False, repr=False)
+    """The budget its DP statistics were charged to (the run's, when one was passed to ``render``)."""
+
+    @property
+    def dp_ledger(self) -> list[LedgerEntry]:
+        """The releases charged to :attr:`dp_budget` (empty without DP); log ``dp_budget.to_json()``."""
+        return self.dp_budget.ledger if self.dp_budget else []
 
     @property
     def messages(self) -> list[dict[str, str]]:
@@ -141,21 +149,28 @@ class PromptStrategy(ABC):
     uses_real_rows: bool = False
 
     def render(self, spec: DatasetSpec, train: pd.DataFrame, options: PromptOptions | None = None,
-               *, seed: int = 0) -> Prompt:
-        """Render this strategy's prompt for ``spec`` from ``train`` (never from holdout)."""
+               *, seed: int = 0, budget: PrivacyBudget | None = None) -> Prompt:
+        """Render this strategy's prompt for ``spec`` from ``train`` (never from holdout).
+
+        With ``options.dp_epsilon`` or ``budget`` set, statistics are released under DP: they spend
+        ``options.dp_epsilon`` of ``budget`` (the run's, shared with later releases; all it has left
+        when ``dp_epsilon`` is unset), or of a budget of ``dp_epsilon`` made here. See ``Prompt.dp_ledger``.
+        """
         options = options or PromptOptions()
+        if budget is None and options.dp_epsilon is not None:
+            budget = PrivacyBudget(options.dp_epsilon)
         template = TEMPLATES[self.name]
         variables = {
             "dataset_description": " ".join(spec.description.split()) or spec.name,
             "header": ",".join(spec.column_names),
             "n_rows": str(options.rows_per_completion),
-            **self._variables(spec, train, options, np.random.default_rng(seed)),
+            **self._variables(spec, train, options, np.random.default_rng(seed), budget),
         }
-        return Prompt(self.name, template, SYSTEM, fill(template, variables), self.uses_real_rows, variables)
+        return Prompt(self.name, template, SYSTEM, fill(template, variables), self.uses_real_rows, variables, budget)
 
     @abstractmethod
     def _variables(self, spec: DatasetSpec, train: pd.DataFrame, options: PromptOptions,
-                   rng: np.random.Generator) -> dict[str, str]: ...
+                   rng: np.random.Generator, budget: PrivacyBudget | None) -> dict[str, str]: ...
 
 
 class SeedExamples(PromptStrategy):
@@ -163,7 +178,7 @@ class SeedExamples(PromptStrategy):
 
     name, uses_real_rows = "seed_ex", True
 
-    def _variables(self, spec, train, options, rng):
+    def _variables(self, spec, train, options, rng, budget):
         k = min(options.n_examples, len(train))
         rows = train.iloc[np.sort(rng.choice(len(train), size=k, replace=False))]
         return {"n_examples": str(k), "examples": format_rows(rows, spec)}
@@ -174,7 +189,7 @@ class FeatureDescriptions(PromptStrategy):
 
     name = "featdesc"
 
-    def _variables(self, spec, train, options, rng):
+    def _variables(self, spec, train, options, rng, budget):
         return {"definitions": definitions(spec)}
 
 
@@ -183,10 +198,10 @@ class StatisticalGuidance(FeatureDescriptions):
 
     name = "statguide"
 
-    def _variables(self, spec, train, options, rng):
+    def _variables(self, spec, train, options, rng, budget):
         stats = describe_statistics(train, spec, include=options.statistics, max_correlations=options.max_correlations,
-                                    dp_epsilon=options.dp_epsilon, seed=int(rng.integers(2**31)))
-        return {**super()._variables(spec, train, options, rng), "statistics": stats}
+                                    dp_epsilon=options.dp_epsilon, budget=budget)
+        return {**super()._variables(spec, train, options, rng, budget), "statistics": stats}
 
 
 class ClinicalRules(StatisticalGuidance):
@@ -194,10 +209,10 @@ class ClinicalRules(StatisticalGuidance):
 
     name = "clin_rule"
 
-    def _variables(self, spec, train, options, rng):
+    def _variables(self, spec, train, options, rng, budget):
         rules = spec.rules if options.max_rules is None else spec.rules[: options.max_rules]
         text = "\n".join(f"- {r.describe()} ({r.note})" for r in rules) or "- (none)"
-        return {**super()._variables(spec, train, options, rng), "rules": text}
+        return {**super()._variables(spec, train, options, rng, budget), "rules": text}
 
 
 STRATEGIES: dict[str, PromptStrategy] = {s.name: s for s in (SeedExamples(), FeatureDescriptions(),
