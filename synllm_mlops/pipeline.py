@@ -16,6 +16,7 @@ from synllm_mlops.calibration import CalibrationTargets, Steering, select_rows
 from synllm_mlops.config import RunConfig
 from synllm_mlops.generation import GenerationBackend, ModelInfo, RowGuide, completion_regex, make_backend
 from synllm_mlops.parsing import REJECT_COLUMNS, RowParser, table_keys
+from synllm_mlops.privacy import PrivacyBudget
 from synllm_mlops.prompts import Prompt, format_rows, get_strategy
 from synllm_mlops.spec import DatasetSpec, Split, data_digest, load_data, load_spec, split_data
 
@@ -31,6 +32,7 @@ class Prepared:
     prompt: Prompt
     digest: str
     targets: CalibrationTargets | None = None  # released binned statistics of train (calibration != none)
+    budget: PrivacyBudget | None = None  # the run's DP budget and its ledger (dp_epsilon set)
 
 
 @dataclass
@@ -56,11 +58,19 @@ def prepare(config: RunConfig) -> Prepared:
     strategy = get_strategy(config.strategy)
     real = load_data(spec, config.data or None)
     split = split_data(real, spec, seed=config.seed, holdout_fraction=config.holdout_fraction)
-    prompt = strategy.render(spec, split.train, config.prompt_options(), seed=config.seed)
+    budget = PrivacyBudget(config.dp_epsilon) if config.dp_epsilon else None
+    calibrated = config.calibration != "none"
+    options = config.prompt_options()
+    if budget is not None and calibrated and strategy.uses_statistics:
+        # one budget per run: the prompt's statistics and the calibration targets share it equally
+        options = options.model_copy(update={"dp_epsilon": config.dp_epsilon / 2})
+    prompt = strategy.render(spec, split.train, options, seed=config.seed, budget=budget)
     targets = None
-    if config.calibration != "none":
+    if calibrated and budget is not None:
+        targets = CalibrationTargets.release_dp(split.train, spec, budget.remaining, budget)
+    elif calibrated:
         targets = CalibrationTargets.from_table(split.train, spec)
-    return Prepared(config, spec, real, split, prompt, data_digest(real), targets)
+    return Prepared(config, spec, real, split, prompt, data_digest(real), targets, budget)
 
 
 def calibrate(pool: pd.DataFrame, prep: Prepared) -> tuple[pd.DataFrame, dict[str, float]]:

@@ -81,6 +81,9 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
             from synllm_mlops.calibration import calibration_figure
 
             tracking.log_text(prep.targets.to_json(), "calibration/targets.json")
+        if prep.budget is not None:  # every release derived from real data, with its mechanism and epsilon
+            tracking.log_text(prep.budget.to_json(), "privacy/dp_ledger.json")
+            tracking.log_metrics({"privacy.dp_epsilon_spent": prep.budget.spent})
             if gen.pool is not None and len(gen.pool):
                 tracking.log_figures({"calibration.png": calibration_figure(prep.targets, gen.pool, gen.synthetic)})
         tracking.log_synthetic(gen.synthetic, to_csv(gen.synthetic, prep.spec), gen.rejects)

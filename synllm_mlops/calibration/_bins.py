@@ -65,15 +65,12 @@ class ColumnBins:
 
     @classmethod
     def from_spec(cls, col: ColumnSpec, n_bins: int) -> "ColumnBins":
-        """Data-independent bins on the spec range (log-spaced when it spans > 1.5 decades), for DP releases."""
+        """Data-independent bins (the DP package's spec bins, at the column's precision), for DP releases."""
+        from synllm_mlops.privacy import spec_bins
+
         if not col.is_numeric:
             return cls(col.name, False, labels=tuple(col.categories), has_missing=col.nullable)
-        lo, hi = float(col.min), float(col.max)
-        if lo > 0 and hi / lo > 10**1.5:
-            qs = np.geomspace(lo, hi, n_bins + 1)[1:-1]
-        else:
-            qs = np.linspace(lo, hi, n_bins + 1)[1:-1]
-        return cls._numeric(col, qs, col.nullable)
+        return cls._numeric(col, np.asarray(spec_bins(col, n_bins).edges[1:-1]), col.nullable)
 
     @classmethod
     def _numeric(cls, col: ColumnSpec, cuts: np.ndarray, has_missing: bool) -> "ColumnBins":

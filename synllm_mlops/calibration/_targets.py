@@ -49,6 +49,44 @@ class CalibrationTargets:
         return cls.from_counts(bins, codes, n_coarse=n_coarse)
 
     @classmethod
+    def release_dp(cls, train: pd.DataFrame, spec: DatasetSpec, epsilon: float, budget, *, n_bins: int = 8,
+                   n_coarse: int = 4) -> "CalibrationTargets":
+        """Targets released under ``epsilon``-DP, charged to the run's ``budget`` (a ``privacy.PrivacyBudget``).
+
+        Bins come from the spec (data-independent). Released, each with an equal share of ``epsilon``
+        and L1 sensitivity 1 (one row changes one cell): every column's histogram and, when the spec
+        has a target, the coarse 2-way table of the target with every other column. Pairs not
+        released are taken as independent (the product of their released marginals): a
+        data-independent choice that keeps the number of releases, and so the noise, small.
+        """
+        from synllm_mlops.privacy import noisy_histogram, noisy_table2d
+
+        bins = [ColumnBins.from_spec(c, n_bins) for c in spec.columns]
+        codes = [b.codes(train[b.column]) for b in bins]
+        coarse = [b.coarse(n_coarse) for b in bins]
+        t = spec.column_names.index(spec.target) if spec.target in spec.column_names else None
+        released = [(i, j) for i, j in combinations(range(len(bins)), 2) if t in (i, j)]
+        eps = epsilon / (len(bins) + len(released))
+        counts = [np.clip(noisy_histogram(c[c >= 0], b.n_bins, eps, budget, f"calibration:histogram:{b.column}"),
+                          0, None).astype(float) for b, c in zip(bins, codes)]
+        marginals = [_share(c) for c in counts]
+        pairs = {}
+        for i, j in combinations(range(len(bins)), 2):
+            gi_n, gj_n = coarse[i].max() + 1, coarse[j].max() + 1
+            if (i, j) in released:
+                ok = (codes[i] >= 0) & (codes[j] >= 0)
+                table = noisy_table2d(coarse[i][codes[i][ok]], coarse[j][codes[j][ok]], (gi_n, gj_n), eps, budget,
+                                      f"calibration:table:{bins[i].column}x{bins[j].column}")
+                pairs[(i, j)] = _share(table)
+            else:
+                mi = np.bincount(coarse[i], weights=marginals[i], minlength=gi_n)
+                mj = np.bincount(coarse[j], weights=marginals[j], minlength=gj_n)
+                pairs[(i, j)] = np.outer(mi, mj)
+        n = float(np.mean([c.sum() for c in counts])) if counts else 0.0
+        return cls(bins, marginals, pairs, coarse, n, "dp",
+                   {"epsilon": epsilon, "releases": len(bins) + len(released), "pairs_released": len(released)})
+
+    @classmethod
     def from_counts(cls, bins: list[ColumnBins], codes: list[np.ndarray], *, n_coarse: int = 5,
                     source: str = "exact", meta: dict | None = None) -> "CalibrationTargets":
         coarse = [b.coarse(n_coarse) for b in bins]

@@ -147,6 +147,7 @@ class PromptStrategy(ABC):
 
     name: str
     uses_real_rows: bool = False
+    uses_statistics: bool = False  # carries statistics of train (charged to the DP budget when one is set)
 
     def render(self, spec: DatasetSpec, train: pd.DataFrame, options: PromptOptions | None = None,
                *, seed: int = 0, budget: PrivacyBudget | None = None) -> Prompt:
@@ -196,7 +197,7 @@ class FeatureDescriptions(PromptStrategy):
 class StatisticalGuidance(FeatureDescriptions):
     """Definitions + statistics computed from train (optionally epsilon-DP)."""
 
-    name = "statguide"
+    name, uses_statistics = "statguide", True
 
     def _variables(self, spec, train, options, rng, budget):
         stats = describe_statistics(train, spec, include=options.statistics, max_correlations=options.max_correlations,

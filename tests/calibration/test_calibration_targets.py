@@ -1,6 +1,7 @@
 """Targets: known-answer marginals and pairwise tables; errors; JSON round trip."""
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from synllm_mlops.calibration import CalibrationTargets
@@ -49,3 +50,29 @@ def test_targets_hold_no_rows():
     df = _table()
     text = CalibrationTargets.from_table(df, _spec(), n_bins=4).to_json()
     assert '"rows"' not in text and len(text) < 4000
+
+
+def test_dp_release_charges_the_budget_and_uses_data_independent_bins():
+    from synllm_mlops.privacy import PrivacyBudget
+
+    df, spec = _table(), _spec()
+    budget = PrivacyBudget(2.0)
+    t = CalibrationTargets.release_dp(df, spec, 1.0, budget)
+    assert t.source == "dp" and budget.spent == pytest.approx(1.0)
+    assert [e.release for e in budget.ledger] == ["calibration:histogram:y", "calibration:histogram:x",
+                                                  "calibration:table:yxx"]
+    assert all(e.sensitivity == 1 for e in budget.ledger)
+    other = CalibrationTargets.release_dp(df.iloc[:10], spec, 1.0, budget)
+    assert other.bins == t.bins  # bins come from the spec, not from the rows
+    assert all(np.isclose(m.sum(), 1) for m in t.marginals)
+
+
+def test_dp_release_noise_is_not_fixed_by_the_seed():
+    from synllm_mlops.privacy import PrivacyBudget
+
+    df, spec = _table(), _spec()
+    np.random.seed(0)
+    a = CalibrationTargets.release_dp(df, spec, 0.5, PrivacyBudget(0.5))
+    np.random.seed(0)
+    b = CalibrationTargets.release_dp(df, spec, 0.5, PrivacyBudget(0.5))
+    assert any(not np.allclose(x, y) for x, y in zip(a.marginals, b.marginals))
