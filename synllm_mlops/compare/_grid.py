@@ -16,7 +16,7 @@ from synllm_mlops.errors import ConfigError
 from synllm_mlops.prompts import STRATEGIES
 
 # The grid sets these itself, per cell; an override of one would silently fight the grid.
-_GRID_KEYS = ("model", "strategy", "dataset", "data", "seed", "n_rows", "backend")
+_GRID_KEYS = ("model", "strategy", "dataset", "data", "seed", "n_rows", "backend", "calibration")
 
 
 class DatasetEntry(BaseModel):
@@ -57,6 +57,9 @@ class GridConfig(BaseModel):
     strategies: list[str] = Field(default_factory=lambda: list(STRATEGIES), min_length=1)
     datasets: list[DatasetEntry] = Field(min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    calibrations: list[Literal["none", "select", "steer", "select+steer"]] = Field(
+        default_factory=lambda: [RunConfig.model_fields["calibration"].default], min_length=1,
+        description="calibration modes to compare (default: the run default only)")
     n_rows: int = Field(default=200, ge=1)
     backend: Literal["hf", "vllm", "fake"] = "hf"
     overrides: dict[str, Any] = Field(default_factory=dict)
@@ -98,9 +101,11 @@ class GridConfig(BaseModel):
     def cells(self) -> list[Cell]:
         """All cells, grouped by model (each model is loaded once) then dataset, strategy, seed."""
         out = []
-        for model, ds, strategy, seed in itertools.product(self.models, self.datasets, self.strategies, self.seeds):
+        for model, ds, strategy, calib, seed in itertools.product(self.models, self.datasets, self.strategies,
+                                                                  self.calibrations, self.seeds):
             cfg = RunConfig.build(model=model, strategy=strategy, dataset=ds.name, data=ds.data, seed=seed,
-                                  n_rows=ds.n_rows or self.n_rows, backend=self.backend, **self.overrides)
+                                  n_rows=ds.n_rows or self.n_rows, backend=self.backend, calibration=calib,
+                                  **self.overrides)
             out.append(Cell(cfg, cell_hash(cfg)))
         return out
 
@@ -115,7 +120,8 @@ class Cell:
     @property
     def name(self) -> str:
         c = self.config
-        return f"{c.model}-{Path(c.dataset).stem}-{c.strategy}-s{c.seed}"
+        calib = "" if c.calibration == RunConfig.model_fields["calibration"].default else f"-{c.calibration}"
+        return f"{c.model}-{Path(c.dataset).stem}-{c.strategy}{calib}-s{c.seed}"
 
 
 def cell_hash(cfg: RunConfig) -> str:

@@ -7,8 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 
-LEADERBOARD_METRICS = ("score.quality", "score.privacy", "score.harmonic", "gen.validity_rate")
-GROUP = ["model", "strategy", "dataset"]
+LEADERBOARD_METRICS = ("score.quality", "score.privacy", "score.harmonic", "gen.validity_rate",
+                       "fidelity.column_shapes", "fidelity.column_pair_trends", "fidelity.detection_auc",
+                       "utility.tstr_auc", "utility.trtr_auc", "privacy.dcr_share_closer_to_train", "gen.seconds",
+                       "calib.rows_generated_per_kept")
+GROUP = ["model", "strategy", "calibration", "dataset"]
 
 
 def t_interval(values, confidence: float = 0.95) -> tuple[float, float]:
@@ -42,6 +45,8 @@ def leaderboard(cells: pd.DataFrame, metrics: tuple[str, ...] = LEADERBOARD_METR
         columns model, strategy, dataset, n_cells, n_failed, then ``<metric>_mean`` and ``<metric>_ci95``.
     """
     rows = []
+    if "calibration" not in cells:  # cells recorded before the calibration axis existed
+        cells = cells.assign(calibration="none")
     for key, g in cells.groupby(GROUP, sort=True):
         ok = g[g["status"] == "FINISHED"]
         row = dict(zip(GROUP, key), n_cells=len(ok), n_failed=len(g) - len(ok))

@@ -69,7 +69,8 @@ class _Backends:
 
 def _row(cell: Cell, status: str, run_id: str | None, metrics: dict[str, float] | None = None, error: str = "") -> dict:
     c = cell.config
-    return {"model": c.model, "strategy": c.strategy, "dataset": Path(c.dataset).stem, "seed": c.seed,
+    return {"model": c.model, "strategy": c.strategy, "calibration": c.calibration, "dataset": Path(c.dataset).stem,
+            "seed": c.seed,
             "status": status, "run_id": run_id, "cell_hash": cell.hash, "error": error, **(metrics or {})}
 
 

@@ -78,3 +78,15 @@ def test_shipped_grids_load():
     assert cpu.backend == "hf" and "smollm2-135m" in cpu.models
     assert {d.name for d in cpu.datasets} == {"cirrhosis", "breast_cancer"}
     assert isinstance(cpu, GridConfig) and len(cpu.cells()) == len(cpu.models) * 4 * 2 * 3
+
+
+def test_calibration_axis_multiplies_the_cells_and_names_non_default_modes():
+    g = GridConfig(name="t", models=["m"], strategies=["featdesc"], datasets=["cirrhosis"], seeds=[0],
+                   calibrations=["none", "select", "steer", "select+steer"], backend="fake")
+    cells = g.cells()
+    assert [c.config.calibration for c in cells] == ["none", "select", "steer", "select+steer"]
+    assert [c.name for c in cells] == ["m-cirrhosis-featdesc-none-s0", "m-cirrhosis-featdesc-select-s0",
+                                       "m-cirrhosis-featdesc-steer-s0", "m-cirrhosis-featdesc-s0"]
+    assert len({c.hash for c in cells}) == 4
+    with pytest.raises(Exception, match="calibration"):
+        GridConfig(name="t", models=["m"], datasets=["cirrhosis"], overrides={"calibration": "none"})
