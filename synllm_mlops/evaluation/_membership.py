@@ -97,7 +97,9 @@ class MembershipTPRAtFPR(_Membership):
         per = _per_attack(s, np.ones(len(s.is_member), bool), self.fpr)
         key = f"tpr_at_{self.fpr:g}_fpr"
         score, worst = _worst(per, key, lambda v: v["tpr"])
-        return {"score": score, "worst_attack": worst, "chance_tpr": per[worst][key]["chance_tpr"] if worst else None,
+        if not worst:
+            return skipped("no attack could score both members and non-members", attacks=per)
+        return {"score": score, "worst_attack": worst, "chance_tpr": per[worst][key]["chance_tpr"],
                 "attacks": {k: v[key] for k, v in per.items()}, "n_members": int(s.is_member.sum()),
                 "n_non_members": int((~s.is_member).sum()), **({"note": n} if (n := per[worst][key].get("note")) else {})}
 

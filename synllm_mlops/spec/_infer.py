@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from synllm_mlops.errors import DataError
-from synllm_mlops.spec._data import _MISSING, read_csv
+from synllm_mlops.spec._data import _MISSING, _examples, read_csv
 from synllm_mlops.spec._schema import ColumnSpec, DatasetSpec, RangeRule, normalise_category
 
 MAX_CATEGORIES = 20  # an integer column with more distinct values is numeric
@@ -157,7 +157,3 @@ def draft_spec(path: str | Path, *, name: str | None = None, target: str | None 
         target=target, id_columns=ids, columns=cols, rules=rules,
     )
     return SpecDraft(spec, messages)
-
-
-def _examples(values: pd.Series, k: int = 3) -> str:
-    return ", ".join(repr(v) for v in pd.unique(values)[:k])
