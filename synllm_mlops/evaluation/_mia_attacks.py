@@ -6,9 +6,9 @@ record a score; higher = "more likely a training member".
 
 * ``dcr``: minus the distance to the closest synthetic row (a copy scores 0, the maximum).
 * ``density_ratio``: DOMIAS (van Breugel et al., AISTATS 2023): ``log p_syn(x) - log p_ref(x)``, both
-  densities by the same Gaussian kernel density estimate on the shared mixed encoding, truncated to each
-  candidate's ``k`` nearest rows (the kernel is negligible beyond them). Overfitting shows as density that
-  the synthetic table puts on a record and the population does not.
+  densities by Gaussian kernel density estimates on the shared mixed encoding (each with its set's median
+  nearest-neighbour spacing as bandwidth), truncated to each candidate's ``k`` nearest rows. Overfitting
+  shows as density that the synthetic table puts on a record and the population does not.
 * ``classifier``: gradient boosting trained to tell synthetic rows (1) from reference rows (0); a
   candidate's score is its predicted probability of being synthetic: the same ratio, learnt.
 
@@ -48,13 +48,13 @@ class AttackScores:
 
 
 def _log_kde(dist: np.ndarray, n_ref: int, h: float) -> np.ndarray:
-    """Log Gaussian-kernel density (up to the constant shared by every set) from nearest-neighbour distances."""
+    """Log Gaussian-kernel density from nearest-neighbour distances, up to the kernel's ``-dim * log(h)``."""
     return logsumexp(-0.5 * (dist / h) ** 2, axis=1) - np.log(n_ref)
 
 
-def _bandwidth(halves: list[np.ndarray]) -> float:
-    """Median leave-one-out nearest-neighbour distance inside the reference halves: the population's spacing."""
-    d = np.concatenate([nearest(h, h, k=2)[0][:, 1] for h in halves if len(h) >= 2] or [np.zeros(0)])
+def _bandwidth(sets: list[np.ndarray]) -> float:
+    """Median leave-one-out nearest-neighbour distance inside each set (exact duplicates left out): its spacing."""
+    d = np.concatenate([nearest(h, h, k=2)[0][:, 1] for h in sets if len(h) >= 2] or [np.zeros(0)])
     d = d[d > 0]
     return float(np.median(d)) if len(d) else 1.0
 
@@ -93,15 +93,17 @@ def _run(data: EvalData, cap: int) -> AttackScores | str:
     # density and classifier fit on at most cap synthetic rows: enough for a density, and it bounds the cost
     syn_fit = np.sort(rng.choice(len(enc_s), min(len(enc_s), cap), replace=False))
     k_syn = min(KDE_NEIGHBOURS, len(syn_fit))
-    h = _bandwidth([enc_h[i] for i in non_half])
+    # each density gets its own bandwidth, as DOMIAS's per-set KDEs do; the shared reference bandwidth keeps
+    # the two folds' scores on one scale (the kernels' normalising constants are then global and drop out)
+    h_syn, h_ref = _bandwidth([enc_s[syn_fit]]), _bandwidth([enc_h[i] for i in non_half])
     d_syn = nearest(cand, enc_s[syn_fit], k=k_syn)[0]
-    log_p_syn = _log_kde(d_syn, len(syn_fit), h)
+    log_p_syn = _log_kde(d_syn, len(syn_fit), h_syn)
     density = np.empty(len(cand))
     classifier = np.empty(len(cand))
     for f in (0, 1):
         ref_idx, sel = non_half[f], fold == f
         d_ref = nearest(cand[sel], enc_h[ref_idx], k=min(KDE_NEIGHBOURS, len(ref_idx)))[0]
-        density[sel] = log_p_syn[sel] - _log_kde(d_ref, len(ref_idx), h)
+        density[sel] = log_p_syn[sel] - _log_kde(d_ref, len(ref_idx), h_ref)
         rows = pd.concat([data.train.iloc[mem_half[1 - f]], data.holdout.iloc[non_half[1 - f]]], ignore_index=True)
         classifier[sel] = _classifier_scores(data, data.synthetic.iloc[syn_fit], data.holdout.iloc[ref_idx], rows,
                                              data.seed + f)
@@ -113,7 +115,8 @@ def _run(data: EvalData, cap: int) -> AttackScores | str:
         scores={"dcr": -dcr, "density_ratio": density, "classifier": classifier},
         is_member=is_member, target=target,
         notes={"dcr": "minus the distance to the closest synthetic row (mixed encoding, Euclidean)",
-               "density_ratio": f"DOMIAS: log p_syn - log p_ref, Gaussian KDE (bandwidth {h:.3g}, {k_syn} nearest rows)",
+               "density_ratio": (f"DOMIAS: log p_syn - log p_ref, Gaussian KDEs (bandwidths {h_syn:.3g} and {h_ref:.3g}: each set's "
+                                 f"median nearest-neighbour spacing; {KDE_NEIGHBOURS} nearest rows)"),
                "classifier": "P(synthetic) from HistGradientBoosting, synthetic vs reference, balanced class weights",
                "design": "members: train sample; non-members: holdout sample; 2-fold cross-fitting, each holdout "
                          "half the reference for the other half's candidates; train rows never fitted on"})

@@ -71,6 +71,7 @@ def test_a_table_of_train_copies_is_caught_at_low_fpr():
     assert a["score"] > 0.99 and a["worst_attack"] == "dcr"
     assert t1["score"] > 0.95 and t1["attacks"]["dcr"]["achieved_fpr"] <= 0.01
     assert set(a["attacks"]) == {"dcr", "density_ratio", "classifier"}
+    assert a["attacks"]["density_ratio"]["auc"] > 0.6 and a["attacks"]["classifier"]["auc"] > 0.6  # weaker, not blind
     assert a["n_members"] == 600 and a["n_non_members"] == 600
     # 600 non-members cannot resolve 0.1 %: reported at FPR 0, and said so
     assert "cannot resolve" in t01["note"] and t01["attacks"]["dcr"]["false_positives"] == 0
