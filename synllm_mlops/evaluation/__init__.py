@@ -8,7 +8,8 @@ Example:
 
 from synllm_mlops.evaluation._base import EvalData, Metric
 from synllm_mlops.evaluation._evaluate import default_metrics, evaluate
+from synllm_mlops.evaluation._memorisation import memorisation_probe
 from synllm_mlops.evaluation._neighbours import nearest
 from synllm_mlops.evaluation._result import EvaluationResult
 
-__all__ = ["EvalData", "EvaluationResult", "Metric", "default_metrics", "evaluate", "nearest"]
+__all__ = ["EvalData", "EvaluationResult", "Metric", "default_metrics", "evaluate", "memorisation_probe", "nearest"]

@@ -18,7 +18,7 @@ from synllm_mlops.evaluation._inference import InferenceRisk, InferenceRiskMax
 from synllm_mlops.evaluation._linkability import LinkabilityRisk
 from synllm_mlops.evaluation._marginals import (CategoryCoverage, JensenShannonDistance, RangeCoverage,
                                                 RelativeMeanError, WassersteinDistance)
-from synllm_mlops.evaluation._membership import MembershipInferenceAUC
+from synllm_mlops.evaluation._membership import MembershipInferenceAUC, MembershipTPRAtFPR, RareClassMembershipAUC
 from synllm_mlops.evaluation._result import EvaluationResult
 from synllm_mlops.evaluation._rule_adherence import RuleAdherence, RowsWithoutViolation
 from synllm_mlops.evaluation._scores import SCORE_INFO, summary_scores
@@ -36,7 +36,8 @@ def default_metrics() -> dict[str, list[Metric]]:
                      JensenShannonDistance(), RangeCoverage(), CategoryCoverage()],
         "clinical": [RuleAdherence(), RowsWithoutViolation()],
         "privacy": [ExactMatchRate(), DCRShareCloserToTrain(), DCRQuantile(0.05), DCRQuantile(0.5), NNDRQuantile(0.05),
-                    NNDRQuantile(0.5), MembershipInferenceAUC(), SinglingOutRisk(), LinkabilityRisk(),
+                    NNDRQuantile(0.5), MembershipInferenceAUC(), MembershipTPRAtFPR(0.01), MembershipTPRAtFPR(0.001),
+                    RareClassMembershipAUC(), SinglingOutRisk(), LinkabilityRisk(),
                     InferenceRisk(), InferenceRiskMax()],
         "utility": [TSTRAUC(), TRTRAUC()],
         "diversity": [DuplicateRate(), UniqueRows()],

@@ -49,6 +49,9 @@ def privacy_components(m: dict[str, float]) -> dict[str, float]:
         "exact_match": _clip(1.0 - m.get("privacy.exact_match_rate", math.nan)),
         "dcr_share": excess("privacy.dcr_share_closer_to_train"),
         "mia": excess("privacy.mia_auc"),
+        # TPR at 1 % FPR: 0.01 is chance, 1 is every member caught; 0.1 % FPR and the rare-class AUC stay out
+        # (they rest on too few non-members at usual holdout sizes to sit on a fixed scale)
+        "mia_tpr_at_1pct_fpr": _clip(1.0 - _pos(m.get("privacy.mia_tpr_at_1pct_fpr", math.nan) - 0.01) / 0.99),
         "singling_out": _clip(1.0 - _pos(m.get("privacy.singling_out_risk", math.nan))),
         "linkability": _clip(1.0 - _pos(m.get("privacy.linkability_risk", math.nan))),
         "inference": _clip(1.0 - _pos(m.get("privacy.inference_risk", math.nan))),

@@ -9,10 +9,10 @@ from synllm_mlops.generation._backend import (
     make_backend,
 )
 from synllm_mlops.generation._catalog import CATALOG, DEFAULT_MODEL, ModelRef, resolve_model
-from synllm_mlops.generation._grammar import completion_regex, int_range_regex, row_regex
+from synllm_mlops.generation._grammar import column_regex, completion_regex, int_range_regex, row_regex
 from synllm_mlops.generation._params import GenerationParams
 from synllm_mlops.generation._rules import RowGuide
 
 __all__ = ["BACKENDS", "CATALOG", "DEFAULT_MODEL", "BatchResult", "Completion", "GenerationBackend",
-           "GenerationParams", "ModelInfo", "ModelRef", "RowGuide", "completion_regex", "int_range_regex", "make_backend",
-           "resolve_model", "row_regex"]
+           "GenerationParams", "ModelInfo", "ModelRef", "RowGuide", "column_regex", "completion_regex", "int_range_regex",
+           "make_backend", "resolve_model", "row_regex"]

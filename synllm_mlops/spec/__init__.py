@@ -10,7 +10,7 @@ from synllm_mlops.spec._data import (
     read_csv,
     split_data,
 )
-from synllm_mlops.spec._infer import infer_spec
+from synllm_mlops.spec._infer import SpecDraft, draft_spec, infer_spec
 from synllm_mlops.spec._schema import (
     NA_TOKEN,
     AllowedRule,
@@ -26,6 +26,6 @@ from synllm_mlops.spec._schema import (
 
 __all__ = [
     "NA_TOKEN", "AllowedRule", "ColumnSpec", "Condition", "DatasetSpec", "ImplicationRule", "OrderingRule",
-    "RangeRule", "Rule", "Split", "builtin_specs", "conform", "data_digest", "infer_spec", "load_data",
+    "RangeRule", "Rule", "SpecDraft", "Split", "builtin_specs", "conform", "data_digest", "draft_spec", "infer_spec", "load_data",
     "load_spec", "normalise_category", "read_csv", "split_data",
 ]

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from synllm_mlops.spec._data import _MISSING, read_csv
+from synllm_mlops.errors import DataError
+from synllm_mlops.spec._data import _MISSING, _examples, read_csv
 from synllm_mlops.spec._schema import ColumnSpec, DatasetSpec, RangeRule, normalise_category
 
-MAX_CATEGORIES = 20
+MAX_CATEGORIES = 20  # an integer column with more distinct values is numeric
+MAX_TEXT_CATEGORIES = 50  # a text column with more distinct values is an identifier or free text, not categories
+UNIQUE_SHARE = 0.5
+_ID_NAME = re.compile(r"(?i)((patient|subject|record|row)[_ ]?)?(id|no|number)|index|rownames|mrn|ssn|uuid|.*[_ ]id")
+log = logging.getLogger(__name__)
 
 
 def _decimals(x: pd.Series) -> int:
@@ -23,30 +31,86 @@ def _decimals(x: pd.Series) -> int:
     return 4
 
 
-def _padded_range(x: pd.Series, decimals: int) -> tuple[float, float]:
-    """Observed range widened by 10 % of the span, never crossing zero, rounded outward."""
+def _coarse_range(x: pd.Series, decimals: int) -> tuple[float, float]:
+    """A coarse range strictly around the data: bounds on a grid of "nice" steps (1, 2 or 5 x 10^k).
+
+    The step is the largest nice number that cuts the observed span into at least 5 steps (at least one
+    unit of the column's last decimal), so bounds have one or two significant figures and reveal only
+    which step an extreme falls in. Each bound moves outward to the next grid point, one more step if it
+    lands on an observed extreme (except 0 for non-negative data, its natural floor).
+    """
     lo, hi = float(x.min()), float(x.max())
-    pad = 0.1 * (hi - lo)
-    new_lo = lo - pad if lo - pad >= 0 or lo < 0 else 0.0
-    q = 10.0**decimals
-    return math.floor(new_lo * q) / q, math.ceil((hi + pad) * q) / q
+    span = hi - lo if hi > lo else (abs(hi) or 1.0)
+    base = 10.0 ** math.floor(math.log10(span / 5))
+    step = max(next(m * base for m in (5, 2, 1) if m * base <= span / 5 * (1 + 1e-12)), 10.0**-decimals)
+    nd = max(0, 1 - math.floor(math.log10(step)))  # digits that write a multiple of step exactly
+    new_lo, new_hi = round(math.floor(lo / step) * step, nd), round(math.ceil(hi / step) * step, nd)
+    if new_lo >= lo:
+        new_lo = round(new_lo - step, nd)
+    if new_hi <= hi:
+        new_hi = round(new_hi + step, nd)
+    if lo >= 0 > new_lo:
+        new_lo = 0.0
+    if not (math.isfinite(new_lo) and math.isfinite(new_hi)):
+        raise DataError(f"numeric values of magnitude about {max(abs(lo), abs(hi)):.0e} cannot be bounded as floats; "
+                        "rescale the column (e.g. change its unit) or drop it")
+    return new_lo, new_hi
 
 
-def infer_spec(path: str | Path, *, name: str | None = None, target: str | None = None) -> DatasetSpec:
-    """Draft a :class:`DatasetSpec` for the CSV at ``path``.
+@dataclass(frozen=True)
+class SpecDraft:
+    """A drafted spec and the messages a person should read (dropped columns, and why)."""
 
-    Columns whose values all parse as numbers and that have more than ``MAX_CATEGORIES``
-    distinct values (or any non-integer value) are numeric; the rest are categorical. Columns
-    named like ``id`` with one distinct value per row become id columns. The target defaults
-    to the last column. Each numeric column gets a soft range rule at its padded range.
+    spec: DatasetSpec
+    messages: list[str] = field(default_factory=list)
+
+
+def _identifier_reason(present: pd.Series) -> str | None:
+    """Why a text column looks like an identifier (names, MRNs, free text), or None."""
+    n, k = len(present), present.nunique()
+    if k > MAX_TEXT_CATEGORIES:
+        return f"{k} distinct values (more than {MAX_TEXT_CATEGORIES})"
+    if k > 5 and k > UNIQUE_SHARE * n:
+        return f"{k} distinct values in {n} rows (more than {UNIQUE_SHARE:.0%} distinct)"
+    return None
+
+
+def infer_spec(path: str | Path, *, name: str | None = None, target: str | None = None,
+               keep: Sequence[str] = ()) -> DatasetSpec:
+    """Draft a :class:`DatasetSpec` for the CSV at ``path`` (messages are logged; see :func:`draft_spec`).
 
     Example:
         >>> spec = infer_spec("my_table.csv", target="outcome")  # doctest: +SKIP
         >>> print(spec.to_yaml())  # doctest: +SKIP
     """
+    draft = draft_spec(path, name=name, target=target, keep=keep)
+    for m in draft.messages:
+        log.warning("%s", m)
+    return draft.spec
+
+
+def draft_spec(path: str | Path, *, name: str | None = None, target: str | None = None,
+               keep: Sequence[str] = ()) -> SpecDraft:
+    """Draft a spec for the CSV at ``path``, with the messages about what was left out.
+
+    Columns whose values all parse as numbers and that have more than ``MAX_CATEGORIES`` distinct values
+    (or any non-integer value) are numeric, with a coarse range (see :func:`_coarse_range`) and a soft
+    range rule at it; the rest are categorical. Nothing observed row by row is written out: no extreme
+    value, and no text column that looks like an identifier (more than ``MAX_TEXT_CATEGORIES`` distinct
+    values, or more than half distinct: names, MRNs, dates, free text) — such a column, an all-empty one,
+    and one named like an id with one value per row go to ``id_columns`` (dropped when the data loads),
+    each with a message. ``keep`` (and the target) are never dropped as identifiers. The target defaults
+    to the last column kept.
+
+    Raises:
+        DataError: a numeric column holds infinite values or values too large to bound.
+    """
     raw = read_csv(path)
     raw.columns = [str(c).strip() for c in raw.columns]
-    ids = [c for c in raw.columns if re.fullmatch(r"(?i)(patient_?)?id|index|rownames", c) and raw[c].is_unique]
+    kept = set(keep) | ({target} if target else set())
+    ids = [c for c in raw.columns if _ID_NAME.fullmatch(c) and raw[c].is_unique and c not in kept]
+    messages = [f"column {c!r}: named like an id and unique per row: listed in id_columns (dropped)" for c in ids]
+    how_to_keep = "to keep it, pass keep=[{c!r}] (or move it from id_columns to columns in the YAML)"
     cols: list[ColumnSpec] = []
     rules: list[RangeRule] = []
     for c in raw.columns:
@@ -54,27 +118,42 @@ def infer_spec(path: str | Path, *, name: str | None = None, target: str | None 
             continue
         s = raw[c].map(lambda v: np.nan if v.strip() in _MISSING else v.strip())
         present = s.dropna()
+        if present.empty:
+            ids.append(c)
+            messages.append(f"column {c!r}: no values (all empty or missing): listed in id_columns (dropped)")
+            continue
         x = pd.to_numeric(present, errors="coerce")
         nullable = bool(s.isna().any())
-        numeric = len(present) > 0 and x.notna().all()
+        numeric = bool(x.notna().all())
+        if numeric and not np.isfinite(x).all():
+            raise DataError(f"column {c!r} holds infinite values ({_examples(present[~np.isfinite(x)])}); "
+                            "replace them with NA or a number")
         if numeric and (x.nunique() > MAX_CATEGORIES or not np.allclose(x, np.round(x))):
             d = _decimals(x)
-            lo, hi = _padded_range(x, d)
+            lo, hi = _coarse_range(x, d)
             cols.append(ColumnSpec(name=c, type="numeric", min=lo, max=hi, decimals=d, nullable=nullable,
-                                   description=f"{c} (observed {x.min():g} to {x.max():g})"))
+                                   description=c))
             slug = re.sub(r"\W+", "_", c).lower()
             rules.append(RangeRule(id=f"{slug}_range", column=c, min=lo, max=hi,
-                                   note="inferred from the data: observed range padded by 10 %; replace with a clinical source"))
-        else:
-            cats = sorted(present.map(normalise_category).unique(), key=lambda v: (len(v), v))
-            if numeric:
-                cats = sorted(cats, key=float)
-            cols.append(ColumnSpec(name=c, type="categorical", categories=list(cats), nullable=nullable,
-                                   description=f"{c} ({len(cats)} categories)"))
+                                   note="inferred from the data: a coarse range around it; replace with a clinical source"))
+            continue
+        if not numeric and c not in kept and (why := _identifier_reason(present)):
+            ids.append(c)
+            messages.append(f"column {c!r} looks like an identifier or free text ({why}): listed in id_columns "
+                            f"(dropped) so its values never reach a prompt; " + how_to_keep.format(c=c))
+            continue
+        cats = sorted(present.map(normalise_category).unique(), key=lambda v: (len(v), v))
+        if numeric:
+            cats = sorted(cats, key=float)
+        cols.append(ColumnSpec(name=c, type="categorical", categories=list(cats), nullable=nullable,
+                               description=f"{c} ({len(cats)} categories)"))
+    if not cols:
+        raise DataError(f"data file {str(path)!r}: no column is left to describe ({'; '.join(messages)})")
     target = target or cols[-1].name
-    return DatasetSpec(
+    spec = DatasetSpec(
         name=name or Path(path).stem,
         description=f"Draft spec inferred from {Path(path).name} ({len(raw)} rows); review every range and description.",
         source=f"inferred by `synllm spec infer {Path(path).name}`",
         target=target, id_columns=ids, columns=cols, rules=rules,
     )
+    return SpecDraft(spec, messages)

@@ -12,9 +12,10 @@ from synllm_mlops.evaluation import EvalData, EvaluationResult, Metric, default_
 
 CONTRACT = ["fidelity.column_shapes", "fidelity.column_pair_trends", "fidelity.detection_auc",
             "clinical.rule_adherence", "privacy.exact_match_rate", "privacy.dcr_share_closer_to_train",
-            "privacy.mia_auc", "utility.tstr_auc", "utility.trtr_auc", "score.quality", "score.privacy",
+            "privacy.mia_auc", "privacy.mia_tpr_at_1pct_fpr", "utility.tstr_auc", "utility.trtr_auc", "score.quality", "score.privacy",
             "score.harmonic"]
 ALL = [m for group in default_metrics().values() for m in group]
+MAY_SKIP = {"privacy.mia_rare_auc": "no target class under 10%"}  # the toy target is balanced
 TRAIN, HOLD = simulate(300, 1), simulate(200, 2)
 
 
@@ -26,6 +27,9 @@ def test_metric_contract(metric: Metric):
     assert metric.name.split(".")[0] == metric.group and metric.description and metric.__doc__
     for syn in (simulate(150, 3), TRAIN.head(60)):
         out = metric.compute_breakdown(TRAIN, HOLD, syn, SPEC, seed=0)
+        if metric.name in MAY_SKIP:
+            assert MAY_SKIP[metric.name] in out["skipped"] and math.isnan(out["score"])
+            continue
         assert isinstance(out["score"], float) and not math.isnan(out["score"]), out.get("skipped")
         assert metric.min_value <= out["score"] <= metric.max_value
         json.dumps(out, allow_nan=True)

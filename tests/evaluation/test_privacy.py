@@ -7,7 +7,8 @@ from synllm_mlops.evaluation import EvalData, nearest
 from synllm_mlops.evaluation._distance import (DCRQuantile, DCRShareCloserToTrain, ExactMatchRate, NNDRQuantile,
                                                nndr)
 from synllm_mlops.evaluation._encoding import MixedEncoder
-from synllm_mlops.evaluation._membership import MembershipInferenceAUC
+from synllm_mlops.evaluation._membership import MembershipInferenceAUC, MembershipTPRAtFPR, RareClassMembershipAUC
+from synllm_mlops.evaluation._roc import auc, auc_ci, tpr_at_fpr
 
 TRAIN, HOLD = simulate(600, 1), simulate(600, 2)
 
@@ -54,6 +55,84 @@ def test_fresh_sample_from_the_same_population_shows_no_memorisation():
     assert ExactMatchRate().compute_prepared(data)["score"] == 0.0
     assert DCRShareCloserToTrain().compute_prepared(data)["score"] == pytest.approx(0.5, abs=0.06)
     assert MembershipInferenceAUC().compute_prepared(data)["score"] == pytest.approx(0.5, abs=0.06)
+
+
+# -- membership-inference ensemble: known answers ------------------------------------------------------------
+
+
+def _mia(syn: pd.DataFrame) -> tuple[dict, dict, dict]:
+    data = EvalData(TRAIN, HOLD, syn, SPEC, seed=0)
+    return (MembershipInferenceAUC().compute_prepared(data), MembershipTPRAtFPR(0.01).compute_prepared(data),
+            MembershipTPRAtFPR(0.001).compute_prepared(data))
+
+
+def test_a_table_of_train_copies_is_caught_at_low_fpr():
+    a, t1, t01 = _mia(TRAIN.copy())
+    assert a["score"] > 0.99 and a["worst_attack"] == "dcr"
+    assert t1["score"] > 0.95 and t1["attacks"]["dcr"]["achieved_fpr"] <= 0.01
+    assert set(a["attacks"]) == {"dcr", "density_ratio", "classifier"}
+    assert a["attacks"]["density_ratio"]["auc"] > 0.6 and a["attacks"]["classifier"]["auc"] > 0.6  # weaker, not blind
+    assert a["n_members"] == 600 and a["n_non_members"] == 600
+    # 600 non-members cannot resolve 0.1 %: reported at FPR 0, and said so
+    assert "cannot resolve" in t01["note"] and t01["attacks"]["dcr"]["false_positives"] == 0
+
+
+def test_a_sample_of_unseen_rows_from_the_same_population_is_not_caught():
+    a, t1, _ = _mia(simulate(600, 3))  # held out from train and from the evaluated non-members alike
+    assert a["score"] == pytest.approx(0.5, abs=0.06)  # worst of three: may lean a little high
+    assert t1["score"] < 0.04 and t1["chance_tpr"] == pytest.approx(0.01, abs=0.002)
+    for attack in a["attacks"].values():
+        lo, hi = attack["auc_ci"]
+        assert lo < 0.5 < hi + 0.02
+
+
+def test_half_copies_give_half_the_members_at_low_fpr():
+    _, t1, _ = _mia(TRAIN.sample(300, random_state=0).reset_index(drop=True))
+    assert t1["score"] == pytest.approx(0.5, abs=0.08)
+    lo, hi = t1["attacks"]["dcr"]["tpr_ci"]
+    assert lo < t1["score"] < hi
+
+
+def test_membership_attacks_never_fit_on_the_records_they_score():
+    # a synthetic table that copies the holdout: every evaluated non-member now sits in the synthetic table.
+    # Had the reference density/classifier been fitted on those same rows, p_syn/p_ref would cancel for them;
+    # cross-fitted, they look like members to every attack and each AUC falls well below 0.5
+    out = MembershipInferenceAUC().compute_prepared(EvalData(TRAIN, HOLD, HOLD.copy(), SPEC, seed=0))
+    aucs = {k: v["auc"] for k, v in out["attacks"].items()}
+    assert aucs["dcr"] < 0.05 and aucs["density_ratio"] < 0.4 and aucs["classifier"] < 0.4, aucs
+
+
+def test_rare_class_leakage_is_reported_on_the_rare_class():
+    common, rare = TRAIN[TRAIN["t"] == "0"], TRAIN[TRAIN["t"] == "1"].head(25)
+    train = pd.concat([common, rare], ignore_index=True)
+    hold = pd.concat([HOLD[HOLD["t"] == "0"], HOLD[HOLD["t"] == "1"].head(25)], ignore_index=True)
+    syn = pd.concat([simulate(600, 3).query("t == '0'"), rare], ignore_index=True)  # only rare patients copied
+    out = RareClassMembershipAUC().compute_breakdown(train, hold, syn, SPEC, seed=0)
+    assert out["rare_classes"] == ["1"] and out["score"] > 0.9
+    assert MembershipInferenceAUC().compute_breakdown(train, hold, syn, SPEC, seed=0)["score"] < 0.7
+    balanced = RareClassMembershipAUC().compute_breakdown(TRAIN, HOLD, TRAIN, SPEC, seed=0)
+    assert np.isnan(balanced["score"]) and "no target class under 10%" in balanced["skipped"]
+
+
+def test_membership_breakdowns_are_seeded_and_capped():
+    data = EvalData(TRAIN, HOLD, simulate(100, 3), SPEC, seed=0)
+    out = MembershipTPRAtFPR(0.01, cap=100).compute_prepared(data)
+    assert out["n_members"] == 100 and out["n_non_members"] == 100
+    again = MembershipTPRAtFPR(0.01, cap=100).compute_prepared(EvalData(TRAIN, HOLD, simulate(100, 3), SPEC, seed=0))
+    assert out == again
+
+
+def test_auc_and_tpr_at_fpr_known_answers():
+    assert auc(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 1.0
+    assert auc(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0.5  # ties count half
+    lo, hi = auc_ci(0.5, 50, 50)
+    assert lo < 0.5 < hi and hi - lo == pytest.approx(2 * 1.96 * np.sqrt(1 / 12 * 101 / 2500), rel=0.05)
+    non = np.arange(200.0)  # 200 non-members: 1 % FPR allows 2 false positives, the threshold is the 3rd highest
+    out = tpr_at_fpr(np.array([197.5, 198.5, 199.5, 0.0]), non, 0.01)
+    assert out["false_positives"] == 2 and out["tpr"] == 0.75 and out["achieved_fpr"] == 0.01
+    small = tpr_at_fpr(np.array([99.5, 98.5]), np.arange(100.0), 0.001)
+    assert small["false_positives"] == 0 and small["tpr"] == 0.5 and "cannot resolve" in small["note"]
+    assert small["chance_tpr"] == pytest.approx(1 / 101)
 
 
 def test_exact_match_normalises_rounding_whitespace_and_missing():

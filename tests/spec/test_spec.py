@@ -1,8 +1,9 @@
+import numpy as np
 import pandas as pd
 import pytest
 
 from synllm_mlops.errors import DataError, SpecError, UnknownNameError
-from synllm_mlops.spec import builtin_specs, conform, infer_spec, load_data, load_spec, split_data
+from synllm_mlops.spec import builtin_specs, conform, draft_spec, infer_spec, load_data, load_spec, split_data
 
 
 def test_builtin_specs_load_and_match_contract_names():
@@ -101,6 +102,60 @@ def test_infer_spec_drafts_a_usable_spec(small_csv):
     assert spec.column("sbp").type == "numeric" and spec.column("sex").categories == ["F", "M"]
     df = load_data(spec, small_csv)  # works right away
     assert len(df) == 60
+
+
+def _write(tmp_path, df):
+    p = tmp_path / "t.csv"
+    df.to_csv(p, index=False)
+    return p
+
+
+def test_infer_spec_never_writes_observed_extremes(tmp_path):
+    rng = np.random.default_rng(0)
+    temp = np.round(rng.uniform(37.2, 40.0, 80), 3)
+    temp[[5, 9]] = [37.123, 41.987]
+    path = _write(tmp_path, pd.DataFrame({"temp": temp, "n_days": rng.integers(41, 4795, 80), "y": ["0", "1"] * 40}))
+    spec = infer_spec(path)
+    text = spec.to_yaml()
+    for v in ("37.123", "41.987", f"{temp.min():g}", f"{temp.max():g}"):
+        assert v not in text
+    t = spec.column("temp")
+    assert t.min < 37.123 and t.max > 41.987 and (t.min, t.max) == (37.0, 42.0)  # a grid of 0.5 (span ~4.9)
+    d = spec.column("n_days")
+    assert d.min < 41 and d.max > 4794 and d.min % 500 == 0 and d.max % 500 == 0
+    assert len(load_data(spec, path)) == 80  # every real value lies inside its range
+
+
+def test_infer_spec_drops_identifier_like_text_columns_with_a_message(tmp_path, caplog):
+    n = 60
+    df = pd.DataFrame({"mrn": [f"MRN{100000 + 7 * i}" for i in range(n)],
+                       "name": [f"Patient {chr(65 + i % 26)}{i}" for i in range(n)],
+                       "empty": [""] * n, "sex": ["F", "M"] * (n // 2), "age": np.arange(20, 20 + n),
+                       "outcome": ["0", "1", "1"] * (n // 3)})
+    path = _write(tmp_path, df)
+    draft = draft_spec(path)
+    assert draft.spec.column_names == ["sex", "age", "outcome"]
+    assert draft.spec.id_columns == ["mrn", "name", "empty"]
+    text = draft.spec.to_yaml()
+    assert "MRN100" not in text and "Patient A" not in text
+    name_msg = next(m for m in draft.messages if "'name'" in m)
+    assert "identifier" in name_msg and "60 distinct values" in name_msg and "keep=['name']" in name_msg
+    assert any("'empty'" in m and "no values" in m for m in draft.messages)
+    assert len(load_data(draft.spec, path)) == n  # dropped columns load as id columns
+    kept = draft_spec(path, keep=["name"]).spec
+    assert "name" in kept.column_names and "name" not in kept.id_columns
+    with caplog.at_level("WARNING"):
+        infer_spec(path)
+    assert "'mrn'" in caplog.text  # infer_spec (the CLI's call) logs the messages
+
+
+def test_infer_spec_huge_and_infinite_values(tmp_path):
+    big = _write(tmp_path, pd.DataFrame({"x": [f"{v}e300" for v in np.linspace(1.0, 9.0, 30)], "y": ["0", "1"] * 15}))
+    col = infer_spec(big).column("x")
+    assert col.min == 0.0 and col.max > 9e300 and np.isfinite(col.max)
+    inf = _write(tmp_path, pd.DataFrame({"x": ["1.5", "inf", "2.5"] * 10, "y": ["0", "1", "0"] * 10}))
+    with pytest.raises(DataError, match="column 'x' holds infinite values .*replace them with NA"):
+        infer_spec(inf)
 
 
 def test_rules_evaluate_on_tables():
