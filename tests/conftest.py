@@ -18,6 +18,7 @@ def mlflow_store(tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "synllm-test")
+    monkeypatch.setenv("SYNLLM_GUARD_KEY_DIR", str(tmp_path / "guard-keys"))  # registered models' guard keys
     for var in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID"):  # never inherit ids from another store
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)  # default artifact root ./mlruns lands in tmp_path

@@ -2,16 +2,15 @@
 
 The model stores the spec YAML, the trial's :class:`RunConfig` (sampling + prompt options + model
 reference) and the *rendered* prompt, so serving needs no real data: statistics-only prompts
-(featdesc/statguide/clin_rule) carry no real rows. The privacy guard travels as salted SHA-256
-digests of the real rows (never the rows), so the served model still rejects copies of real patients.
+(featdesc/statguide/clin_rule) carry no real rows. The privacy guard travels as keyed digests
+(HMAC-SHA256) of the real rows whose key is kept out of the artifact (see ``_guard``), so the served
+model still rejects copies of real patients while the artifact alone reveals nothing about them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import secrets
 import tempfile
 import warnings
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from synllm_mlops.errors import ConfigError, GenerationError
+from synllm_mlops.tracking._guard import KEY_ENV, KEY_FILE_ENV, GuardKeys, load_key, new_guard
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -27,23 +27,6 @@ import mlflow  # noqa: E402 - tracking is the one layer that imports mlflow
 import mlflow.pyfunc  # noqa: E402
 
 MAX_SERVED_ROWS = 10_000
-
-
-def _digest(key: tuple[str, ...], salt: str) -> str:
-    return hashlib.sha256((salt + "\x1f".join(key)).encode()).hexdigest()
-
-
-class _DigestKeys:
-    """A ``real_keys`` mapping for :class:`RowParser` that holds only salted digests of the real rows."""
-
-    def __init__(self, digests: dict[str, str], salt: str):
-        self.digests, self.salt = digests, salt
-
-    def get(self, key: tuple[str, ...], default: str | None = None) -> str | None:
-        return self.digests.get(_digest(key, self.salt), default)
-
-    def __len__(self) -> int:
-        return len(self.digests)
 
 
 def _requests(model_input: Any) -> list[dict[str, int]]:
@@ -98,7 +81,9 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
         self.prompt = Prompt(p["strategy"], p["template"], p["system"], p["user"], p["uses_real_rows"], p["variables"])
         self.max_new_tokens = int(p["max_new_tokens"])
         guard = json.loads(Path(art["guard"]).read_text())
-        self.real_keys = _DigestKeys(guard["digests"], guard["salt"])
+        key = load_key(guard)  # raises with the fix when the key is missing, unless unguarded serving is allowed
+        self.guarded = key is not None
+        self.real_keys = GuardKeys(guard, key) if key is not None else {}
         self.regex = completion_regex(self.spec, self.config.rows_per_completion) if self.config.constrained else None
         self.guide = RowGuide.for_spec(self.spec) if self.config.constrained else None
         kwargs = {"spec": self.spec} if self.config.backend == "fake" else {}
@@ -128,6 +113,8 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
         frames = [self._generate(r["n_rows"], r["seed"]) for r in _requests(model_input)]
         out = pd.concat(frames, ignore_index=True)
+        if not self.guarded:  # the caller asked for no guard: every response says so
+            out["synllm_guard"] = "off: rows equal to real patients were not rejected"
         return out.astype(object).where(out.notna(), None)  # missing values serialise as JSON null
 
 
@@ -149,7 +136,7 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    salt = secrets.token_hex(16)
+    guard, key_path = new_guard(real_keys)
     with tempfile.TemporaryDirectory() as d:
         files = {
             "spec": (spec.to_yaml(), "spec.yaml"),
@@ -159,7 +146,7 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
                                    "variables": prompt.variables if prompt.uses_real_rows else
                                    {"n_rows": prompt.variables.get("n_rows", "1")},
                                    "max_new_tokens": max_new_tokens, "prompt_uri": prompt_uri}, indent=2), "prompt.json"),
-            "guard": (json.dumps({"salt": salt, "digests": {_digest(k, salt): "real" for k in real_keys}}), "guard.json"),
+            "guard": (json.dumps(guard), "guard.json"),
         }
         artifacts = {}
         for key, (text, name) in files.items():
@@ -172,10 +159,13 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
     version = str(info.registered_model_version)
     client = mlflow.MlflowClient()
     tags = {"synllm.source_run_id": source_run_id, "synllm.prompt_uri": prompt_uri, "synllm.strategy": config.strategy,
-            "synllm.model": config.model, "synllm.uses_real_rows": str(prompt.uses_real_rows).lower()}
+            "synllm.model": config.model, "synllm.uses_real_rows": str(prompt.uses_real_rows).lower(),
+            "synllm.guard_key_id": guard["key_id"]}
     for k, v in tags.items():
         client.set_model_version_tag(registered_model, version, k, v)
     client.set_registered_model_alias(registered_model, alias, version)
+    warnings.warn(f"the copy guard key of {registered_model} v{version} is in {key_path} (not in the model): keep it; "
+                  f"serving elsewhere needs it as {KEY_FILE_ENV} or {KEY_ENV}", stacklevel=2)
     return f"models:/{registered_model}@{alias}", version
 
 

@@ -25,7 +25,8 @@ def _runs(stage: str):
 
 
 def test_study_links_trials_to_runs_tags_the_front_and_registers_a_servable_champion(mlflow_store, tmp_path, fast_eval,
-                                                                                      fake_factory, cirrhosis):
+                                                                                      fake_factory, cirrhosis,
+                                                                                      monkeypatch):
     res = tune(_cfg(tmp_path, n_trials=5, strategies="featdesc,statguide,clin_rule"), backend_factory=fake_factory(),
                progress=False)
     assert len(fake_factory.built) == 1  # the backend is built once and serves every trial
@@ -64,6 +65,16 @@ def test_study_links_trials_to_runs_tags_the_front_and_registers_a_servable_cham
         conform(out, spec)  # raises when a row breaks the spec
     with pytest.raises(Exception, match="n_rows"):
         model.predict({"rows": 3})
+    assert "synllm_guard" not in out
+    # the guard key is not in the model: without it the model refuses to serve, unless told to serve unguarded
+    key_file = next((tmp_path / "guard-keys").glob("*.key"))
+    assert mv.tags["synllm.guard_key_id"] == key_file.stem
+    key_file.unlink()
+    with pytest.raises(Exception, match="copy guard needs its key"):
+        mlflow.pyfunc.load_model(res.model_uri)
+    monkeypatch.setenv("SYNLLM_ALLOW_UNGUARDED", "true")
+    out = mlflow.pyfunc.load_model(res.model_uri).predict({"n_rows": 2, "seed": 0})
+    assert set(out["synllm_guard"]) == {"off: rows equal to real patients were not rejected"}
 
 
 def test_infeasible_trials_are_never_champions(mlflow_store, tmp_path, fast_eval, fake_factory):

@@ -1,0 +1,115 @@
+"""The served model's copy guard: keyed digests of the real rows, the key kept out of the artifact.
+
+A plain or salted hash shipped with its salt lets anyone holding the artifact test candidate rows
+(knowing most fields of a patient, the rest can be enumerated). Here each real row is stored as
+HMAC-SHA256(key, row key) and the key never enters the model artifact: it is written, readable by
+the owner only, to ``<SYNLLM_GUARD_KEY_DIR or cache>/guard-keys/<key id>.key`` on the machine that registers the model, and
+must be supplied where the model is served (``SYNLLM_GUARD_KEY`` = hex key, or
+``SYNLLM_GUARD_KEY_FILE`` = path; the key file is also found by its id in the local cache). Without
+the key the artifact cannot confirm or refute any candidate row. Without a key the model refuses to
+serve, unless ``SYNLLM_ALLOW_UNGUARDED=true`` says to serve without the guard (responses then say so).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from synllm_mlops.errors import ConfigError
+
+KEY_ENV, KEY_FILE_ENV, UNGUARDED_ENV = "SYNLLM_GUARD_KEY", "SYNLLM_GUARD_KEY_FILE", "SYNLLM_ALLOW_UNGUARDED"
+_KEY_ID_MSG = b"synllm-guard-key-id"
+
+
+def key_dir() -> Path:
+    """Where registration saves guard keys: ``SYNLLM_GUARD_KEY_DIR``, default ``<SYNLLM_CACHE_DIR>/guard-keys``."""
+    if os.environ.get("SYNLLM_GUARD_KEY_DIR"):
+        return Path(os.environ["SYNLLM_GUARD_KEY_DIR"])
+    return Path(os.environ.get("SYNLLM_CACHE_DIR", Path.home() / ".cache" / "synllm")) / "guard-keys"
+
+
+def key_id(key: bytes) -> str:
+    """A public fingerprint of the key (reveals nothing about it or the rows)."""
+    return hmac.new(key, _KEY_ID_MSG, hashlib.sha256).hexdigest()[:16]
+
+
+def row_digest(key: bytes, row: tuple[str, ...]) -> str:
+    return hmac.new(key, "\x1f".join(row).encode(), hashlib.sha256).hexdigest()
+
+
+def new_guard(rows: set[tuple[str, ...]]) -> tuple[dict, Path]:
+    """The guard artifact for ``rows`` (digests + key id, no key) and where its key was saved.
+
+    The key is ``SYNLLM_GUARD_KEY`` when set (a team sharing one key), else freshly generated.
+    """
+    env = os.environ.get(KEY_ENV)
+    key = _parse_key(env, KEY_ENV) if env else secrets.token_bytes(32)
+    kid = key_id(key)
+    path = key_dir() / f"{kid}.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.hex() + "\n")
+    return {"scheme": "hmac-sha256", "key_id": kid, "digests": sorted(row_digest(key, r) for r in rows)}, path
+
+
+def _parse_key(text: str, source: str) -> bytes:
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise ConfigError(f"{source} must hold the guard key as hex (64 hex digits), got {len(text.strip())} "
+                          "characters that are not hex; copy the .key file written at registration") from None
+    if len(key) < 16:
+        raise ConfigError(f"{source} holds a {len(key)}-byte key; a guard key has 32 bytes (64 hex digits)")
+    return key
+
+
+def load_key(guard: dict) -> bytes | None:
+    """The guard's key from the environment or the local key store; None when serving unguarded is allowed.
+
+    Raises:
+        ConfigError: no key (and unguarded serving not allowed), or a key that is not this model's.
+    """
+    kid = guard.get("key_id")
+    if guard.get("scheme") != "hmac-sha256" or not kid:
+        raise ConfigError("this model's copy guard uses an old, reversible format (salted hashes shipped with the "
+                          "salt); register the model again with this version of synllm-mlops")
+    if os.environ.get(KEY_ENV):
+        key, source = _parse_key(os.environ[KEY_ENV], KEY_ENV), KEY_ENV
+    elif os.environ.get(KEY_FILE_ENV):
+        p = Path(os.environ[KEY_FILE_ENV])
+        if not p.is_file():
+            raise ConfigError(f"{KEY_FILE_ENV}={str(p)!r} does not exist; point it at the guard key file "
+                              f"({kid}.key) written when the model was registered")
+        key, source = _parse_key(p.read_text(), f"{KEY_FILE_ENV} ({p})"), KEY_FILE_ENV
+    elif (key_dir() / f"{kid}.key").is_file():
+        p = key_dir() / f"{kid}.key"
+        key, source = _parse_key(p.read_text(), str(p)), str(p)
+    elif os.environ.get(UNGUARDED_ENV, "").lower() in ("1", "true", "yes"):
+        return None
+    else:
+        raise ConfigError(f"this model's copy guard needs its key (key id {kid}) and none was found: set "
+                          f"{KEY_ENV}=<hex key> or {KEY_FILE_ENV}=<path to {kid}.key> (written at registration to "
+                          f"{key_dir()} on the machine that registered the model). To serve WITHOUT the guard (rows "
+                          f"equal to real patients are then not rejected), set {UNGUARDED_ENV}=true")
+    if key_id(key) != kid:
+        raise ConfigError(f"the key from {source} is not this model's guard key (its id is {key_id(key)}, the model "
+                          f"needs {kid}); supply the key file {kid}.key")
+    return key
+
+
+class GuardKeys:
+    """A ``real_keys`` mapping for the row parser: ``get(row key)`` is ``"real"`` when the row's digest is known."""
+
+    def __init__(self, guard: dict, key: bytes):
+        self.key, self.digests = key, set(guard["digests"])
+
+    def get(self, row: tuple[str, ...], default: str | None = None) -> str | None:
+        return "real" if row_digest(self.key, row) in self.digests else default
+
+    def __len__(self) -> int:
+        return len(self.digests)
