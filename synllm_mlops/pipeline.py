@@ -15,7 +15,7 @@ import pandas as pd
 from synllm_mlops.calibration import CalibrationTargets, Steering, select_rows
 from synllm_mlops.config import RunConfig
 from synllm_mlops.generation import GenerationBackend, ModelInfo, RowGuide, completion_regex, make_backend
-from synllm_mlops.parsing import REJECT_COLUMNS, RowParser, table_keys
+from synllm_mlops.parsing import REJECT_COLUMNS, NearCopyIndex, RowParser, table_keys
 from synllm_mlops.privacy import PrivacyBudget
 from synllm_mlops.prompts import Prompt, format_rows, get_strategy
 from synllm_mlops.spec import DatasetSpec, Split, data_digest, load_data, load_spec, split_data
@@ -125,12 +125,13 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
         steering = Steering(prep.targets, cfg.steer_strength, target=target)
     guide = RowGuide.for_spec(prep.spec, steering) if cfg.constrained else None
     want = cfg.pool_size()
-    parser = RowParser(prep.spec, real_row_keys(prep))
+    keys = real_row_keys(prep)
+    parser = RowParser(prep.spec, keys, NearCopyIndex(keys, prep.spec))
     budget = cfg.completion_budget()
     limit = max_new_tokens(backend, prep)
     rows: list[pd.DataFrame] = []
     rejects: list[pd.DataFrame] = []
-    n_valid = n_completions = n_tokens = copies = 0
+    n_valid = n_completions = n_tokens = copies = near = 0
     t0 = time.perf_counter()
     bar = tqdm(total=want, desc=f"generate {cfg.dataset}/{cfg.strategy}", unit="row", disable=not progress)
     interrupted = False
@@ -146,6 +147,7 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
             n_tokens += res.n_tokens
             parsed = parser.parse([c.text for c in res.completions])
             copies += parsed.copy_rejects
+            near += parsed.near_copy_rejects
             rejects.append(parsed.rejects)
             take = parsed.rows.iloc[: want - n_valid]
             rows.append(take)
@@ -166,6 +168,7 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
         "gen.rows_rejected": float(len(rej)),
         "gen.validity_rate": len(pool) / n_lines if n_lines else 0.0,
         "gen.copy_rejects": float(copies),
+        "gen.near_copy_rejects": float(near),
         "gen.completions": float(n_completions),
         "gen.tokens": float(n_tokens),
         "gen.seconds": seconds,

@@ -33,6 +33,15 @@ def run_params(cfg: RunConfig) -> dict[str, Any]:
     return d
 
 
+def loggable_prompt_text(prompt) -> str:
+    """The rendered prompt as it may be logged: a seed_ex prompt's real example rows replaced by a placeholder."""
+    examples = prompt.variables.get("examples") if prompt.uses_real_rows else None
+    if not examples:
+        return prompt.text
+    n = len(examples.splitlines())
+    return prompt.text.replace(examples, f"<{n} real example rows from the train split: shown to the model, never logged>")
+
+
 def _log_inputs(prep: Prepared) -> None:
     src = prep.config.data or f"builtin:{prep.spec.builtin_data}"
     for context, df in (("train", prep.split.train), ("holdout", prep.split.holdout)):
@@ -70,7 +79,7 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
     with tracking.tracked_run(stage, run_name=name, nested=nested, tags=extra_tags) as run:
         tracking.log_params(run_params(cfg))
         _log_inputs(prep)
-        tracking.log_prompt(prep.prompt, prep.prompt.text)
+        tracking.log_prompt(prep.prompt, loggable_prompt_text(prep.prompt))
         info = backend.info()
         tracking.log_params({"model_id": info.hf_id, "model_revision": info.revision, "model_dtype": info.dtype,
                              "model_backend": info.backend, "model_device": info.device,

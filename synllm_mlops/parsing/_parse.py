@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from synllm_mlops.parsing._nearcopy import NearCopyIndex
 from synllm_mlops.spec import NA_TOKEN, DatasetSpec, normalise_category
 
 REJECT_COLUMNS = ["reason", "detail", "line"]
@@ -41,6 +42,7 @@ class ParseResult:
     rows: pd.DataFrame
     rejects: pd.DataFrame
     copy_rejects: int = 0
+    near_copy_rejects: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -51,11 +53,17 @@ class RowParser:
         spec: the dataset spec.
         real_keys: mapping from canonical row key to the split it comes from (``train``/``holdout``);
             a generated row equal to one of them is rejected as a copy and counted.
+        near_copies: when the real rows themselves are at hand (the pipeline; not a served model, which
+            holds only keyed digests), an index of them: a valid row that differs from a real row in
+            one field is rejected as a near copy, and any rejected line that holds a real row's fields
+            (decorated, or with one field changed) is stored redacted.
     """
 
-    def __init__(self, spec: DatasetSpec, real_keys: dict[tuple[str, ...], str] | None = None):
+    def __init__(self, spec: DatasetSpec, real_keys: dict[tuple[str, ...], str] | None = None,
+                 near_copies: NearCopyIndex | None = None):
         self.spec = spec
         self.real_keys = real_keys or {}
+        self.near_copies = near_copies
         self.hard_rules = [r for r in spec.rules if r.hard]
 
     def _candidate_lines(self, text: str) -> list[str]:
@@ -97,24 +105,29 @@ class RowParser:
         n_cols = len(self.spec.columns)
         good: list[list[object]] = []
         rejects: list[tuple[str, str, str]] = []
-        copies = 0
+        copies = near = 0
         seen_lines: list[str] = []
+        redact = self._redact
         for text in texts:
             for line in self._candidate_lines(text):
                 fields = next(csv.reader(io.StringIO(line), skipinitialspace=True), [])
                 if len(fields) != n_cols:
                     reason = "not a row" if len(fields) <= 1 or line.startswith(_NOISE_PREFIXES) else "field count"
-                    rejects.append((reason, f"{len(fields)} fields, expected {n_cols}", line))
+                    rejects.append(redact(reason, f"{len(fields)} fields, expected {n_cols}", line))
                     continue
                 values, reason, detail = self._typed(fields)
                 if values is None:
-                    rejects.append((reason, detail, line))
+                    rejects.append(redact(reason, detail, line))
                     continue
                 split = self.real_keys.get(row_key(values, self.spec))
                 if split is not None:
                     copies += 1
                     # the copied real row is never stored: only the reason
                     rejects.append((f"copy of a real {split} row", "identical after type normalisation", "<redacted>"))
+                    continue
+                if self.near_copies is not None and self.near_copies.near(row_key(values, self.spec)):
+                    near += 1
+                    rejects.append(("near copy of a real row", "equal to a real row but for one field", "<redacted>"))
                     continue
                 good.append(values)
                 seen_lines.append(line)
@@ -127,7 +140,13 @@ class RowParser:
                 broken = broken.where(~(r.violations(rows) & (broken == "")), r.id)
             bad = broken != ""
             for i in np.flatnonzero(bad.to_numpy()):
-                rejects.append(("hard-rule violation", f"breaks rule {broken.iloc[i]}", seen_lines[i]))
+                rejects.append(redact("hard-rule violation", f"breaks rule {broken.iloc[i]}", seen_lines[i]))
             rows = rows[~bad.to_numpy()].reset_index(drop=True)
         rej = pd.DataFrame(rejects, columns=REJECT_COLUMNS)
-        return ParseResult(rows, rej, copies, rej["reason"].value_counts().to_dict())
+        return ParseResult(rows, rej, copies, near, rej["reason"].value_counts().to_dict())
+
+    def _redact(self, reason: str, detail: str, line: str) -> tuple[str, str, str]:
+        """A reject, its line replaced by ``<redacted>`` when it holds a real row's fields."""
+        if self.near_copies is not None and self.near_copies.in_line(line):
+            return reason, detail.split("=")[0] + " (line held a real row's fields: redacted)", "<redacted>"
+        return reason, detail, line
