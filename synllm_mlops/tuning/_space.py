@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from synllm_mlops.calibration._space import CALIBRATION_SPACE
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.generation._space import GENERATION_SPACE
 from synllm_mlops.prompts._space import PROMPT_SPACE
@@ -27,7 +28,7 @@ class SearchSpace:
     models: tuple[str, ...] = ()
     n_rules: int = 0
     tune_dp: bool = False
-    dims: dict[str, dict] = field(default_factory=lambda: {**PROMPT_SPACE, **GENERATION_SPACE})
+    dims: dict[str, dict] = field(default_factory=lambda: {**PROMPT_SPACE, **GENERATION_SPACE, **CALIBRATION_SPACE})
 
     def __post_init__(self) -> None:
         known = self.dims["strategy"]["choices"]
@@ -52,6 +53,8 @@ class SearchSpace:
                 continue
             if d.get("optional") and not (name == "dp_epsilon" and self.tune_dp):
                 continue
+            if "requires" in d and out.get(d["requires"][0]) not in d["requires"][1]:
+                continue  # e.g. oversample only when calibration selects
             if d["kind"] == "categorical":
                 out[name] = trial.suggest_categorical(name, list(d["choices"]))
             elif d["kind"] == "int":

@@ -91,3 +91,20 @@ def test_storage_resolution_and_redaction(tmp_path):
     assert isinstance(open_storage(str(tmp_path / "s.journal")), optuna.storages.JournalStorage)
     assert redact("postgresql://bob:s3cr%40t@db:5432/optuna") == "postgresql://bob:***@db:5432/optuna"
     assert redact("postgresql://bob@db/optuna") == "postgresql://bob@db/optuna"
+
+
+def test_calibration_dimensions_exist_only_for_their_modes():
+    import optuna
+
+    from synllm_mlops.config import RunConfig
+    from synllm_mlops.tuning._space import SearchSpace
+
+    space = SearchSpace(strategies=("featdesc",))
+    seen = {}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(60):
+        point = space.suggest(study.ask())
+        RunConfig(**point)  # every point is a valid run configuration
+        seen.setdefault(point["calibration"], set()).update(k for k in ("oversample", "steer_strength") if k in point)
+    assert seen == {"none": set(), "select": {"oversample"}, "steer": {"steer_strength"},
+                    "select+steer": {"oversample", "steer_strength"}}
