@@ -17,6 +17,8 @@ import pandas as pd
 from synllm_mlops.calibration._bins import ColumnBins
 from synllm_mlops.spec import DatasetSpec
 
+SHRINKAGE = 0.3  # weight of independence in the released pairwise tables (see ``from_table``)
+
 
 @dataclass
 class CalibrationTargets:
@@ -41,12 +43,29 @@ class CalibrationTargets:
     meta: dict = field(default_factory=dict)
 
     @classmethod
-    def from_table(cls, train: pd.DataFrame, spec: DatasetSpec, *, n_bins: int = 10,
-                   n_coarse: int = 5) -> "CalibrationTargets":
-        """Exact targets of ``train`` (numeric bins at its quantiles)."""
+    def from_table(cls, train: pd.DataFrame, spec: DatasetSpec, *, n_bins: int = 10, n_coarse: int = 5,
+                   shrinkage: float = SHRINKAGE) -> "CalibrationTargets":
+        """Targets of ``train`` (numeric bins at its deciles), pairwise tables shrunk towards independence.
+
+        ``shrinkage`` mixes each pairwise table with the product of its marginals. A table of a few hundred
+        rows has many cells held by one or two patients; matched exactly, they pull the synthetic rows
+        towards those patients (measured: DCR share closer to train 0.54-0.61 unshrunk on cirrhosis, 0.49
+        at 0.3, with pair trends 0.94 -> 0.93). The marginals are kept exact.
+        """
         bins = [ColumnBins.from_values(c, train[c.name], n_bins) for c in spec.columns]
         codes = [b.codes(train[b.column]) for b in bins]
-        return cls.from_counts(bins, codes, n_coarse=n_coarse)
+        return cls.from_counts(bins, codes, n_coarse=n_coarse).shrunk(shrinkage)
+
+    def shrunk(self, shrinkage: float) -> "CalibrationTargets":
+        """These targets with every pairwise table mixed ``shrinkage`` : ``1 - shrinkage`` with independence."""
+        if not 0 <= shrinkage <= 1:
+            raise ValueError(f"shrinkage must be in [0, 1], got {shrinkage}")
+        for (i, j), t in self.pairs.items():
+            mi = np.bincount(self.coarse[i], weights=self.marginals[i], minlength=t.shape[0])
+            mj = np.bincount(self.coarse[j], weights=self.marginals[j], minlength=t.shape[1])
+            self.pairs[(i, j)] = (1 - shrinkage) * t + shrinkage * np.outer(mi, mj)
+        self.meta["shrinkage"] = shrinkage
+        return self
 
     @classmethod
     def release_dp(cls, train: pd.DataFrame, spec: DatasetSpec, epsilon: float, budget, *, n_bins: int = 8,

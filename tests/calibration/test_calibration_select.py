@@ -14,7 +14,7 @@ SPEC = DatasetSpec.model_validate({"name": "t", "target": "y", "columns": [
 
 def test_picks_the_subset_that_matches_marginals_and_the_joint_exactly():
     real = pd.DataFrame({"y": ["0", "0", "1", "1"], "g": ["a", "a", "b", "b"]})  # y and g agree
-    t = CalibrationTargets.from_table(real, SPEC)
+    t = CalibrationTargets.from_table(real, SPEC, shrinkage=0)
     pool = pd.DataFrame({"y": ["0", "0", "0", "1", "1", "1"], "g": ["b", "a", "a", "a", "b", "b"]})
     idx = select_rows(t.codes(pool), t, 4)
     assert sorted(idx) == [1, 2, 4, 5]
@@ -24,7 +24,7 @@ def test_picks_the_subset_that_matches_marginals_and_the_joint_exactly():
 def test_no_duplicates_deterministic_and_checks_the_pool_size():
     rng = np.random.default_rng(0)
     real = pd.DataFrame({"y": rng.choice(["0", "1"], 100, p=[0.8, 0.2]), "g": rng.choice(["a", "b"], 100)})
-    t = CalibrationTargets.from_table(real, SPEC)
+    t = CalibrationTargets.from_table(real, SPEC, shrinkage=0)
     pool = pd.DataFrame({"y": rng.choice(["0", "1"], 60), "g": rng.choice(["a", "b"], 60)})
     a, b = select_rows(t.codes(pool), t, 30, seed=3), select_rows(t.codes(pool), t, 30, seed=3)
     assert len(set(a)) == 30 and list(a) == list(b)
@@ -38,7 +38,7 @@ def test_selection_beats_random_subsets_of_a_biased_pool():
 
     spec = load_spec("cirrhosis")
     split = split_data(load_data(spec), spec, seed=0)
-    t = CalibrationTargets.from_table(split.train, spec)
+    t = CalibrationTargets.from_table(split.train, spec, shrinkage=0)
     rng = np.random.default_rng(1)
     # a pool that over-represents one Status and breaks the joint: shuffled columns of train
     pool = split.train.sample(300, replace=True, random_state=1).reset_index(drop=True)

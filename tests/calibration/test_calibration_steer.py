@@ -34,7 +34,7 @@ def _sample(steer: Steering, n: int, rng) -> pd.DataFrame:
 
 
 def test_a_written_parent_pins_the_dependent_field():
-    t = CalibrationTargets.from_table(_real(), SPEC)
+    t = CalibrationTargets.from_table(_real(), SPEC, shrinkage=0)
     s = Steering(t, 1.0, feedback=0)
     assert [i for i, _ in s.parents[1]] == [0]  # g depends on y
     p_after_1 = s.distribution(1, [1])
@@ -45,14 +45,14 @@ def test_a_written_parent_pins_the_dependent_field():
 
 def test_chain_reproduces_marginals_and_the_joint():
     real = _real()
-    t = CalibrationTargets.from_table(real, SPEC)
+    t = CalibrationTargets.from_table(real, SPEC, shrinkage=0)
     syn = _sample(Steering(t, 1.0), 600, np.random.default_rng(0))
     e = t.errors(syn)
     assert e["marginal_tv"] < 0.03 and e["pairwise_tv"] < 0.06
 
 
 def test_feedback_closes_the_gap_of_a_biased_run():
-    t = CalibrationTargets.from_table(_real(), SPEC)
+    t = CalibrationTargets.from_table(_real(), SPEC, shrinkage=0)
     s = Steering(t, 1.0)
     for _ in range(200):
         s.observe(2, 1)  # the run so far wrote only h=v (target share 0.1)
@@ -61,7 +61,7 @@ def test_feedback_closes_the_gap_of_a_biased_run():
 
 
 def test_strength_zero_never_forces_and_one_always_does():
-    t = CalibrationTargets.from_table(_real(), SPEC)
+    t = CalibrationTargets.from_table(_real(), SPEC, shrinkage=0)
     rng = np.random.default_rng(0)
     assert all(Steering(t, 0.0).draw(0, [], rng) is None for _ in range(50))
     assert all(Steering(t, 1.0).draw(0, [], rng) is not None for _ in range(50))
@@ -72,7 +72,7 @@ def test_strength_zero_never_forces_and_one_always_does():
 
 
 def test_bins_excluded_by_a_rule_are_never_drawn():
-    t = CalibrationTargets.from_table(_real(), SPEC)
+    t = CalibrationTargets.from_table(_real(), SPEC, shrinkage=0)
     s, rng = Steering(t, 1.0), np.random.default_rng(0)
     allowed = np.array([True, False, True])
     assert {s.draw(1, [0], rng, allowed) for _ in range(100)} == {0}  # y=0 allows a/b; b excluded

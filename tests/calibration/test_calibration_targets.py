@@ -19,7 +19,7 @@ def _table() -> pd.DataFrame:
 
 
 def test_known_marginals_and_pair_table():
-    t = CalibrationTargets.from_table(_table(), _spec(), n_bins=2, n_coarse=2)
+    t = CalibrationTargets.from_table(_table(), _spec(), n_bins=2, n_coarse=2, shrinkage=0)
     assert np.allclose(t.marginals[0], [0.5, 0.5])
     assert np.allclose(t.marginals[1], [0.49, 0.50, 0.01])  # x < 49.5 -> bin 0 ... NA bin
     pair = t.pairs[(0, 1)]
@@ -30,7 +30,7 @@ def test_known_marginals_and_pair_table():
 
 def test_errors_are_zero_on_the_same_table_and_grow_when_the_joint_is_broken():
     df = _table()
-    t = CalibrationTargets.from_table(df, _spec(), n_bins=4)
+    t = CalibrationTargets.from_table(df, _spec(), n_bins=4, shrinkage=0)
     assert t.errors(df) == {"marginal_tv": 0.0, "pairwise_tv": 0.0}
     shuffled = df.assign(y=df["y"].sample(frac=1, random_state=0).to_numpy())  # same marginals, no joint
     e = t.errors(shuffled)
@@ -48,7 +48,7 @@ def test_json_round_trip_keeps_everything():
 
 def test_targets_hold_no_rows():
     df = _table()
-    text = CalibrationTargets.from_table(df, _spec(), n_bins=4).to_json()
+    text = CalibrationTargets.from_table(df, _spec(), n_bins=4, shrinkage=0).to_json()
     assert '"rows"' not in text and len(text) < 4000
 
 
@@ -76,3 +76,14 @@ def test_dp_release_noise_is_not_fixed_by_the_seed():
     np.random.seed(0)
     b = CalibrationTargets.release_dp(df, spec, 0.5, PrivacyBudget(0.5))
     assert any(not np.allclose(x, y) for x, y in zip(a.marginals, b.marginals))
+
+
+def test_shrinkage_mixes_pair_tables_with_independence_and_keeps_marginals():
+    exact = CalibrationTargets.from_table(_table(), _spec(), n_bins=2, n_coarse=2, shrinkage=0)
+    shrunk = CalibrationTargets.from_table(_table(), _spec(), n_bins=2, n_coarse=2, shrinkage=0.5)
+    indep = np.outer([0.5, 0.5], [0.49, 0.50, 0.01])
+    assert np.allclose(shrunk.pairs[(0, 1)], 0.5 * exact.pairs[(0, 1)] + 0.5 * indep)
+    assert all(np.allclose(a, b) for a, b in zip(shrunk.marginals, exact.marginals))
+    assert shrunk.meta["shrinkage"] == 0.5 and np.isclose(shrunk.pairs[(0, 1)].sum(), 1)
+    with pytest.raises(ValueError, match=r"shrinkage must be in \[0, 1\], got 2"):
+        exact.shrunk(2)
