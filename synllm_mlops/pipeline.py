@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import pandas as pd
 
 from synllm_mlops.config import RunConfig
-from synllm_mlops.generation import GenerationBackend, ModelInfo, RowGuide, completion_regex, make_backend
+from synllm_mlops.generation import GenerationBackend, ModelInfo, RowGuide, completion_regex, derive_seed, make_backend
 from synllm_mlops.parsing import REJECT_COLUMNS, RowParser, table_keys
 from synllm_mlops.prompts import Prompt, format_rows, get_strategy
 from synllm_mlops.spec import DatasetSpec, Split, data_digest, load_data, load_spec, split_data
@@ -53,7 +54,7 @@ def prepare(config: RunConfig) -> Prepared:
     strategy = get_strategy(config.strategy)
     real = load_data(spec, config.data or None)
     split = split_data(real, spec, seed=config.seed, holdout_fraction=config.holdout_fraction)
-    prompt = strategy.render(spec, split.train, config.prompt_options(), seed=config.seed)
+    prompt = strategy.render(spec, split.train, config.prompt, seed=config.seed)
     return Prepared(config, spec, real, split, prompt, data_digest(real))
 
 
@@ -64,10 +65,69 @@ def real_row_keys(prep: Prepared) -> dict[tuple[str, ...], str]:
 
 
 def max_new_tokens(backend: GenerationBackend, prep: Prepared) -> int:
-    """Room for the requested rows: the longest of 20 train rows, written as the model would, +30 %."""
+    """Room for the requested rows: the config's ``max_new_tokens``, else the longest of 20 train rows, as the
+    model would write them, times the rows per completion, +30 %."""
+    if prep.config.generation.max_new_tokens:
+        return prep.config.generation.max_new_tokens
     sample = prep.split.train.head(20)
     per_row = max(backend.count_tokens(format_rows(sample.iloc[[i]], prep.spec)) for i in range(len(sample))) + 1
-    return int(math.ceil(per_row * prep.config.rows_per_completion * 1.3)) + 8
+    return int(math.ceil(per_row * prep.config.prompt.rows_per_completion * 1.3)) + 8
+
+
+@dataclass
+class Sampled:
+    """What :func:`sample_rows` drew: the selected valid rows, every reject, and the cost."""
+
+    rows: pd.DataFrame
+    rejects: pd.DataFrame
+    n_completions: int
+    n_tokens: int
+    copy_rejects: int
+    seconds: float
+    interrupted: bool = False
+
+
+def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, cfg: RunConfig, parser: RowParser, *,
+                max_new_tokens: int, on_round: Callable[[int, int, int], None] | None = None) -> Sampled:
+    """The sampling loop of every caller (the pipeline, the served model): draw rounds until ``cfg.n_rows``
+    valid rows or the completion budget is spent; keep what was drawn either way (Ctrl-C included).
+
+    Round ``r`` is seeded with ``derive_seed(cfg.seed, r)``. Per-run decoding state (the rule guide) is
+    built once here and handed to every ``backend.generate`` call; the valid rows form a pool from which
+    the last step selects ``n_rows``. ``on_round(new_valid, new_rejects, tokens)`` reports progress.
+    """
+    regex = completion_regex(spec, cfg.prompt.rows_per_completion) if cfg.constrained else None
+    guide = RowGuide.for_spec(spec) if cfg.constrained else None
+    budget = cfg.completion_budget()
+    pool: list[pd.DataFrame] = []
+    rejects: list[pd.DataFrame] = []
+    n_valid = n_completions = n_tokens = copies = 0
+    interrupted = False
+    t0 = time.perf_counter()
+    try:
+        round_ = 0
+        while n_valid < cfg.n_rows and n_completions < budget:
+            need = -(-(cfg.n_rows - n_valid) // cfg.prompt.rows_per_completion)
+            n = min(budget - n_completions, max(need, 1), cfg.generation.batch_size)
+            res = backend.generate(prompt, n, cfg.generation, regex=regex, guide=guide, max_new_tokens=max_new_tokens,
+                                   seed=derive_seed(cfg.seed, round_))
+            round_ += 1
+            n_completions += n
+            n_tokens += res.n_tokens
+            parsed = parser.parse([c.text for c in res.completions])
+            copies += parsed.copy_rejects
+            rejects.append(parsed.rejects)
+            pool.append(parsed.rows)
+            n_valid += len(parsed.rows)
+            if on_round is not None:
+                on_round(len(parsed.rows), len(parsed.rejects), res.n_tokens)
+    except KeyboardInterrupt:  # an interrupt keeps what was generated so far
+        interrupted = True
+    seconds = time.perf_counter() - t0
+    rows = pd.concat(pool, ignore_index=True) if pool else pd.DataFrame(columns=spec.column_names)
+    rej = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
+    return Sampled(rows.iloc[: cfg.n_rows].reset_index(drop=True), rej, n_completions, n_tokens, copies, seconds,
+                   interrupted)
 
 
 def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, progress: bool = True) -> GenerationOutcome:
@@ -78,60 +138,41 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
     from tqdm.auto import tqdm
 
     cfg = prep.config
-    backend = backend or make_backend(cfg.backend, cfg.model)
+    backend = (backend or make_backend(cfg.backend, cfg.model, spec=prep.spec)).load()
     info = backend.info()
-    regex = completion_regex(prep.spec, cfg.rows_per_completion) if cfg.constrained else None
-    guide = RowGuide.for_spec(prep.spec) if cfg.constrained else None
-    parser = RowParser(prep.spec, real_row_keys(prep))
-    budget = cfg.completion_budget()
-    limit = max_new_tokens(backend, prep)
-    rows: list[pd.DataFrame] = []
-    rejects: list[pd.DataFrame] = []
-    n_valid = n_completions = n_tokens = copies = 0
-    t0 = time.perf_counter()
     bar = tqdm(total=cfg.n_rows, desc=f"generate {cfg.dataset}/{cfg.strategy}", unit="row", disable=not progress)
-    interrupted = False
+    counts = {"rejects": 0, "tokens": 0}
+    t0 = time.perf_counter()
+
+    def on_round(new_valid: int, new_rejects: int, tokens: int) -> None:
+        counts["rejects"] += new_rejects
+        counts["tokens"] += tokens
+        bar.update(min(new_valid, cfg.n_rows - bar.n))
+        bar.set_postfix(rejects=counts["rejects"], tok_s=f"{counts['tokens'] / (time.perf_counter() - t0):.0f}")
+
     try:
-        round_ = 0
-        while n_valid < cfg.n_rows and n_completions < budget:
-            need = -(-(cfg.n_rows - n_valid) // cfg.rows_per_completion)
-            n = min(budget - n_completions, max(need, 1), cfg.batch_size)
-            res = backend.generate(prep.prompt, n, cfg.gen_params(), regex=regex, guide=guide, max_new_tokens=limit,
-                                   seed=cfg.seed * 10_007 + round_)
-            round_ += 1
-            n_completions += n
-            n_tokens += res.n_tokens
-            parsed = parser.parse([c.text for c in res.completions])
-            copies += parsed.copy_rejects
-            rejects.append(parsed.rejects)
-            take = parsed.rows.iloc[: cfg.n_rows - n_valid]
-            rows.append(take)
-            n_valid += len(take)
-            bar.update(len(take))
-            bar.set_postfix(rejects=sum(len(r) for r in rejects), tok_s=f"{n_tokens / (time.perf_counter() - t0):.0f}")
-    except KeyboardInterrupt:  # an interrupt keeps what was generated so far
-        interrupted = True
+        s = sample_rows(backend, prep.prompt, prep.spec, cfg, RowParser(prep.spec, real_row_keys(prep)),
+                        max_new_tokens=max_new_tokens(backend, prep), on_round=on_round)
     finally:
         bar.close()
-    seconds = time.perf_counter() - t0
-    synthetic = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=prep.spec.column_names)
-    rej = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
+    synthetic, rej, seconds = s.rows, s.rejects, s.seconds
     n_lines = len(synthetic) + len(rej)
     metrics = {
         "gen.rows_valid": float(len(synthetic)),
         "gen.rows_rejected": float(len(rej)),
         "gen.validity_rate": len(synthetic) / n_lines if n_lines else 0.0,
-        "gen.copy_rejects": float(copies),
-        "gen.completions": float(n_completions),
-        "gen.tokens": float(n_tokens),
+        "gen.copy_rejects": float(s.copy_rejects),
+        "gen.completions": float(s.n_completions),
+        "gen.tokens": float(s.n_tokens),
         "gen.seconds": seconds,
-        "gen.tokens_per_s": n_tokens / seconds if seconds else 0.0,
+        "gen.tokens_per_s": s.n_tokens / seconds if seconds else 0.0,
         "gen.rows_per_s": len(synthetic) / seconds if seconds else 0.0,
     }
     for reason, count in rej["reason"].value_counts().items():
         metrics[f"gen.rejects.{str(reason).replace(' ', '_').replace('-', '_')}"] = float(count)
-    notes = ["interrupted by the user; kept the rows generated so far"] if interrupted else []
-    if len(synthetic) < cfg.n_rows and not interrupted:
-        notes.append(f"only {len(synthetic)} of {cfg.n_rows} valid rows after {n_completions} completions "
-                     f"(budget {budget}); kept what was generated. Raise max_attempts, or use constrained=true.")
-    return GenerationOutcome(synthetic, rej, metrics, info, notes, interrupted)
+    notes = ["interrupted by the user; kept the rows generated so far"] if s.interrupted else []
+    if len(synthetic) < cfg.n_rows and not s.interrupted:
+        notes.append(f"only {len(synthetic)} of {cfg.n_rows} valid rows after {s.n_completions} completions "
+                     f"(budget {cfg.completion_budget()}); kept what was generated. Raise max_attempts, or use "
+                     "constrained=true.")
+    return GenerationOutcome(synthetic, rej, metrics, info, notes, s.interrupted)

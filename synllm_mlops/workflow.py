@@ -27,12 +27,6 @@ class RunOutcome:
     evaluation: Any = None
 
 
-def run_params(cfg: RunConfig) -> dict[str, Any]:
-    d = cfg.model_dump()
-    d["statistics"] = ",".join(cfg.statistics)
-    return d
-
-
 def _log_inputs(prep: Prepared) -> None:
     src = prep.config.data or f"builtin:{prep.spec.builtin_data}"
     for context, df in (("train", prep.split.train), ("holdout", prep.split.holdout)):
@@ -64,11 +58,11 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
         1.0
     """
     prep = prepare(cfg)  # spec, data, strategy errors surface before any model loads
-    backend = backend or make_backend(cfg.backend, cfg.model)
+    backend = backend or make_backend(cfg.backend, cfg.model, spec=prep.spec)
     stage = stage or ("main" if evaluate else "generate")
     name = run_name or f"{stage}-{cfg.dataset}-{cfg.strategy}-s{cfg.seed}"
     with tracking.tracked_run(stage, run_name=name, nested=nested, tags=extra_tags) as run:
-        tracking.log_params(run_params(cfg))
+        tracking.log_params(cfg.flat_params())
         _log_inputs(prep)
         tracking.log_prompt(prep.prompt, prep.prompt.text)
         info = backend.info()

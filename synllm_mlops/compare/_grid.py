@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,10 +90,10 @@ class GridConfig(BaseModel):
         if clash:
             raise ValueError(f"overrides cannot set {clash}: the grid sets them per cell; use the grid keys "
                              f"({', '.join(_GRID_KEYS)}) instead")
-        unknown = sorted(set(v) - set(RunConfig.model_fields))
+        unknown = sorted(set(v) - set(RunConfig.flat_fields()))
         if unknown:
             raise ValueError(f"unknown RunConfig fields {unknown}; allowed: "
-                             f"{', '.join(sorted(set(RunConfig.model_fields) - set(_GRID_KEYS)))}")
+                             f"{', '.join(sorted(set(RunConfig.flat_fields()) - set(_GRID_KEYS)))}")
         return v
 
     def cells(self) -> list[Cell]:
@@ -119,8 +120,8 @@ class Cell:
 
 
 def cell_hash(cfg: RunConfig) -> str:
-    """A stable short hash of the resolved run configuration (its JSON, keys sorted)."""
-    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+    """A stable short hash of the resolved run configuration (its flat params as JSON, keys sorted)."""
+    return hashlib.sha256(json.dumps(cfg.flat_params(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _describe(err: dict, allowed: list[str]) -> str:

@@ -21,7 +21,6 @@ from synllm_mlops.tracking._mlflow import (
     tracked_run,
 )
 from synllm_mlops.tracking._model import (
-    SynLLMGenerator,
     end_active_run,
     find_child_run,
     log_generator_model,
@@ -39,3 +38,11 @@ __all__ = ["CELL_HASH_TAG", "EXPERIMENT", "PARENT_TAG", "SynLLMGenerator", "acti
            "log_params", "log_plotly", "log_prompt", "log_real_data_input", "log_run_params", "log_synthetic",
            "log_text", "record_failed_cell", "register_prompt", "run_params", "run_tag", "set_run_tags", "set_tags",
            "tracked_run"]
+
+
+def __getattr__(name: str):
+    if name == "SynLLMGenerator":  # subclasses mlflow's PythonModel: importing it imports mlflow
+        from synllm_mlops.tracking._served import SynLLMGenerator
+
+        return SynLLMGenerator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

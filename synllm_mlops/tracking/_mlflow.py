@@ -21,7 +21,6 @@ import pandas as pd
 import synllm_mlops
 from synllm_mlops.spec import DatasetSpec
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 EXPERIMENT = "synllm"
 PROMPT_PREFIX = "synllm-"
 

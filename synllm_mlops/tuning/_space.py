@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synllm_mlops.errors import ConfigError
-from synllm_mlops.generation._space import GENERATION_SPACE
-from synllm_mlops.prompts._space import PROMPT_SPACE
+from synllm_mlops.generation import GENERATION_SPACE
+from synllm_mlops.prompts import PROMPT_SPACE
 
 KINDS = ("categorical", "int", "float", "subset")
 

@@ -17,7 +17,7 @@ def test_expansion_and_overrides(grid_yaml):
     cells = grid.cells()
     assert len(cells) == 2 * 2 * 2 * 3
     assert len({c.hash for c in cells}) == len(cells)
-    assert {c.config.batch_size for c in cells} == {2} and {c.config.n_rows for c in cells} == {8}
+    assert {c.config.generation.batch_size for c in cells} == {2} and {c.config.n_rows for c in cells} == {8}
     assert [c.config.model for c in cells[:12]] == ["fake-a"] * 12  # grouped by model: each model loads once
     assert cells[0].name == "fake-a-cirrhosis-featdesc-s0"
 
