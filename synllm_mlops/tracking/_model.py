@@ -130,7 +130,4 @@ def log_plotly(fig, path: str) -> None:
 
 
 def log_matplotlib(fig, path: str) -> None:
-    import matplotlib.pyplot as plt
-
     _mlflow().log_figure(fig, path)
-    plt.close(fig)
