@@ -43,10 +43,6 @@ class GenerationOutcome:
     notes: list[str] = field(default_factory=list)
     interrupted: bool = False
 
-    @property
-    def complete(self) -> bool:
-        return not self.notes
-
 
 def prepare(config: RunConfig) -> Prepared:
     """Load and check spec and data, split, render the prompt: every user error surfaces here, fast."""

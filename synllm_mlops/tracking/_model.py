@@ -13,7 +13,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.tracking._mlflow import _mlflow
