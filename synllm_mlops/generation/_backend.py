@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -106,19 +107,22 @@ class GenerationBackend(ABC):
             raise ConfigError(f"number of sequences must be >= 1, got {n}")
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        self.load()
         out: list[Completion] = []
-        t0 = time.perf_counter()
-        for i, start in enumerate(range(0, n, params.batch_size)):
-            b = min(params.batch_size, n - start)
-            tb = time.perf_counter()
-            comps = self._generate_batch(prompt, b, params, regex, max_new_tokens, derive_seed(seed, i), guide)
-            if len(comps) != b:
-                raise RuntimeError(f"backend {self.name} returned {len(comps)} completions for a batch of {b}")
-            out += comps
-            if on_batch is not None:
-                on_batch(BatchResult(comps, time.perf_counter() - tb))
-        return BatchResult(out, time.perf_counter() - t0)
+        # one call at a time per backend: torch's RNG is process-wide, so two threads of a served model
+        # sampling at once would each lose the reproducibility of their seed
+        with self.__dict__.setdefault("_generate_lock", threading.Lock()):
+            self.load()
+            t0 = time.perf_counter()
+            for i, start in enumerate(range(0, n, params.batch_size)):
+                b = min(params.batch_size, n - start)
+                tb = time.perf_counter()
+                comps = self._generate_batch(prompt, b, params, regex, max_new_tokens, derive_seed(seed, i), guide)
+                if len(comps) != b:
+                    raise RuntimeError(f"backend {self.name} returned {len(comps)} completions for a batch of {b}")
+                out += comps
+                if on_batch is not None:
+                    on_batch(BatchResult(comps, time.perf_counter() - tb))
+            return BatchResult(out, time.perf_counter() - t0)
 
     @abstractmethod
     def _generate_batch(self, prompt: Prompt, batch_size: int, params: GenerationParams, regex: str | None,

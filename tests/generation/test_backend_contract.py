@@ -117,3 +117,13 @@ def test_close_frees_the_model_and_a_later_call_loads_it_again(backend):
     backend.close()
     backend.close()  # closing twice is harmless
     assert _texts(backend, 3) == before
+
+
+def test_concurrent_calls_give_each_seed_its_own_completions(backend):
+    """A served model is called from several threads: each call's completions depend on its seed only."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    alone = {s: _texts(backend, s) for s in (1, 2, 3, 4)}
+    with ThreadPoolExecutor(4) as pool:
+        together = dict(zip((1, 2, 3, 4), pool.map(lambda s: _texts(backend, s), (1, 2, 3, 4))))
+    assert together == alone
