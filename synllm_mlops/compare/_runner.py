@@ -132,8 +132,8 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
                         raise _Unavailable(unavailable[cell.config.model])
                     try:
                         backend = backends(cell.config)
-                    except Exception as e:  # noqa: BLE001 - e.g. weights not on this machine: skip the model
-                        unavailable[cell.config.model] = f"{type(e).__name__}: {e}"
+                    except CONTINUE_AFTER as e:  # e.g. weights not on this machine: skip the model's cells
+                        unavailable[cell.config.model] = failure_text(e)
                         raise _Unavailable(unavailable[cell.config.model]) from e
                     out = run_generation(cell.config, evaluate=True, backend=backend, stage="main", nested=True,
                                          progress=False, run_name=cell.name, extra_tags=tags)
