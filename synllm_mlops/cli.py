@@ -7,56 +7,20 @@ from pathlib import Path
 
 import click
 
+from synllm_mlops.cli_options import INT, explicit, field_options
+from synllm_mlops.compare import compare_cmd
 from synllm_mlops.errors import SynLLMError
+from synllm_mlops.tuning import tune_cmd
 
-_BOOL = click.BOOL
-
-
-class _Int(click.ParamType):
-    """An integer that also accepts MLflow's float rendering of it (``200.0``)."""
-
-    name = "integer"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int):
-            return value
-        try:
-            x = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not an integer", param, ctx)
-        if not x.is_integer():
-            self.fail(f"{value!r} is not an integer", param, ctx)
-        return int(x)
-
-
-_INT = _Int()
 
 
 def _run_options(f):
-    """Options shared by main/generate (names and defaults as in the MLproject)."""
-    opts = [
-        click.option("--dataset", default="cirrhosis", show_default=True, help="built-in dataset name or spec YAML path"),
-        click.option("--data", default="", help="real CSV path (empty = the dataset's built-in data)"),
-        click.option("--strategy", default="clin_rule", show_default=True, help="seed_ex | featdesc | statguide | clin_rule"),
-        click.option("--model", default="smollm2-135m", show_default=True, help="catalog alias, HF id or local dir"),
-        click.option("--backend", default="hf", show_default=True, help="hf | vllm"),
-        click.option("--n-rows", "n_rows", default=200, show_default=True, type=_INT),
-        click.option("--seed", default=0, show_default=True, type=_INT),
-        click.option("--temperature", default=0.9, show_default=True, type=float),
-        click.option("--top-p", "top_p", default=0.95, show_default=True, type=float),
-        click.option("--top-k", "top_k", default=0, show_default=True, type=_INT, help="0 = off"),
-        click.option("--repetition-penalty", "repetition_penalty", default=1.0, show_default=True, type=float),
-        click.option("--batch-size", "batch_size", default=16, show_default=True, type=_INT),
-        click.option("--rows-per-completion", "rows_per_completion", default=4, show_default=True, type=_INT),
-        click.option("--constrained", default=True, show_default=True, type=_BOOL, help="grammar-constrained decoding"),
-        click.option("--max-attempts", "max_attempts", default=0, show_default=True, type=_INT,
-                     help="completion budget (0 = 3x what n_rows needs)"),
-        click.option("--n-examples", "n_examples", default=5, show_default=True, type=_INT, help="seed_ex example rows"),
-        click.option("--dp-epsilon", "dp_epsilon", default=None, type=float, help="release prompt statistics under epsilon-DP"),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+    """``--config`` plus one option per :class:`RunConfig` field (nested groups included)."""
+    from synllm_mlops.config import RunConfig
+
+    f = field_options(RunConfig.flat_fields())(f)
+    return click.option("--config", "config_file", default="",
+                        help="YAML of run settings; flags given here override it, it overrides the defaults")(f)
 
 
 def _fail(e: Exception) -> None:
@@ -68,14 +32,17 @@ def _fail(e: Exception) -> None:
 @click.version_option(package_name="synllm-mlops")
 def cli() -> None:
     """synllm: privacy-preserving synthetic medical tables from open LLMs, tracked in MLflow."""
+    import os
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # the process's setting, made at its entry point
 
 
-def _generate(evaluate: bool, **kw) -> None:
+def _generate(evaluate: bool, config_file: str, **kw) -> None:
     from synllm_mlops.config import RunConfig
     from synllm_mlops.workflow import run_generation
 
     try:
-        cfg = RunConfig.build(**kw)
+        cfg = RunConfig.from_sources(config_file or None, **explicit(click.get_current_context(), kw))
         out = run_generation(cfg, evaluate=evaluate)
     except SynLLMError as e:
         _fail(e)
@@ -88,16 +55,19 @@ def _generate(evaluate: bool, **kw) -> None:
 
 @cli.command("main")
 @_run_options
-def main_cmd(**kw) -> None:
-    """Generate a synthetic table and evaluate it, in one MLflow run."""
-    _generate(True, **kw)
+def main_cmd(config_file: str, **kw) -> None:
+    """Generate a synthetic table and evaluate it, in one MLflow run.
+
+    Settings: the defaults, overridden by --config's YAML, overridden by the flags given here.
+    """
+    _generate(True, config_file, **kw)
 
 
 @cli.command("generate")
 @_run_options
-def generate_cmd(**kw) -> None:
-    """Generate a synthetic table (no evaluation), in one MLflow run."""
-    _generate(False, **kw)
+def generate_cmd(config_file: str, **kw) -> None:
+    """Generate a synthetic table (no evaluation), in one MLflow run (settings as for ``main``)."""
+    _generate(False, config_file, **kw)
 
 
 @cli.command("evaluate")
@@ -105,7 +75,7 @@ def generate_cmd(**kw) -> None:
 @click.option("--synthetic", default="", help="or a synthetic CSV path")
 @click.option("--dataset", default="", help="dataset (taken from the run when --run-id is given)")
 @click.option("--data", default="", help="real CSV path (empty = built-in / the run's)")
-@click.option("--seed", default=None, type=_INT, help="split seed (default: the run's, else 0)")
+@click.option("--seed", default=None, type=INT, help="split seed (default: the run's, else 0)")
 def evaluate_cmd(run_id: str, synthetic: str, dataset: str, data: str, seed: int | None) -> None:
     """Evaluate a generation run or a synthetic CSV against the real train/holdout splits."""
     from synllm_mlops.workflow import run_evaluation
@@ -167,10 +137,6 @@ def models_cmd() -> None:
         click.echo(f"{ref.alias:32} {'yes' if ref.is_available() else 'no':9} {ref.params_b:6.2f}B "
                    f"{'chat' if ref.chat else 'completion':10} {ref.hf_id}")
 
-
-# registered after the core commands: they import this module's option types
-from synllm_mlops.compare import compare_cmd  # noqa: E402
-from synllm_mlops.tuning._cli import tune_cmd  # noqa: E402
 
 cli.add_command(compare_cmd)
 cli.add_command(tune_cmd)

@@ -41,3 +41,29 @@ class PrivacyBudgetError(SynLLMError, ValueError):
 def unknown(kind: str, value: object, known: list[str] | tuple[str, ...]) -> UnknownNameError:
     """Build the standard 'unknown X' error listing the valid choices."""
     return UnknownNameError(f"unknown {kind} {value!r}; choose one of: {', '.join(known)}")
+
+
+class ContractViolation(Exception):
+    """A component broke what it declares (e.g. a metric outside its declared range): a bug, never data."""
+
+
+# --- failure policy (tune, compare, serving) ------------------------------------------------------
+# A user error (SynLLMError) is reported by its message, which says the rule, the value and the fix.
+# Anything else is a bug: it is recorded with its traceback. Either way the unit of work (a trial, a
+# grid cell, a request) fails and the work around it goes on; Ctrl-C (KeyboardInterrupt) stops it all.
+CONTINUE_AFTER: tuple[type[BaseException], ...] = (Exception,)
+
+
+def is_user_error(e: BaseException) -> bool:
+    """Whether ``e`` is the user's to fix (a :class:`SynLLMError`) rather than a bug."""
+    return isinstance(e, SynLLMError)
+
+
+def failure_text(e: BaseException) -> str:
+    """What to record about a failure: ``Type: message``, plus the traceback unless it is a user error."""
+    import traceback
+
+    head = f"{type(e).__name__}: {e}"
+    if is_user_error(e):
+        return head
+    return head + "\n\n" + "".join(traceback.format_exception(type(e), e, e.__traceback__))

@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import pandas as pd
 
 from synllm_mlops.calibration import CalibrationTargets, Steering, select_rows
 from synllm_mlops.config import RunConfig
-from synllm_mlops.generation import GenerationBackend, ModelInfo, RowGuide, completion_regex, make_backend
+from synllm_mlops.generation import GenerationBackend, ModelInfo, RowGuide, completion_regex, derive_seed, make_backend
 from synllm_mlops.parsing import REJECT_COLUMNS, NearCopyIndex, RowParser, table_keys
 from synllm_mlops.privacy import PrivacyBudget
 from synllm_mlops.prompts import Prompt, format_rows, get_strategy
@@ -47,10 +48,6 @@ class GenerationOutcome:
     interrupted: bool = False
     pool: pd.DataFrame | None = None  # every valid row generated, before calibrated selection
 
-    @property
-    def complete(self) -> bool:
-        return not self.notes
-
 
 def prepare(config: RunConfig) -> Prepared:
     """Load and check spec and data, split, render the prompt: every user error surfaces here, fast."""
@@ -58,12 +55,13 @@ def prepare(config: RunConfig) -> Prepared:
     strategy = get_strategy(config.strategy)
     real = load_data(spec, config.data or None)
     split = split_data(real, spec, seed=config.seed, holdout_fraction=config.holdout_fraction)
-    budget = PrivacyBudget(config.dp_epsilon) if config.dp_epsilon else None
-    calibrated = config.calibration != "none"
-    options = config.prompt_options()
+    dp_epsilon = config.prompt.dp_epsilon
+    budget = PrivacyBudget(dp_epsilon) if dp_epsilon else None
+    calibrated = config.calibrate.calibration != "none"
+    options = config.prompt
     if budget is not None and calibrated and strategy.uses_statistics:
         # one budget per run: the prompt's statistics and the calibration targets share it equally
-        options = options.model_copy(update={"dp_epsilon": config.dp_epsilon / 2})
+        options = options.model_copy(update={"dp_epsilon": dp_epsilon / 2})
     prompt = strategy.render(spec, split.train, options, seed=config.seed, budget=budget)
     targets = None
     if calibrated and budget is not None:
@@ -73,28 +71,6 @@ def prepare(config: RunConfig) -> Prepared:
     return Prepared(config, spec, real, split, prompt, data_digest(real), targets, budget)
 
 
-def calibrate(pool: pd.DataFrame, prep: Prepared) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Select ``n_rows`` of ``pool`` that best match the released targets (calibration ``select``).
-
-    Returns the table and ``calib.*`` metrics: marginal and pairwise total-variation error of the pool
-    (before) and of the kept rows (after), and rows generated per row kept.
-    """
-    cfg, targets = prep.config, prep.targets
-    if targets is None or len(pool) == 0:
-        return pool, {}
-    before = targets.errors(pool)
-    metrics = {"calib.pool_rows": float(len(pool)), "calib.marginal_tv_before": before["marginal_tv"],
-               "calib.pairwise_tv_before": before["pairwise_tv"]}
-    table = pool
-    if "select" in cfg.calibration and len(pool) > cfg.n_rows:
-        idx = select_rows(targets.codes(pool), targets, cfg.n_rows, seed=cfg.seed)
-        table = pool.iloc[idx].reset_index(drop=True)
-    after = targets.errors(table)
-    metrics.update({"calib.marginal_tv": after["marginal_tv"], "calib.pairwise_tv": after["pairwise_tv"],
-                    "calib.rows_generated_per_kept": len(pool) / max(len(table), 1)})
-    return table, metrics
-
-
 def real_row_keys(prep: Prepared) -> dict[tuple[str, ...], str]:
     keys = {k: "holdout" for k in table_keys(prep.split.holdout, prep.spec)}
     keys.update({k: "train" for k in table_keys(prep.split.train, prep.spec)})
@@ -102,10 +78,103 @@ def real_row_keys(prep: Prepared) -> dict[tuple[str, ...], str]:
 
 
 def max_new_tokens(backend: GenerationBackend, prep: Prepared) -> int:
-    """Room for the requested rows: the longest of 20 train rows, written as the model would, +30 %."""
+    """Room for the requested rows: the config's ``max_new_tokens``, else the longest of 20 train rows, as the
+    model would write them, times the rows per completion, +30 %."""
+    if prep.config.generation.max_new_tokens:
+        return prep.config.generation.max_new_tokens
     sample = prep.split.train.head(20)
     per_row = max(backend.count_tokens(format_rows(sample.iloc[[i]], prep.spec)) for i in range(len(sample))) + 1
-    return int(math.ceil(per_row * prep.config.rows_per_completion * 1.3)) + 8
+    return int(math.ceil(per_row * prep.config.prompt.rows_per_completion * 1.3)) + 8
+
+
+@dataclass
+class Sampled:
+    """What :func:`sample_rows` drew: the selected valid rows, every reject, and the cost."""
+
+    rows: pd.DataFrame
+    rejects: pd.DataFrame
+    n_completions: int
+    n_tokens: int
+    copy_rejects: int
+    seconds: float
+    interrupted: bool = False
+    near_copy_rejects: int = 0
+    pool: pd.DataFrame | None = None  # every valid row drawn, before calibrated selection
+    calib: dict[str, float] = field(default_factory=dict)  # calib.* metrics (calibration on)
+
+
+def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, cfg: RunConfig, parser: RowParser, *,
+                max_new_tokens: int, on_round: Callable[[int, int, int], None] | None = None,
+                targets: CalibrationTargets | None = None) -> Sampled:
+    """The sampling loop of every caller (the pipeline, the served model): draw rounds until ``cfg.n_rows``
+    valid rows or the completion budget is spent; keep what was drawn either way (Ctrl-C included).
+
+    Round ``r`` is seeded with ``derive_seed(cfg.seed, r)``. Per-run decoding state (the rule guide) is
+    built once here and handed to every ``backend.generate`` call; the valid rows form a pool from which
+    the last step selects ``n_rows``. ``on_round(new_valid, new_rejects, tokens)`` reports progress.
+
+    With ``targets`` (the released calibration statistics) and ``cfg.calibrate``: steering state for the
+    run is part of the guide (the decoder draws each field's bin from the targets), the pool holds
+    ``oversample`` x ``n_rows`` rows and :func:`calibrate` keeps the ``n_rows`` that match the targets best.
+    """
+    regex = completion_regex(spec, cfg.prompt.rows_per_completion) if cfg.constrained else None
+    steering = None
+    if targets is not None and cfg.calibrate.steers:
+        target = spec.column_names.index(spec.target) if spec.target in spec.column_names else None
+        steering = Steering(targets, cfg.calibrate.steer_strength, target=target)
+    guide = RowGuide.for_spec(spec, steering) if cfg.constrained else None
+    want = cfg.pool_size() if targets is not None else cfg.n_rows
+    budget = cfg.completion_budget()
+    pool: list[pd.DataFrame] = []
+    rejects: list[pd.DataFrame] = []
+    n_valid = n_completions = n_tokens = copies = near = 0
+    interrupted = False
+    t0 = time.perf_counter()
+    try:
+        round_ = 0
+        while n_valid < want and n_completions < budget:
+            need = -(-(want - n_valid) // cfg.prompt.rows_per_completion)
+            n = min(budget - n_completions, max(need, 1), cfg.generation.batch_size)
+            res = backend.generate(prompt, n, cfg.generation, regex=regex, guide=guide, max_new_tokens=max_new_tokens,
+                                   seed=derive_seed(cfg.seed, round_))
+            round_ += 1
+            n_completions += n
+            n_tokens += res.n_tokens
+            parsed = parser.parse([c.text for c in res.completions])
+            copies += parsed.copy_rejects
+            near += parsed.near_copy_rejects
+            rejects.append(parsed.rejects)
+            pool.append(parsed.rows)
+            n_valid += len(parsed.rows)
+            if on_round is not None:
+                on_round(len(parsed.rows), len(parsed.rejects), res.n_tokens)
+    except KeyboardInterrupt:  # an interrupt keeps what was generated so far
+        interrupted = True
+    seconds = time.perf_counter() - t0
+    rows = pd.concat(pool, ignore_index=True) if pool else pd.DataFrame(columns=spec.column_names)
+    rows = rows.iloc[:want].reset_index(drop=True)
+    rej = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
+    kept, calib = calibrate(rows, targets, cfg)
+    return Sampled(kept, rej, n_completions, n_tokens, copies, seconds, interrupted, near, rows, calib)
+
+
+def calibrate(pool: pd.DataFrame, targets: CalibrationTargets | None, cfg: RunConfig) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Keep ``cfg.n_rows`` of ``pool``: the best match to ``targets`` when calibration selects, else the first.
+
+    Returns the table and ``calib.*`` metrics: marginal and pairwise total-variation error of the pool
+    (before) and of the kept rows (after), and rows generated per row kept.
+    """
+    if targets is None or len(pool) == 0:
+        return pool.iloc[: cfg.n_rows].reset_index(drop=True), {}
+    before = targets.errors(pool)
+    table = pool.iloc[: cfg.n_rows].reset_index(drop=True)
+    if cfg.calibrate.selects and len(pool) > cfg.n_rows:
+        table = pool.iloc[select_rows(targets.codes(pool), targets, cfg.n_rows, seed=cfg.seed)].reset_index(drop=True)
+    after = targets.errors(table)
+    return table, {"calib.pool_rows": float(len(pool)), "calib.marginal_tv_before": before["marginal_tv"],
+                   "calib.pairwise_tv_before": before["pairwise_tv"], "calib.marginal_tv": after["marginal_tv"],
+                   "calib.pairwise_tv": after["pairwise_tv"],
+                   "calib.rows_generated_per_kept": len(pool) / max(len(table), 1)}
 
 
 def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, progress: bool = True) -> GenerationOutcome:
@@ -116,70 +185,45 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
     from tqdm.auto import tqdm
 
     cfg = prep.config
-    backend = backend or make_backend(cfg.backend, cfg.model)
+    backend = (backend or make_backend(cfg.backend, cfg.model, spec=prep.spec)).load()
     info = backend.info()
-    regex = completion_regex(prep.spec, cfg.rows_per_completion) if cfg.constrained else None
-    steering = None
-    if prep.targets is not None and "steer" in cfg.calibration and cfg.steer_strength > 0:
-        target = prep.spec.column_names.index(prep.spec.target) if prep.spec.target else None
-        steering = Steering(prep.targets, cfg.steer_strength, target=target)
-    guide = RowGuide.for_spec(prep.spec, steering) if cfg.constrained else None
-    want = cfg.pool_size()
-    keys = real_row_keys(prep)
-    parser = RowParser(prep.spec, keys, NearCopyIndex(keys, prep.spec))
-    budget = cfg.completion_budget()
-    limit = max_new_tokens(backend, prep)
-    rows: list[pd.DataFrame] = []
-    rejects: list[pd.DataFrame] = []
-    n_valid = n_completions = n_tokens = copies = near = 0
-    t0 = time.perf_counter()
+    want = cfg.pool_size() if prep.targets is not None else cfg.n_rows
     bar = tqdm(total=want, desc=f"generate {cfg.dataset}/{cfg.strategy}", unit="row", disable=not progress)
-    interrupted = False
+    counts = {"rejects": 0, "tokens": 0}
+    t0 = time.perf_counter()
+
+    def on_round(new_valid: int, new_rejects: int, tokens: int) -> None:
+        counts["rejects"] += new_rejects
+        counts["tokens"] += tokens
+        bar.update(min(new_valid, want - bar.n))
+        bar.set_postfix(rejects=counts["rejects"], tok_s=f"{counts['tokens'] / (time.perf_counter() - t0):.0f}")
+
     try:
-        round_ = 0
-        while n_valid < want and n_completions < budget:
-            need = -(-(want - n_valid) // cfg.rows_per_completion)
-            n = min(budget - n_completions, max(need, 1), cfg.batch_size)
-            res = backend.generate(prep.prompt, n, cfg.gen_params(), regex=regex, guide=guide, max_new_tokens=limit,
-                                   seed=cfg.seed * 10_007 + round_)
-            round_ += 1
-            n_completions += n
-            n_tokens += res.n_tokens
-            parsed = parser.parse([c.text for c in res.completions])
-            copies += parsed.copy_rejects
-            near += parsed.near_copy_rejects
-            rejects.append(parsed.rejects)
-            take = parsed.rows.iloc[: want - n_valid]
-            rows.append(take)
-            n_valid += len(take)
-            bar.update(len(take))
-            bar.set_postfix(rejects=sum(len(r) for r in rejects), tok_s=f"{n_tokens / (time.perf_counter() - t0):.0f}")
-    except KeyboardInterrupt:  # an interrupt keeps what was generated so far
-        interrupted = True
+        keys = real_row_keys(prep)
+        s = sample_rows(backend, prep.prompt, prep.spec, cfg, RowParser(prep.spec, keys, NearCopyIndex(keys, prep.spec)),
+                        max_new_tokens=max_new_tokens(backend, prep), on_round=on_round, targets=prep.targets)
     finally:
         bar.close()
-    seconds = time.perf_counter() - t0
-    pool = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=prep.spec.column_names)
-    rej = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
-    n_lines = len(pool) + len(rej)
-    synthetic, calib = calibrate(pool, prep)
+    synthetic, rej, seconds = s.rows, s.rejects, s.seconds
+    n_lines = len(s.pool) + len(rej)
     metrics = {
         "gen.rows_valid": float(len(synthetic)),
         "gen.rows_rejected": float(len(rej)),
-        "gen.validity_rate": len(pool) / n_lines if n_lines else 0.0,
-        "gen.copy_rejects": float(copies),
-        "gen.near_copy_rejects": float(near),
-        "gen.completions": float(n_completions),
-        "gen.tokens": float(n_tokens),
+        "gen.validity_rate": len(s.pool) / n_lines if n_lines else 0.0,
+        "gen.copy_rejects": float(s.copy_rejects),
+        "gen.near_copy_rejects": float(s.near_copy_rejects),
+        "gen.completions": float(s.n_completions),
+        "gen.tokens": float(s.n_tokens),
         "gen.seconds": seconds,
-        "gen.tokens_per_s": n_tokens / seconds if seconds else 0.0,
+        "gen.tokens_per_s": s.n_tokens / seconds if seconds else 0.0,
         "gen.rows_per_s": len(synthetic) / seconds if seconds else 0.0,
-        **calib,
+        **s.calib,
     }
     for reason, count in rej["reason"].value_counts().items():
         metrics[f"gen.rejects.{str(reason).replace(' ', '_').replace('-', '_')}"] = float(count)
-    notes = ["interrupted by the user; kept the rows generated so far"] if interrupted else []
-    if len(synthetic) < cfg.n_rows and not interrupted:
-        notes.append(f"only {len(synthetic)} of {cfg.n_rows} valid rows after {n_completions} completions "
-                     f"(budget {budget}); kept what was generated. Raise max_attempts, or use constrained=true.")
-    return GenerationOutcome(synthetic, rej, metrics, info, notes, interrupted, pool)
+    notes = ["interrupted by the user; kept the rows generated so far"] if s.interrupted else []
+    if len(synthetic) < cfg.n_rows and not s.interrupted:
+        notes.append(f"only {len(synthetic)} of {cfg.n_rows} valid rows after {s.n_completions} completions "
+                     f"(budget {cfg.completion_budget()}); kept what was generated. Raise max_attempts, or use "
+                     "constrained=true.")
+    return GenerationOutcome(synthetic, rej, metrics, info, notes, s.interrupted, s.pool)

@@ -27,12 +27,6 @@ class RunOutcome:
     evaluation: Any = None
 
 
-def run_params(cfg: RunConfig) -> dict[str, Any]:
-    d = cfg.model_dump()
-    d["statistics"] = ",".join(cfg.statistics)
-    return d
-
-
 def loggable_prompt_text(prompt) -> str:
     """The rendered prompt as it may be logged: a seed_ex prompt's real example rows replaced by a placeholder."""
     examples = prompt.variables.get("examples") if prompt.uses_real_rows else None
@@ -73,11 +67,11 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
         1.0
     """
     prep = prepare(cfg)  # spec, data, strategy errors surface before any model loads
-    backend = backend or make_backend(cfg.backend, cfg.model)
+    backend = backend or make_backend(cfg.backend, cfg.model, spec=prep.spec)
     stage = stage or ("main" if evaluate else "generate")
     name = run_name or f"{stage}-{cfg.dataset}-{cfg.strategy}-s{cfg.seed}"
     with tracking.tracked_run(stage, run_name=name, nested=nested, tags=extra_tags) as run:
-        tracking.log_params(run_params(cfg))
+        tracking.log_params(cfg.flat_params())
         _log_inputs(prep)
         tracking.log_prompt(prep.prompt, loggable_prompt_text(prep.prompt))
         info = backend.info()
@@ -90,11 +84,11 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
             from synllm_mlops.calibration import calibration_figure
 
             tracking.log_text(prep.targets.to_json(), "calibration/targets.json")
+            if gen.pool is not None and len(gen.pool):
+                tracking.log_figures({"calibration.png": calibration_figure(prep.targets, gen.pool, gen.synthetic)})
         if prep.budget is not None:  # every release derived from real data, with its mechanism and epsilon
             tracking.log_text(prep.budget.to_json(), "privacy/dp_ledger.json")
             tracking.log_metrics({"privacy.dp_epsilon_spent": prep.budget.spent})
-            if gen.pool is not None and len(gen.pool):
-                tracking.log_figures({"calibration.png": calibration_figure(prep.targets, gen.pool, gen.synthetic)})
         tracking.log_synthetic(gen.synthetic, to_csv(gen.synthetic, prep.spec), gen.rejects)
         if gen.notes:
             tracking.log_text("\n".join(gen.notes), "generation/notes.txt")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from synllm_mlops.calibration import CalibrationOptions
 from synllm_mlops.config import RunConfig
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.prompts import STRATEGIES
@@ -58,7 +60,7 @@ class GridConfig(BaseModel):
     datasets: list[DatasetEntry] = Field(min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     calibrations: list[Literal["none", "select", "steer", "select+steer"]] = Field(
-        default_factory=lambda: [RunConfig.model_fields["calibration"].default], min_length=1,
+        default_factory=lambda: [CalibrationOptions.model_fields["calibration"].default], min_length=1,
         description="calibration modes to compare (default: the run default only)")
     n_rows: int = Field(default=200, ge=1)
     backend: Literal["hf", "vllm", "fake"] = "hf"
@@ -92,10 +94,10 @@ class GridConfig(BaseModel):
         if clash:
             raise ValueError(f"overrides cannot set {clash}: the grid sets them per cell; use the grid keys "
                              f"({', '.join(_GRID_KEYS)}) instead")
-        unknown = sorted(set(v) - set(RunConfig.model_fields))
+        unknown = sorted(set(v) - set(RunConfig.flat_fields()))
         if unknown:
             raise ValueError(f"unknown RunConfig fields {unknown}; allowed: "
-                             f"{', '.join(sorted(set(RunConfig.model_fields) - set(_GRID_KEYS)))}")
+                             f"{', '.join(sorted(set(RunConfig.flat_fields()) - set(_GRID_KEYS)))}")
         return v
 
     def cells(self) -> list[Cell]:
@@ -120,13 +122,14 @@ class Cell:
     @property
     def name(self) -> str:
         c = self.config
-        calib = "" if c.calibration == RunConfig.model_fields["calibration"].default else f"-{c.calibration}"
+        mode = c.calibrate.calibration
+        calib = "" if mode == CalibrationOptions.model_fields["calibration"].default else f"-{mode}"
         return f"{c.model}-{Path(c.dataset).stem}-{c.strategy}{calib}-s{c.seed}"
 
 
 def cell_hash(cfg: RunConfig) -> str:
-    """A stable short hash of the resolved run configuration (its JSON, keys sorted)."""
-    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+    """A stable short hash of the resolved run configuration (its flat params as JSON, keys sorted)."""
+    return hashlib.sha256(json.dumps(cfg.flat_params(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _describe(err: dict, allowed: list[str]) -> str:

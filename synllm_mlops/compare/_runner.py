@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -12,8 +11,8 @@ import pandas as pd
 from synllm_mlops.compare._grid import Cell, GridConfig, load_grid
 from synllm_mlops.compare._leaderboard import LEADERBOARD_METRICS, leaderboard, leaderboard_html
 from synllm_mlops.config import RunConfig
-from synllm_mlops.errors import ModelLoadError
-from synllm_mlops.generation import GenerationBackend
+from synllm_mlops.errors import CONTINUE_AFTER, ModelLoadError, failure_text
+from synllm_mlops.generation import GenerationBackend, check_backend
 
 BackendFactory = Callable[[RunConfig], GenerationBackend]
 
@@ -32,44 +31,37 @@ class _Backends:
     """One backend per model, built on first use and reused by every cell of that model.
 
     Cells come grouped by model, so the previous model is released when the next one is built
-    (twenty 7B models do not fit one GPU together). The fake backend writes rows for one spec,
-    so it is built per model *and* dataset.
+    (twenty 7B models do not fit one GPU together).
     """
 
     def __init__(self, grid: GridConfig):
         self.grid, self._cache = grid, {}
 
     def __call__(self, cfg: RunConfig) -> GenerationBackend:
-        from synllm_mlops.generation import make_backend
+        from synllm_mlops.generation import backend_key, make_backend
+        from synllm_mlops.spec import load_spec
 
-        key = (cfg.model, cfg.dataset) if self.grid.backend == "fake" else cfg.model
+        spec = load_spec(cfg.dataset)
+        key = backend_key(self.grid.backend, cfg.model, spec)
         if key not in self._cache:
-            if self.grid.backend != "fake":
+            if not any(k[0] == cfg.model for k in self._cache):
                 self.release()
-            if self.grid.backend == "fake":
-                from synllm_mlops.spec import load_spec
-
-                self._cache[key] = make_backend("fake", cfg.model, spec=load_spec(cfg.dataset))
-            elif self.grid.backend == "vllm":
-                self._cache[key] = make_backend("vllm", cfg.model, seed=0, **self.grid.vllm.model_dump())
-            else:
-                self._cache[key] = make_backend(self.grid.backend, cfg.model)
+            options = self.grid.vllm.model_dump() if self.grid.backend == "vllm" else {}
+            self._cache[key] = make_backend(self.grid.backend, cfg.model, spec=spec, **options)
         return self._cache[key]
 
     def release(self) -> None:
         import gc
 
         for backend in self._cache.values():
-            close = getattr(backend, "close", None)
-            if close is not None:
-                close()
+            backend.close()
         self._cache.clear()
         gc.collect()
 
 
 def _row(cell: Cell, status: str, run_id: str | None, metrics: dict[str, float] | None = None, error: str = "") -> dict:
     c = cell.config
-    return {"model": c.model, "strategy": c.strategy, "calibration": c.calibration, "dataset": Path(c.dataset).stem,
+    return {"model": c.model, "strategy": c.strategy, "calibration": c.calibrate.calibration, "dataset": Path(c.dataset).stem,
             "seed": c.seed,
             "status": status, "run_id": run_id, "cell_hash": cell.hash, "error": error, **(metrics or {})}
 
@@ -109,14 +101,12 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
 
     from synllm_mlops import tracking
     from synllm_mlops import tracking as grid_tracking
-    from synllm_mlops.workflow import run_generation, run_params
+    from synllm_mlops.workflow import run_generation
 
     grid = config if isinstance(config, GridConfig) else load_grid(config)
     cells = grid.cells()
-    if backend_factory is None and grid.backend == "vllm":  # fail before hundreds of cells fail one by one
-        from synllm_mlops.generation._vllm import _import_vllm
-
-        _import_vllm()
+    if backend_factory is None:  # fail before hundreds of cells fail one by one (e.g. vllm not installed)
+        check_backend(grid.backend)
     backends = backend_factory or _Backends(grid)
     rows: list[dict] = []
     counts = {"ran": 0, "skipped": 0, "failed": 0}
@@ -143,8 +133,8 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
                         raise _Unavailable(unavailable[cell.config.model])
                     try:
                         backend = backends(cell.config)
-                    except Exception as e:  # noqa: BLE001 - e.g. weights not on this machine: skip the model
-                        unavailable[cell.config.model] = f"{type(e).__name__}: {e}"
+                    except CONTINUE_AFTER as e:  # e.g. weights not on this machine: skip the model's cells
+                        unavailable[cell.config.model] = failure_text(e)
                         raise _Unavailable(unavailable[cell.config.model]) from e
                     out = run_generation(cell.config, evaluate=True, backend=backend, stage="main", nested=True,
                                          progress=False, run_name=cell.name, extra_tags=tags)
@@ -152,17 +142,17 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
                     counts["ran"] += 1
                 except KeyboardInterrupt:
                     rid = grid_tracking.record_failed_cell(pid, cell.hash, run_name=cell.name,
-                                                           params=run_params(cell.config),
+                                                           params=cell.config.flat_params(),
                                                            error="interrupted by the user", status="KILLED", tags=tags)
                     rows.append(_row(cell, "KILLED", rid, error="interrupted by the user"))
                     raise
-                except Exception as e:  # noqa: BLE001 - a failed cell is data; the grid goes on
+                except CONTINUE_AFTER as e:  # a failed cell is data; the grid goes on
                     if isinstance(e, ModelLoadError):  # loading failed inside the run: don't retry every cell
                         unavailable[cell.config.model] = f"{type(e).__name__}: {e}"
                     skipped = isinstance(e, _Unavailable)
-                    error = str(e) if skipped else f"{type(e).__name__}: {e}\n\n{traceback.format_exc()}"
+                    error = str(e) if skipped else failure_text(e)
                     rid = grid_tracking.record_failed_cell(
-                        pid, cell.hash, run_name=cell.name, params=run_params(cell.config), error=error,
+                        pid, cell.hash, run_name=cell.name, params=cell.config.flat_params(), error=error,
                         tags={**tags, **({"synllm.cell_skipped": "model not available"} if skipped else {})})
                     rows.append(_row(cell, "FAILED", rid, error=error.splitlines()[0]))
                     counts["failed"] += 1

@@ -10,6 +10,7 @@ from typing import Any, Callable, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
+from synllm_mlops.errors import ContractViolation
 from synllm_mlops.errors import DataError
 from synllm_mlops.evaluation._encoding import MixedEncoder
 from synllm_mlops.evaluation._neighbours import nearest
@@ -122,7 +123,8 @@ class Metric(ABC):
         out = self._compute(data)
         score = float(out["score"])
         if not math.isnan(score) and not (self.min_value - 1e-9 <= score <= self.max_value + 1e-9):
-            raise AssertionError(f"{self.name} must lie in [{self.min_value}, {self.max_value}], got {score}")
+            raise ContractViolation(f"{self.name} must lie in its declared range [{self.min_value}, {self.max_value}], "
+                                    f"got {score}: a bug in the metric, not a property of the data")
         out["score"] = score
         return out
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from synllm_mlops.spec import DatasetSpec
+from synllm_mlops.spec import DatasetSpec, key_frame
 
 
 def scaled(values: pd.Series, lo: float, hi: float) -> np.ndarray:
@@ -82,10 +82,7 @@ def category_codes(values: pd.Series, categories: list[str]) -> np.ndarray:
 
 
 def normalised(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
-    """Values written as the synthetic CSV writes them: numbers rounded to the spec's decimals, text stripped.
-
-    Two rows are "the same record" when their normalised forms are equal (missing equals missing).
-    """
+    """Values written as the synthetic CSV writes them: numbers rounded to the spec's decimals, text stripped."""
     out = {}
     for col in spec.columns:
         s = df[col.name]
@@ -97,10 +94,10 @@ def normalised(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 
 
 def row_keys(df: pd.DataFrame, spec: DatasetSpec) -> np.ndarray:
-    """A 64-bit hash per row of the normalised table (NaN hashes equal to NaN)."""
+    """A 64-bit hash per row of its :func:`~synllm_mlops.spec.row_key` (the copy guard's identity)."""
     if len(df) == 0:
         return np.zeros(0, dtype=np.uint64)
-    return pd.util.hash_pandas_object(normalised(df, spec), index=False).to_numpy()
+    return pd.util.hash_pandas_object(key_frame(df, spec), index=False).to_numpy()
 
 
 def binned_codes(values: pd.Series, edges: np.ndarray) -> np.ndarray:

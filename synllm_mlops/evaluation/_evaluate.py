@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from synllm_mlops.errors import ContractViolation
 from synllm_mlops.evaluation._base import EvalData, Metric, skipped
 from synllm_mlops.evaluation._column_pair_trends import ColumnPairTrends
 from synllm_mlops.evaluation._column_shapes import ColumnShapes
@@ -45,9 +46,12 @@ def default_metrics() -> dict[str, list[Metric]]:
 
 
 def _safe(metric: Metric, data: EvalData) -> dict[str, Any]:
-    # a failure inside one metric is data, not a crash: NaN plus the error, and the evaluation goes on
+    # a metric that cannot be computed on this data is NaN plus the reason, and the evaluation goes on;
+    # a metric that breaks its own declaration (ContractViolation) is a bug and raises
     try:
         return metric.compute_prepared(data)
+    except ContractViolation:
+        raise
     except Exception as e:  # noqa: BLE001
         log.warning("metric %s failed: %s: %s", metric.name, type(e).__name__, e)
         return skipped(f"{type(e).__name__}: {e}", error=True)

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from synllm_mlops.errors import ConfigError, unknown
 from synllm_mlops.generation._params import GenerationParams
 from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.prompts import Prompt
+from synllm_mlops.spec import DatasetSpec
+
+
+def derive_seed(*entropy: int) -> int:
+    """A 63-bit seed (what ``torch.manual_seed`` accepts) drawn from ``entropy`` (run seed, round, batch...).
+
+    ``numpy.random.SeedSequence`` mixes its inputs, so neighbouring runs and rounds get unrelated streams.
+    """
+    return int(np.random.SeedSequence(list(entropy)).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 @dataclass
@@ -45,18 +57,42 @@ class ModelInfo:
 
 
 class GenerationBackend(ABC):
-    """Samples completions for one prompt.
+    """Samples completions for one prompt: the contract every backend keeps (``tests/generation/test_backend_contract.py``).
 
-    ``generate`` validates, splits ``n`` sequences into batches, seeds each batch from ``seed`` and
-    times it; subclasses implement ``_generate_batch`` only. Expensive state (weights, caches) is
-    built once per backend instance and reused across calls (and across tuning trials).
+    ``load`` builds the expensive state (weights, tokenizer, caches) once and returns the backend;
+    ``close`` frees it (a later ``load`` rebuilds it); ``info`` and ``count_tokens`` describe the loaded
+    model; ``prompt_text`` is the exact text the model continues; ``generate`` validates, splits ``n``
+    sequences into batches, seeds each batch and times it. Subclasses implement ``_generate_batch``
+    and ``info``, and ``load``/``close``/``_chat_tokenizer`` when they hold a model.
     """
 
     name: str
 
+    @classmethod
+    def require(cls) -> None:
+        """Fail fast, before any model is built, when this backend cannot run on this machine."""
+
+    def load(self) -> "GenerationBackend":
+        """Build the model once (a no-op when loaded); returns ``self``."""
+        return self
+
+    def close(self) -> None:
+        """Free the model (e.g. GPU memory before the next model of a grid); ``load`` may be called again."""
+
     @abstractmethod
     def info(self) -> ModelInfo:
         """Identity of the loaded model."""
+
+    def _chat_tokenizer(self):
+        """The tokenizer whose chat template renders prompts, or None (completion models, no tokenizer)."""
+        return None
+
+    def prompt_text(self, prompt: Prompt) -> str:
+        """The exact text the model sees: its own chat template for chat models, plain text otherwise."""
+        tok = self.load()._chat_tokenizer()
+        if tok is not None and getattr(tok, "chat_template", None):
+            return tok.apply_chat_template(prompt.messages, add_generation_prompt=True, tokenize=False)
+        return f"{prompt.system}\n\n{prompt.user}\n\nCSV rows:\n"
 
     def generate(self, prompt: Prompt, n: int, params: GenerationParams, *, regex: str | None,
                  max_new_tokens: int, seed: int, on_batch: Callable[[BatchResult], None] | None = None,
@@ -65,23 +101,28 @@ class GenerationBackend(ABC):
 
         ``guide`` carries the spec's hard rules between columns; backends that can enforce them while
         decoding do (``hf``), the others leave them to the parser, which rejects rows that break them.
+        Batch ``i`` is seeded with ``derive_seed(seed, i)``.
         """
         if n < 1:
             raise ConfigError(f"number of sequences must be >= 1, got {n}")
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         out: list[Completion] = []
-        t0 = time.perf_counter()
-        for i, start in enumerate(range(0, n, params.batch_size)):
-            b = min(params.batch_size, n - start)
-            tb = time.perf_counter()
-            comps = self._generate_batch(prompt, b, params, regex, max_new_tokens, seed * 1_000_003 + i, guide)
-            if len(comps) != b:
-                raise RuntimeError(f"backend {self.name} returned {len(comps)} completions for a batch of {b}")
-            out += comps
-            if on_batch is not None:
-                on_batch(BatchResult(comps, time.perf_counter() - tb))
-        return BatchResult(out, time.perf_counter() - t0)
+        # one call at a time per backend: torch's RNG is process-wide, so two threads of a served model
+        # sampling at once would each lose the reproducibility of their seed
+        with self.__dict__.setdefault("_generate_lock", threading.Lock()):
+            self.load()
+            t0 = time.perf_counter()
+            for i, start in enumerate(range(0, n, params.batch_size)):
+                b = min(params.batch_size, n - start)
+                tb = time.perf_counter()
+                comps = self._generate_batch(prompt, b, params, regex, max_new_tokens, derive_seed(seed, i), guide)
+                if len(comps) != b:
+                    raise RuntimeError(f"backend {self.name} returned {len(comps)} completions for a batch of {b}")
+                out += comps
+                if on_batch is not None:
+                    on_batch(BatchResult(comps, time.perf_counter() - tb))
+            return BatchResult(out, time.perf_counter() - t0)
 
     @abstractmethod
     def _generate_batch(self, prompt: Prompt, batch_size: int, params: GenerationParams, regex: str | None,
@@ -93,19 +134,44 @@ class GenerationBackend(ABC):
 
 
 BACKENDS: dict[str, Callable[..., GenerationBackend]] = {}
+_NEEDS_SPEC: set[str] = set()
 
 
-def register_backend(name: str) -> Callable:
+def register_backend(name: str, *, needs_spec: bool = False) -> Callable:
+    """Register a backend class under ``name``; ``needs_spec`` backends are built with ``spec=`` (the fake)."""
     def deco(factory: Callable[..., GenerationBackend]) -> Callable[..., GenerationBackend]:
         BACKENDS[name] = factory
+        if needs_spec:
+            _NEEDS_SPEC.add(name)
         return factory
     return deco
 
 
-def make_backend(name: str, model: str, **kwargs) -> GenerationBackend:
-    """Build a backend by name (``hf``, ``vllm``, ``fake``) for ``model``; loads nothing yet."""
+def make_backend(name: str, model: str, *, spec: DatasetSpec | None = None, **options) -> GenerationBackend:
+    """Build a backend by name (``hf``, ``vllm``, ``fake``) for ``model``; loads nothing yet.
+
+    ``spec`` is the dataset the rows are for; only backends registered with ``needs_spec`` read it.
+    """
     from synllm_mlops.generation import _fake, _hf, _vllm  # noqa: F401 - registration side effect
 
     if name not in BACKENDS:
         raise unknown("backend", name, sorted(BACKENDS))
-    return BACKENDS[name](model, **kwargs)
+    if name in _NEEDS_SPEC:
+        if spec is None:
+            raise ConfigError(f"backend {name!r} writes rows for one dataset: pass spec=<DatasetSpec>")
+        options["spec"] = spec
+    return BACKENDS[name](model, **options)
+
+
+def check_backend(name: str) -> None:
+    """Raise now (unknown name, missing optional package) rather than once per run of a grid."""
+    from synllm_mlops.generation import _fake, _hf, _vllm  # noqa: F401 - registration side effect
+
+    if name not in BACKENDS:
+        raise unknown("backend", name, sorted(BACKENDS))
+    BACKENDS[name].require()
+
+
+def backend_key(name: str, model: str, spec: DatasetSpec | None) -> tuple[str, str | None]:
+    """What identifies a built backend: the model, and the dataset for backends built for one (cache key)."""
+    return model, (spec.name if spec is not None and name in _NEEDS_SPEC else None)

@@ -11,7 +11,7 @@ from synllm_mlops.prompts import Prompt
 from synllm_mlops.spec import NA_TOKEN, DatasetSpec
 
 
-@register_backend("fake")
+@register_backend("fake", needs_spec=True)
 class FakeBackend(GenerationBackend):
     """Writes valid-looking CSV rows for ``spec`` (plus ``garbage_rate`` of junk lines); unit tests only.
 

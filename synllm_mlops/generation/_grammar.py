@@ -12,7 +12,7 @@ import re
 
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.spec import NA_TOKEN, ColumnSpec, DatasetSpec
-from synllm_mlops.spec._schema import AllowedRule, RangeRule
+from synllm_mlops.spec import AllowedRule, RangeRule
 
 
 def _classes(a: str, b: str) -> list[list[str]]:

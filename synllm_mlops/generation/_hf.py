@@ -9,45 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import shutil
-import tempfile
-from pathlib import Path
 
 from synllm_mlops.errors import ModelLoadError
 from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo, register_backend
-from synllm_mlops.generation._catalog import ModelRef, cache_dir, resolve_model
+from synllm_mlops.generation._catalog import ModelRef, resolve_model
 from synllm_mlops.generation import _shared_prefix as _shared
 from synllm_mlops.generation._params import GenerationParams
 from synllm_mlops.generation._rules import RowGuide, RowTracker
+from synllm_mlops.generation._weights import dequantized_dir
 from synllm_mlops.prompts import Prompt
-
-
-def _dequantized_dir(ref: ModelRef) -> Path:
-    """Expand an embedded GGUF once into a transformers directory in the cache; reuse it afterwards."""
-    gguf = ref.gguf_path()
-    target = cache_dir() / "models" / f"{ref.alias}-{gguf.stat().st_size}"
-    if (target / "config.json").is_file():
-        return target
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
-    # save_pretrained refuses GGUF-quantized models; the weights are already plain fp32 tensors
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".partial-"))
-    try:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        os.replace(tmp, target)  # atomic: a concurrent process sees either nothing or the whole directory
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (target / "config.json").is_file():
-            raise
-    return target
 
 
 class RuleLogitsProcessor:
@@ -124,7 +94,7 @@ class HFBackend(GenerationBackend):
 
         self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype_name = self.dtype_name or ("bfloat16" if self.device == "cuda" else "float32")
-        path = str(_dequantized_dir(self.ref)) if self.ref.embedded else (self.ref.local_dir or self.ref.hf_id)
+        path = str(dequantized_dir(self.ref)) if self.ref.embedded else (self.ref.local_dir or self.ref.hf_id)
         try:
             self._tok = AutoTokenizer.from_pretrained(path)
             self._model = AutoModelForCausalLM.from_pretrained(
@@ -153,12 +123,13 @@ class HFBackend(GenerationBackend):
         self.load()
         return len(self._tok(text, add_special_tokens=False)["input_ids"])
 
-    def prompt_text(self, prompt: Prompt) -> str:
-        """The exact text the model sees: its own chat template, or plain text for completion models."""
-        self.load()
-        if self.ref.chat and getattr(self._tok, "chat_template", None):
-            return self._tok.apply_chat_template(prompt.messages, add_generation_prompt=True, tokenize=False)
-        return f"{prompt.system}\n\n{prompt.user}\n\nCSV rows:\n"
+    def _chat_tokenizer(self):
+        return self._tok if self.ref.chat else None
+
+    def close(self) -> None:
+        """Drop the weights, the prompt's KV cache and the compiled grammars."""
+        self._model = self._tok = self._prefix = self._compiler = None
+        self._grammars, self._texts = {}, {}
 
     # -- generation ----------------------------------------------------------------------------
     def _prefill(self, text: str):

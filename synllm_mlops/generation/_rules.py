@@ -18,38 +18,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from synllm_mlops.spec import NA_TOKEN, ColumnSpec, DatasetSpec
-from synllm_mlops.spec._schema import Condition, ImplicationRule, OrderingRule
-
-_NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not_in", "not_in": "in"}
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
+from synllm_mlops.spec import NA_TOKEN, ColumnSpec, DatasetSpec, ImplicationRule, OrderingRule
 
 def _number(text: str) -> float | None:
     try:
         return float(text)
     except ValueError:
         return None
-
-
-def _holds(cond: Condition, col: ColumnSpec, text: str) -> bool:
-    """``cond`` on one written field, with :meth:`Condition.holds` semantics (missing never holds)."""
-    if text == NA_TOKEN:
-        return False
-    if cond.op in ("in", "not_in"):
-        values = cond.value if isinstance(cond.value, list) else [cond.value]
-        if col.is_numeric:
-            x = _number(text)
-            hit = x is not None and any(_number(str(v)) == x for v in values)
-        else:
-            hit = text in {str(v) for v in values}
-        return hit if cond.op == "in" else not hit
-    if cond.op in ("==", "!=") and not isinstance(cond.value, (int, float)):
-        return (text == str(cond.value)) == (cond.op == "==")
-    x, v = _number(text), float(cond.value)
-    if x is None:
-        return False
-    return {"==": x == v, "!=": x != v, "<": x < v, "<=": x <= v, ">": x > v, ">=": x >= v}[cond.op]
 
 
 @dataclass
@@ -177,18 +152,18 @@ class RowGuide:
                 continue
             if isinstance(rule, OrderingRule):
                 a, b = index[rule.left], index[rule.right]
-                # the field written second is bounded by the first: right FLIP(op) left, or left op right
-                target, source, op = (b, a, _FLIP[rule.op]) if a < b else (a, b, rule.op)
+                # the field written second is bounded by the first: right (flipped op) left, or left op right
+                target, source, op = (b, a, rule.flipped().op) if a < b else (a, b, rule.op)
                 self._add(target, source, lambda t, c, op=op: c.add(op, float(t)) if _number(t) is not None else None)
             elif isinstance(rule, ImplicationRule):
                 i, t = index[rule.if_.column], index[rule.then.column]
                 if i < t:  # condition known first: enforce the consequence
                     self._add(t, i, lambda x, c, r=rule, col=self.columns[i]:
-                              c.add(r.then.op, r.then.value) if _holds(r.if_, col, x) else None)
+                              c.add(r.then.op, r.then.value) if r.if_.holds_value(x, col.is_numeric) else None)
                 elif t < i:  # consequence known first and false: the condition must not hold
                     self._add(i, t, lambda x, c, r=rule, col=self.columns[t]:
-                              c.add(_NEGATE[r.if_.op], r.if_.value)
-                              if x != NA_TOKEN and not _holds(r.then, col, x) else None)
+                              c.add(r.if_.negated().op, r.if_.value)
+                              if x != NA_TOKEN and not r.then.holds_value(x, col.is_numeric) else None)
 
     def _add(self, target: int, source: int, fn) -> None:
         self._deps.setdefault(target, []).append((source, fn))

@@ -16,6 +16,7 @@ Used only for models without sliding-window layers or logit soft-capping.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from dataclasses import dataclass
 
 NAME = "synllm_shared_prefix"
@@ -28,26 +29,26 @@ class _Prefix:
     length: int  # P: positions [0, P) of the batch cache belong to the prefix and are never read there
 
 
-_active: _Prefix | None = None
+# the prefix of the generate() call running in this thread (a context variable: a served model may
+# run several calls at once, each in its own thread, and none may read another's prompt)
+_ACTIVE: contextvars.ContextVar[_Prefix | None] = contextvars.ContextVar("synllm_shared_prefix", default=None)
 
 
 @contextlib.contextmanager
 def shared_prefix(cache, length: int):
     """Within this block, decoding steps read positions ``[0, length)`` from ``cache`` (batch 1) instead."""
-    global _active
-    previous, _active = _active, _Prefix([layer.keys for layer in cache.layers],
-                                         [layer.values for layer in cache.layers], length)
+    token = _ACTIVE.set(_Prefix([layer.keys for layer in cache.layers], [layer.values for layer in cache.layers], length))
     try:
         yield
     finally:
-        _active = previous
+        _ACTIVE.reset(token)
 
 
 def _attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    st = _active
+    st = _ACTIVE.get()
     if st is not None and query.shape[2] == 1 and attention_mask is None:
         # the batch cache holds no prompt keys: plain SDPA here would silently attend to empty slots
         raise RuntimeError("shared-prefix attention needs the attention mask of a static cache; "

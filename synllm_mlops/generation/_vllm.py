@@ -15,12 +15,14 @@ from synllm_mlops.generation._backend import Completion, GenerationBackend, Mode
 from synllm_mlops.generation._catalog import ModelRef, resolve_model
 from synllm_mlops.generation._params import GenerationParams
 from synllm_mlops.generation._rules import RowGuide
+from synllm_mlops.generation._weights import dequantized_dir
 from synllm_mlops.prompts import Prompt
 
 INSTALL_HINT = "vllm is not installed; pip install 'synllm-mlops[vllm]' on a CUDA machine"
 
 
-def _import_vllm():
+def import_vllm():
+    """The ``vllm`` module, or a :class:`ModelLoadError` saying how to install it."""
     try:
         return importlib.import_module("vllm")
     except ImportError as e:
@@ -61,14 +63,16 @@ class VLLMBackend(GenerationBackend):
         self.gpu_memory_utilization, self.max_model_len = gpu_memory_utilization, max_model_len
         self._llm = self._tok = self._version = None
 
+    @classmethod
+    def require(cls) -> None:
+        import_vllm()
+
     def load(self) -> "VLLMBackend":
         if self._llm is not None:
             return self
-        vllm = _import_vllm()
+        vllm = import_vllm()
         if self.ref.embedded:  # the GGUF expanded once to a transformers directory, shared with the hf backend
-            from synllm_mlops.generation._hf import _dequantized_dir
-
-            path = str(_dequantized_dir(self.ref))
+            path = str(dequantized_dir(self.ref))
         else:
             path = self.ref.local_dir or self.ref.hf_id
         kwargs = {"model": path, "dtype": self.dtype, "tensor_parallel_size": self.tensor_parallel_size,
@@ -111,16 +115,12 @@ class VLLMBackend(GenerationBackend):
         self.load()
         return len(self._tok.encode(text, add_special_tokens=False))
 
-    def prompt_text(self, prompt: Prompt) -> str:
-        """The model's own chat template for chat models, plain text for completion models."""
-        self.load()
-        if self.ref.chat and getattr(self._tok, "chat_template", None):
-            return self._tok.apply_chat_template(prompt.messages, add_generation_prompt=True, tokenize=False)
-        return f"{prompt.system}\n\n{prompt.user}\n\nCSV rows:\n"
+    def _chat_tokenizer(self):
+        return self._tok if self.ref.chat else None
 
     def sampling_params(self, params: GenerationParams, regex: str | None, max_new_tokens: int, seed: int):
         """One sequence's ``vllm.SamplingParams``."""
-        vllm = _import_vllm()
+        vllm = import_vllm()
         return vllm.SamplingParams(
             n=1, temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or -1,
             repetition_penalty=params.repetition_penalty, max_tokens=max_new_tokens, seed=seed,

@@ -10,29 +10,10 @@ import numpy as np
 import pandas as pd
 
 from synllm_mlops.parsing._nearcopy import NearCopyIndex
-from synllm_mlops.spec import NA_TOKEN, DatasetSpec, normalise_category
+from synllm_mlops.spec import NA_TOKEN, DatasetSpec, normalise_category, row_key
 
 REJECT_COLUMNS = ["reason", "detail", "line"]
 _NOISE_PREFIXES = ("```", "#", "Here", "here", "Sure", "Note", "CSV")
-
-
-def row_key(values: list[object], spec: DatasetSpec) -> tuple[str, ...]:
-    """Canonical form of a row for equality: numbers at the spec's decimals, categories as strings, NA."""
-    out = []
-    for v, c in zip(values, spec.columns):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            out.append(NA_TOKEN)
-        elif c.is_numeric:
-            out.append(f"{float(v):.{c.decimals}f}")
-        else:
-            out.append(str(v))
-    return tuple(out)
-
-
-def table_keys(df: pd.DataFrame, spec: DatasetSpec) -> set[tuple[str, ...]]:
-    """Canonical keys of every row of a typed table (for the privacy guard)."""
-    cols = [df[c].to_numpy(dtype=object) for c in spec.column_names]
-    return {row_key(list(vals), spec) for vals in zip(*cols)}
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from synllm_mlops.errors import ConfigError, unknown
 from synllm_mlops.privacy import LedgerEntry, PrivacyBudget
@@ -68,10 +68,20 @@ class PromptOptions(BaseModel):
 
     n_examples: int = Field(default=5, ge=1, le=50, description="real example rows (seed_ex only)")
     statistics: tuple[str, ...] = Field(default=ALL_STATS, description="families of statistics (statguide, clin_rule)")
-    max_correlations: int = Field(default=5, ge=0, le=30)
+    max_correlations: int = Field(default=5, ge=0, le=30, description="notable correlations listed (statguide, clin_rule)")
     max_rules: int | None = Field(default=None, ge=0, description="carry only the first N rules (clin_rule)")
-    rows_per_completion: int = Field(default=4, ge=1, le=50)
+    rows_per_completion: int = Field(default=4, ge=1, le=50, description="rows asked of each completion")
     dp_epsilon: float | None = Field(default=None, gt=0, description="release statistics under epsilon-DP")
+
+    @field_validator("statistics", mode="before")
+    @classmethod
+    def _stats(cls, v):
+        if isinstance(v, str):
+            v = tuple(s.strip() for s in v.split(",") if s.strip())
+        bad = sorted(set(v) - set(ALL_STATS))
+        if bad:
+            raise ValueError(f"unknown statistics {bad}; choose from {', '.join(ALL_STATS)}")
+        return tuple(v)
 
 
 @dataclass(frozen=True)

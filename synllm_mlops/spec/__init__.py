@@ -21,11 +21,16 @@ from synllm_mlops.spec._schema import (
     OrderingRule,
     RangeRule,
     Rule,
+    is_missing,
+    key_frame,
     normalise_category,
+    row_key,
+    table_keys,
 )
 
 __all__ = [
     "NA_TOKEN", "AllowedRule", "ColumnSpec", "Condition", "DatasetSpec", "ImplicationRule", "OrderingRule",
-    "RangeRule", "Rule", "SpecDraft", "Split", "builtin_specs", "conform", "data_digest", "draft_spec", "infer_spec", "load_data",
-    "load_spec", "normalise_category", "read_csv", "split_data",
+    "RangeRule", "Rule", "SpecDraft", "Split", "builtin_specs", "conform", "data_digest", "draft_spec", "infer_spec",
+    "is_missing", "key_frame", "load_data", "load_spec", "normalise_category", "read_csv", "row_key", "split_data",
+    "table_keys",
 ]

@@ -63,30 +63,77 @@ class ColumnSpec(_Strict):
 CompareOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in"]
 
 
+_NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not_in", "not_in": "in"}
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_COMPARE = {"==": lambda x, v: x == v, "!=": lambda x, v: x != v, "<": lambda x, v: x < v,
+            "<=": lambda x, v: x <= v, ">": lambda x, v: x > v, ">=": lambda x, v: x >= v}
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN, pandas' NA, or the ``NA`` token of CSV text."""
+    return value is None or value is pd.NA or value == NA_TOKEN or (isinstance(value, float) and math.isnan(value))
+
+
+def _number(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
+
+
+def _member(value: Any, numeric: bool) -> Any:
+    """The one value normalisation of rule semantics: a number on a numeric column, the category text otherwise."""
+    return _number(value) if numeric else normalise_category(value)
+
+
 class Condition(_Strict):
-    """``column op value``, e.g. ``Stage >= 4`` or ``Status in [D]``."""
+    """``column op value``, e.g. ``Stage >= 4`` or ``Status in [D]``.
+
+    One semantics, evaluated on a table (:meth:`holds`) or on one value (:meth:`holds_value`): a missing
+    value never holds; ``in``/``not_in`` (and ``==``/``!=`` with a text value) compare members after
+    normalisation (numbers on numeric columns, so ``4.0`` is in ``[4]``; category text otherwise); the
+    order operators (and ``==``/``!=`` with a number) compare numbers, and hold only for numbers.
+    """
 
     column: str
     op: CompareOp
     value: Any
 
+    @property
+    def _is_membership(self) -> bool:
+        return self.op in ("in", "not_in") or (self.op in ("==", "!=") and not isinstance(self.value, (int, float)))
+
+    def _members(self, numeric: bool) -> set:
+        values = self.value if isinstance(self.value, list) else [self.value]
+        return {m for m in (_member(v, numeric) for v in values) if m is not None}
+
+    def holds_value(self, value: Any, numeric: bool) -> bool:
+        """Whether the condition holds for one ``value`` of a column (``numeric``: the column's type)."""
+        if is_missing(value):
+            return False
+        if self._is_membership:
+            hit = _member(value, numeric) in self._members(numeric)
+            return hit if self.op in ("in", "==") else not hit
+        x = _number(value)
+        return x is not None and bool(_COMPARE[self.op](x, float(self.value)))
+
     def holds(self, df: pd.DataFrame) -> pd.Series:
-        """Boolean Series: True where the condition holds; missing values never hold."""
+        """Boolean Series: :meth:`holds_value` on every row (the column's type taken from its dtype)."""
         s = df[self.column]
-        present = s.notna()
-        if self.op in ("in", "not_in"):
-            values = self.value if isinstance(self.value, list) else [self.value]
-            values = [str(v) for v in values]
-            hit = s.astype("string").isin(values)
-            out = hit if self.op == "in" else ~hit
-        elif self.op in ("==", "!=") and not isinstance(self.value, (int, float)):
-            hit = s.astype("string") == str(self.value)
-            out = hit if self.op == "==" else ~hit
-        else:
-            x = pd.to_numeric(s, errors="coerce")
-            v = float(self.value)
-            out = {"==": x == v, "!=": x != v, "<": x < v, "<=": x <= v, ">": x > v, ">=": x >= v}[self.op]
-        return (out.fillna(False).astype(bool)) & present
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        present = s.notna() & (s.astype("string") != NA_TOKEN).fillna(False)
+        if self._is_membership:
+            keys = pd.to_numeric(s, errors="coerce") if numeric else s.map(normalise_category, na_action="ignore")
+            hit = keys.isin(list(self._members(numeric))).fillna(False).astype(bool)
+            out = hit if self.op in ("in", "==") else ~hit
+            return (out & present).astype(bool)
+        x = pd.to_numeric(s, errors="coerce")
+        return (_COMPARE[self.op](x, float(self.value)).fillna(False).astype(bool) & x.notna()).astype(bool)
+
+    def negated(self) -> "Condition":
+        """The condition with the opposite operator (for a present value, it holds exactly where this one does not)."""
+        return self.model_copy(update={"op": _NEGATED[self.op]})
 
     def describe(self) -> str:
         v = "{" + ", ".join(map(str, self.value)) + "}" if isinstance(self.value, list) else self.value
@@ -180,6 +227,10 @@ class OrderingRule(_RuleBase):
         ok = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[self.op]
         return (a.notna() & b.notna() & ~ok).astype(bool)
 
+    def flipped(self) -> "OrderingRule":
+        """The same rule written the other way round (``a <= b`` -> ``b >= a``)."""
+        return self.model_copy(update={"left": self.right, "op": _FLIPPED[self.op], "right": self.left})
+
     def describe(self) -> str:
         return f"{self.left} {self.op} {self.right}"
 
@@ -271,3 +322,29 @@ def normalise_category(value: Any) -> Any:
     if isinstance(value, (bool, np.bool_)):
         return str(int(value))
     return str(value).strip()
+
+
+def cell_key(value: Any, column: ColumnSpec) -> str:
+    """One cell as the row key writes it: numbers at the column's decimals, categories normalised, ``NA``."""
+    if is_missing(value) or (isinstance(value, str) and not value.strip()):
+        return NA_TOKEN
+    if column.is_numeric:
+        x = _number(value)
+        return str(value).strip() if x is None else f"{round(x, column.decimals) + 0.0:.{column.decimals}f}"
+    return str(normalise_category(value))
+
+
+def row_key(values: list[Any], spec: "DatasetSpec") -> tuple[str, ...]:
+    """The answer to "is this the same row?": the copy guard and ``privacy.exact_match_rate`` both use it."""
+    return tuple(cell_key(v, c) for v, c in zip(values, spec.columns))
+
+
+def key_frame(df: pd.DataFrame, spec: "DatasetSpec") -> pd.DataFrame:
+    """:func:`cell_key` of every cell of a table (spec columns, in spec order)."""
+    return pd.DataFrame({c.name: [cell_key(v, c) for v in df[c.name].to_numpy(dtype=object)] for c in spec.columns},
+                        index=df.index, dtype=object)
+
+
+def table_keys(df: pd.DataFrame, spec: "DatasetSpec") -> set[tuple[str, ...]]:
+    """:func:`row_key` of every row of a table (the privacy guard's reference set)."""
+    return set(key_frame(df, spec).itertuples(index=False, name=None))

@@ -21,7 +21,6 @@ import pandas as pd
 import synllm_mlops
 from synllm_mlops.spec import DatasetSpec
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 EXPERIMENT = "synllm"
 PROMPT_PREFIX = "synllm-"
 
@@ -196,6 +195,19 @@ def download_run_csv(run_id: str, artifact_path: str = "synthetic/synthetic.csv"
     with tempfile.TemporaryDirectory() as d:
         local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=d)
         return pd.read_csv(local, dtype=str, keep_default_na=False)
+
+
+def download_run_text(run_id: str, artifact_path: str) -> str | None:
+    """A text artifact of an earlier run, or None when the run has no such artifact."""
+    mlflow = _mlflow()
+    from mlflow.exceptions import MlflowException
+
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=d)
+        except (MlflowException, OSError):
+            return None
+        return Path(local).read_text()
 
 
 def run_params(run_id: str) -> dict[str, str]:

@@ -1,127 +1,30 @@
-"""The tuned generator as an MLflow pyfunc model, and the run bookkeeping a tuning study needs.
+"""Logging and registering the tuned generator (see ``_served``), and the run bookkeeping a tuning study needs.
 
-The model stores the spec YAML, the trial's :class:`RunConfig` (sampling + prompt options + model
-reference) and the *rendered* prompt, so serving needs no real data: statistics-only prompts
-(featdesc/statguide/clin_rule) carry no real rows. The privacy guard travels as keyed digests
-(HMAC-SHA256) of the real rows whose key is kept out of the artifact (see ``_guard``), so the served
-model still rejects copies of real patients while the artifact alone reveals nothing about them.
+mlflow is imported when a function runs, never at import.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 
-from synllm_mlops.errors import ConfigError, GenerationError
-from synllm_mlops.tracking._guard import KEY_ENV, KEY_FILE_ENV, GuardKeys, load_key, new_guard
-
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-
-import mlflow  # noqa: E402 - tracking is the one layer that imports mlflow
-import mlflow.pyfunc  # noqa: E402
-
-MAX_SERVED_ROWS = 10_000
-
-
-def _requests(model_input: Any) -> list[dict[str, int]]:
-    """``{"n_rows": 5, "seed": 1}``, a list of such dicts, or a DataFrame with those columns -> requests."""
-    if isinstance(model_input, pd.DataFrame):
-        records = model_input.to_dict(orient="records")
-    elif isinstance(model_input, dict):
-        records = [model_input] if not isinstance(next(iter(model_input.values()), None), (list, tuple)) \
-            else pd.DataFrame(model_input).to_dict(orient="records")
-    elif isinstance(model_input, list):
-        records = list(model_input)
-    else:
-        raise ConfigError(f"predict input must be a DataFrame or dict with n_rows (and seed), got {type(model_input).__name__}")
-    out = []
-    for r in records:
-        extra = sorted(set(r) - {"n_rows", "seed"})
-        if extra or "n_rows" not in r:
-            raise ConfigError(f"each request needs n_rows (and optionally seed) and nothing else, got keys {sorted(r)}")
-        n, seed = int(r["n_rows"]), int(0 if r.get("seed") is None or pd.isna(r.get("seed")) else r["seed"])
-        if not 1 <= n <= MAX_SERVED_ROWS or seed < 0:
-            raise ConfigError(f"n_rows must be in 1..{MAX_SERVED_ROWS} and seed >= 0, got n_rows={n}, seed={seed}")
-        out.append({"n_rows": n, "seed": seed})
-    return out
-
-
-warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")  # input is free-form: n_rows, seed
-
-
-class SynLLMGenerator(mlflow.pyfunc.PythonModel):
-    """A registered synthetic-table generator: ``predict({"n_rows": 50, "seed": 1})`` -> a DataFrame of rows.
-
-    The LLM loads once, in :meth:`load_context`. Rows are sampled with the tuned prompt and sampling
-    parameters, grammar-constrained when the config says so, parsed against the spec and checked by
-    the privacy guard; ``predict`` raises if the completion budget yields fewer than ``n_rows`` rows.
-
-    Example:
-        >>> import mlflow
-        >>> gen = mlflow.pyfunc.load_model("models:/synllm-cirrhosis@champion")  # doctest: +SKIP
-        >>> gen.predict({"n_rows": 5, "seed": 1})  # doctest: +SKIP
-    """
-
-    def load_context(self, context) -> None:
-        from synllm_mlops.config import RunConfig
-        from synllm_mlops.generation import RowGuide, completion_regex, make_backend
-        from synllm_mlops.prompts import Prompt
-        from synllm_mlops.spec import load_spec
-
-        art = context.artifacts
-        self.spec = load_spec(art["spec"])
-        self.config = RunConfig.model_validate_json(Path(art["config"]).read_text())
-        p = json.loads(Path(art["prompt"]).read_text())
-        self.prompt = Prompt(p["strategy"], p["template"], p["system"], p["user"], p["uses_real_rows"], p["variables"])
-        self.max_new_tokens = int(p["max_new_tokens"])
-        guard = json.loads(Path(art["guard"]).read_text())
-        key = load_key(guard)  # raises with the fix when the key is missing, unless unguarded serving is allowed
-        self.guarded = key is not None
-        self.real_keys = GuardKeys(guard, key) if key is not None else {}
-        self.regex = completion_regex(self.spec, self.config.rows_per_completion) if self.config.constrained else None
-        self.guide = RowGuide.for_spec(self.spec) if self.config.constrained else None
-        kwargs = {"spec": self.spec} if self.config.backend == "fake" else {}
-        self.backend = make_backend(self.config.backend, self.config.model, **kwargs)
-        if hasattr(self.backend, "load"):
-            self.backend.load()
-
-    def _generate(self, n_rows: int, seed: int) -> pd.DataFrame:
-        from synllm_mlops.parsing import RowParser
-
-        cfg = self.config.model_copy(update={"n_rows": n_rows, "seed": seed})
-        parser = RowParser(self.spec, self.real_keys)
-        rows, n_valid, done, round_ = [], 0, 0, 0
-        budget = cfg.completion_budget()
-        while n_valid < n_rows and done < budget:
-            n = min(budget - done, -(-(n_rows - n_valid) // cfg.rows_per_completion), cfg.batch_size)
-            res = self.backend.generate(self.prompt, n, cfg.gen_params(), regex=self.regex, guide=self.guide,
-                                        max_new_tokens=self.max_new_tokens, seed=seed * 10_007 + round_)
-            round_, done = round_ + 1, done + n
-            take = parser.parse([c.text for c in res.completions]).rows.iloc[: n_rows - n_valid]
-            rows.append(take)
-            n_valid += len(take)
-        if n_valid < n_rows:
-            raise GenerationError(f"only {n_valid} of {n_rows} valid rows after {done} completions; ask for fewer rows")
-        return pd.concat(rows, ignore_index=True)
-
-    def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        frames = [self._generate(r["n_rows"], r["seed"]) for r in _requests(model_input)]
-        out = pd.concat(frames, ignore_index=True)
-        if not self.guarded:  # the caller asked for no guard: every response says so
-            out["synllm_guard"] = "off: rows equal to real patients were not rejected"
-        return out.astype(object).where(out.notna(), None)  # missing values serialise as JSON null
+from synllm_mlops.errors import ConfigError
+from synllm_mlops.tracking._guard import KEY_ENV, KEY_FILE_ENV, new_guard
+from synllm_mlops.tracking._mlflow import _mlflow
 
 
 def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys: set[tuple[str, ...]],
                         registered_model: str, source_run_id: str, prompt_uri: str, allow_real_rows: bool = False,
-                        alias: str = "champion") -> tuple[str, str]:
+                        alias: str = "champion", targets_json: str | None = None) -> tuple[str, str]:
     """Log the generator on the active run, register it and point ``alias`` at the new version.
+
+    The copy guard ships as keyed digests of ``real_keys``; the key is saved outside the model (see
+    ``_guard``). ``targets_json``, the trial's released calibration targets (binned statistics, no
+    rows), lets the served model calibrate like the trial did.
 
     Returns:
         ``(model_uri, version)``.
@@ -133,6 +36,7 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
         raise ConfigError(f"trial run {source_run_id} uses strategy {prompt.strategy!r}, whose prompt holds real patient "
                           "rows; a registered model would ship them. Choose another champion_trial, or pass "
                           "allow_real_rows=true to register it anyway (tagged synllm.uses_real_rows=true)")
+    import mlflow.pyfunc
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
@@ -148,16 +52,22 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
                                    "max_new_tokens": max_new_tokens, "prompt_uri": prompt_uri}, indent=2), "prompt.json"),
             "guard": (json.dumps(guard), "guard.json"),
         }
+        if targets_json is not None:
+            files["targets"] = (targets_json, "calibration_targets.json")
         artifacts = {}
         for key, (text, name) in files.items():
             (Path(d) / name).write_text(text)
             artifacts[key] = str(Path(d) / name)
         signature = ModelSignature(inputs=Schema([ColSpec("long", "n_rows"), ColSpec("long", "seed", required=False)]))
-        info = mlflow.pyfunc.log_model(name="generator", python_model=SynLLMGenerator(), artifacts=artifacts,
-                                       signature=signature, registered_model_name=registered_model,
-                                       pip_requirements=["mlflow", "synllm-mlops"])
+        with warnings.catch_warnings():  # the input is free-form ({n_rows, seed}): no type hints to add
+            warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
+            from synllm_mlops.tracking._served import SynLLMGenerator
+
+            info = mlflow.pyfunc.log_model(name="generator", python_model=SynLLMGenerator(), artifacts=artifacts,
+                                           signature=signature, registered_model_name=registered_model,
+                                           pip_requirements=["mlflow", "synllm-mlops"])
     version = str(info.registered_model_version)
-    client = mlflow.MlflowClient()
+    client = _mlflow().MlflowClient()
     tags = {"synllm.source_run_id": source_run_id, "synllm.prompt_uri": prompt_uri, "synllm.strategy": config.strategy,
             "synllm.model": config.model, "synllm.uses_real_rows": str(prompt.uses_real_rows).lower(),
             "synllm.guard_key_id": guard["key_id"]}
@@ -173,11 +83,11 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
 
 def find_child_run(tags: dict[str, str]) -> str | None:
     """Id of the newest child of the active run carrying ``tags`` (e.g. a trial run that ended FAILED)."""
-    parent = mlflow.active_run()
+    parent = _mlflow().active_run()
     if parent is None:
         return None
     filters = [f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"] + [f"tags.`{k}` = '{v}'" for k, v in tags.items()]
-    found = mlflow.MlflowClient().search_runs([parent.info.experiment_id], " and ".join(filters),
+    found = _mlflow().MlflowClient().search_runs([parent.info.experiment_id], " and ".join(filters),
                                               order_by=["attributes.start_time DESC"], max_results=1)
     return found[0].info.run_id if found else None
 
@@ -186,11 +96,11 @@ def set_run_tags(run_id: str, tags: dict[str, str]) -> None:
     """Tag a run; a run missing from this store (a study resumed against another tracking store) is skipped."""
     from mlflow.exceptions import MlflowException
 
-    client = mlflow.MlflowClient()
+    client = _mlflow().MlflowClient()
     try:
         client.get_run(run_id)
     except MlflowException:
-        warnings.warn(f"run {run_id} is not in the tracking store {mlflow.get_tracking_uri()}; not tagging it "
+        warnings.warn(f"run {run_id} is not in the tracking store {_mlflow().get_tracking_uri()}; not tagging it "
                       "(was the study resumed against another MLflow store?)", stacklevel=2)
         return
     for k, v in tags.items():
@@ -201,7 +111,7 @@ def log_run_params(run_id: str, params: dict[str, Any]) -> None:
     """Log params on a (possibly finished) run, skipping keys it already has."""
     from mlflow.entities import Param
 
-    client = mlflow.MlflowClient()
+    client = _mlflow().MlflowClient()
     existing = client.get_run(run_id).data.params
     fresh = [Param(k, str(v)) for k, v in params.items() if k not in existing]
     if fresh:
@@ -209,22 +119,19 @@ def log_run_params(run_id: str, params: dict[str, Any]) -> None:
 
 
 def run_tag(run_id: str, key: str) -> str | None:
-    return mlflow.MlflowClient().get_run(run_id).data.tags.get(key)
+    return _mlflow().MlflowClient().get_run(run_id).data.tags.get(key)
 
 
 def end_active_run(status: str) -> None:
     """End the active run with ``status`` (``KILLED`` on Ctrl-C: mlflow's context manager would say FAILED)."""
-    if mlflow.active_run() is not None:
-        mlflow.end_run(status)
+    if _mlflow().active_run() is not None:
+        _mlflow().end_run(status)
 
 
 def log_plotly(fig, path: str) -> None:
     """An interactive plotly figure as a self-contained HTML artifact (viewable offline)."""
-    mlflow.log_text(fig.to_html(include_plotlyjs=True, full_html=True), path)
+    _mlflow().log_text(fig.to_html(include_plotlyjs=True, full_html=True), path)
 
 
 def log_matplotlib(fig, path: str) -> None:
-    import matplotlib.pyplot as plt
-
-    mlflow.log_figure(fig, path)
-    plt.close(fig)
+    _mlflow().log_figure(fig, path)

@@ -6,6 +6,7 @@ import math
 from typing import Callable
 
 from synllm_mlops.config import RunConfig
+from synllm_mlops.errors import CONTINUE_AFTER, failure_text, is_user_error
 from synllm_mlops.generation import GenerationBackend
 from synllm_mlops.tuning._space import SearchSpace
 
@@ -33,7 +34,7 @@ class Objective:
     ``rule_adherence`` = min_rule_adherence - clinical.rule_adherence; the same numbers are user attrs.
     """
 
-    def __init__(self, space: SearchSpace, base: dict, backends: BackendCache, *, study_name: str,
+    def __init__(self, space: SearchSpace, base: RunConfig, backends: BackendCache, *, study_name: str,
                  min_validity: float, min_rule_adherence: float):
         self.space, self.base, self.backends = space, base, backends
         self.study_name, self.min_validity, self.min_rule_adherence = study_name, min_validity, min_rule_adherence
@@ -42,8 +43,8 @@ class Objective:
         from synllm_mlops import tracking as runs
         from synllm_mlops.workflow import run_generation
 
-        cfg = RunConfig.build(**{**self.base, **self.space.suggest(trial)})
-        trial.set_user_attr("config", cfg.model_dump(mode="json"))
+        cfg = RunConfig.build(**{**self.base.flat_params(), **self.space.suggest(trial)})
+        trial.set_user_attr("config", cfg.flat_params())
         backend = self.backends.get(cfg.model)
         tags = {"optuna.trial_number": str(trial.number), "optuna.study_name": self.study_name}
         try:
@@ -54,7 +55,11 @@ class Objective:
             run_id = runs.find_child_run(tags)  # None when it failed before its run started (e.g. a config error)
             if run_id:
                 self._link(trial, run_id)
-            trial.set_user_attr("error", f"{type(e).__name__}: {e}"[:2000])
+            if isinstance(e, CONTINUE_AFTER):  # recorded (with the traceback of a bug); Optuna marks the trial FAIL
+                text = failure_text(e)
+                trial.set_user_attr("error", text.splitlines()[0][:2000])
+                if not is_user_error(e):
+                    trial.set_user_attr("traceback", text[-8000:])
             raise
         self._link(trial, run_id)
         m = out.metrics

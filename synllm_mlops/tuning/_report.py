@@ -44,10 +44,7 @@ def trials_table(study) -> pd.DataFrame:
 
 def pareto_figures(table: pd.DataFrame, title: str) -> tuple[Any, Any]:
     """(interactive plotly figure, matplotlib figure) of every complete trial, the feasible front highlighted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend to choose
     import plotly.graph_objects as go
 
     done = table[table["state"] == "COMPLETE"]
@@ -55,7 +52,8 @@ def pareto_figures(table: pd.DataFrame, title: str) -> tuple[Any, Any]:
               "infeasible": done[~done["feasible"]]}
     colours = {"Pareto (feasible)": "#d62728", "feasible": "#1f77b4", "infeasible": "#bbbbbb"}
     pfig = go.Figure()
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig = Figure(figsize=(6, 4.5))
+    ax = fig.subplots()
     for name, g in groups.items():
         text = [f"trial {n} · {s}<br>harmonic {h:.3f}<br>run {r}" for n, s, h, r in
                 zip(g["number"], g["strategy"], g["harmonic"], g["mlflow_run_id"])]

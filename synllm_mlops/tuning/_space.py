@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from synllm_mlops.calibration._space import CALIBRATION_SPACE
+from synllm_mlops.calibration import CALIBRATION_SPACE
 from synllm_mlops.errors import ConfigError
-from synllm_mlops.generation._space import GENERATION_SPACE
-from synllm_mlops.prompts._space import PROMPT_SPACE
+from synllm_mlops.generation import GENERATION_SPACE
+from synllm_mlops.prompts import PROMPT_SPACE
 
 KINDS = ("categorical", "int", "float", "subset")
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synllm_mlops import tracking
-from synllm_mlops.errors import ConfigError, SynLLMError
-from synllm_mlops.generation import DEFAULT_MODEL, GenerationBackend, make_backend
-from synllm_mlops.prompts._space import PROMPT_SPACE
+from synllm_mlops.config import RunConfig, config_error
+from synllm_mlops.errors import CONTINUE_AFTER, ConfigError
+from synllm_mlops.generation import GenerationBackend, make_backend
+from synllm_mlops.prompts import PROMPT_SPACE
 from synllm_mlops.tuning._objective import DIRECTIONS, BackendCache, Objective
 from synllm_mlops.tuning._report import hypervolume_2d, importances, pareto_figures, trials_table
 from synllm_mlops.tuning._space import SearchSpace
@@ -26,8 +27,14 @@ def _csv(v):
     return tuple(s.strip() for s in v.split(",") if s.strip()) if isinstance(v, str) else tuple(v)
 
 
+_RUN_DEFAULTS = {"n_rows": 20, "batch_size": 8}  # a trial is small: many of them make a study
+
+
 class TuneConfig(BaseModel):
     """Everything a tuning study needs; a misspelt key is an error.
+
+    ``run`` is the base :class:`RunConfig` of every trial (the search space overrides its searched
+    fields); its fields may also be given flat, ``TuneConfig(dataset="diabetes", n_rows=40)``.
 
     Example:
         >>> TuneConfig(dataset="cirrhosis", n_trials=8, sampler="nsga2").study_name
@@ -36,32 +43,39 @@ class TuneConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dataset: str = "cirrhosis"
-    data: str = ""
-    model: str = DEFAULT_MODEL
-    models: tuple[str, ...] = ()
-    backend: str = "hf"
-    n_trials: int = Field(default=20, ge=0)
-    timeout_s: float = Field(default=0, ge=0, description="stop starting trials after this many seconds; 0 = no limit")
-    storage: str = ""
-    study_name: str = ""
-    seed: int = Field(default=0, ge=0)
-    sampler: str = "tpe"
+    run: RunConfig = Field(default_factory=lambda: RunConfig(**_RUN_DEFAULTS))
+    models: tuple[str, ...] = Field(default=(), description="comma-separated models to search over (default: just --model)")
+    n_trials: int = Field(default=20, ge=0, description="trials this process runs (0 = only summarise/register)")
+    timeout_s: float = Field(default=0, ge=0, description="stop starting trials after N s (0 = none)",
+                             json_schema_extra={"flag": "timeout"})
+    storage: str = Field(default=DEFAULT_STORAGE, description="optuna.sqlite3 (default) | path.journal | postgresql://user@host:port/db")
+    study_name: str = Field(default="", description="default synllm-<dataset>; same name = resume")
+    sampler: str = Field(default="tpe", description=" | ".join(SAMPLERS))
     sampler_seed: int | None = Field(default=None, ge=0, description="default: seed; give each worker its own")
-    strategies: tuple[str, ...] = PROMPT_SPACE["strategy"]["choices"]
-    tune_dp: bool = False
-    n_rows: int = Field(default=20, ge=1)
-    batch_size: int = Field(default=8, ge=1)
-    constrained: bool = True
-    max_attempts: int = Field(default=0, ge=0)
-    min_validity: float = Field(default=0.9, ge=0, le=1)
-    min_rule_adherence: float = Field(default=0.8, ge=0, le=1)
-    register_champion: bool = True
-    registered_model: str = ""
-    champion_trial: int | None = Field(default=None, ge=0)
-    allow_real_rows: bool = False
-
+    strategies: tuple[str, ...] = Field(default=PROMPT_SPACE["strategy"]["choices"], description="strategies to search")
+    tune_dp: bool = Field(default=False, description="also search dp_epsilon")
+    min_validity: float = Field(default=0.9, ge=0, le=1, description="feasible trials reach this validity")
+    min_rule_adherence: float = Field(default=0.8, ge=0, le=1, description="feasible trials reach this rule adherence")
+    register_champion: bool = Field(default=True, description="register the champion generator",
+                                    json_schema_extra={"flag": "register"})
+    registered_model: str = Field(default="", description="default synllm-<dataset>")
+    champion_trial: int | None = Field(default=None, ge=0, description="trial to register (empty = best feasible Pareto)")
+    allow_real_rows: bool = Field(default=False, description="allow registering a seed_ex trial (its prompt holds real rows)")
     n_startup_trials: int = Field(default=5, ge=0, description="TPE: random trials before the model kicks in")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _run_fields(cls, data):
+        """Flat run fields (``dataset=``, ``n_rows=``) go into ``run``, on top of the tuning defaults."""
+        if not isinstance(data, dict):
+            return data
+        flat = set(RunConfig.flat_fields()) | set(RunConfig.model_fields)
+        given = {k: v for k, v in data.items() if k in flat}
+        if not given:
+            return data
+        run = data.get("run", _RUN_DEFAULTS)
+        run = run.flat_params() if isinstance(run, RunConfig) else dict(run)
+        return {**{k: v for k, v in data.items() if k not in given}, "run": {**run, **given}}
 
     @field_validator("models", "strategies", mode="before")
     @classmethod
@@ -76,17 +90,21 @@ class TuneConfig(BaseModel):
         return v
 
     def model_post_init(self, _ctx) -> None:
-        object.__setattr__(self, "study_name", self.study_name or f"synllm-{Path(self.dataset).stem}")
-        object.__setattr__(self, "models", self.models or (self.model,))
+        object.__setattr__(self, "study_name", self.study_name or f"synllm-{Path(self.run.dataset).stem}")
+        object.__setattr__(self, "models", self.models or (self.run.model,))
+
+    @classmethod
+    def tune_fields(cls) -> dict:
+        """The study's own fields (not the base run's), for the CLI."""
+        return {k: f for k, f in cls.model_fields.items() if k != "run"}
 
     @classmethod
     def build(cls, **kwargs) -> "TuneConfig":
-        """Validate keyword arguments into one clear :class:`ConfigError`."""
+        """Validate keyword arguments (``None`` = default) into one clear :class:`ConfigError`."""
         try:
             return cls(**{k: v for k, v in kwargs.items() if v is not None})
         except ValidationError as e:
-            lines = [f"  - {'.'.join(map(str, err['loc']))}: {err['msg']} (got {err.get('input')!r})" for err in e.errors()]
-            raise ConfigError("invalid tune configuration:\n" + "\n".join(lines)) from None
+            raise config_error("tune configuration", e) from None
 
 
 def redact(url: str) -> str:
@@ -137,14 +155,9 @@ class TuneResult:
     model_version: str | None = None
 
 
-def _backend_factory(cfg: TuneConfig) -> Callable[[str], GenerationBackend]:
+def _backend_factory(cfg: TuneConfig, spec) -> Callable[[str], GenerationBackend]:
     def build(model: str) -> GenerationBackend:
-        if cfg.backend == "fake":
-            from synllm_mlops.spec import load_spec
-
-            return make_backend("fake", model, spec=load_spec(cfg.dataset))
-        backend = make_backend(cfg.backend, model)
-        return backend.load() if hasattr(backend, "load") else backend
+        return make_backend(cfg.run.backend, model, spec=spec).load()
     return build
 
 
@@ -166,24 +179,21 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
     from synllm_mlops import tracking as runs
 
     from synllm_mlops.pipeline import prepare
-    from synllm_mlops.config import RunConfig
 
-    base = {"dataset": cfg.dataset, "data": cfg.data, "model": cfg.model, "backend": cfg.backend, "n_rows": cfg.n_rows,
-            "seed": cfg.seed, "batch_size": cfg.batch_size, "constrained": cfg.constrained, "max_attempts": cfg.max_attempts}
-    spec = prepare(RunConfig.build(**base, strategy=cfg.strategies[0])).spec  # spec/data errors surface before any model loads
+    spec = prepare(cfg.run.model_copy(update={"strategy": cfg.strategies[0]})).spec  # spec/data errors before any model loads
     space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules), tune_dp=cfg.tune_dp)
-    sampler_seed = cfg.seed if cfg.sampler_seed is None else cfg.sampler_seed
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler_seed = cfg.run.seed if cfg.sampler_seed is None else cfg.sampler_seed
     study = optuna.create_study(storage=open_storage(cfg.storage), sampler=make_sampler(cfg.sampler, sampler_seed, cfg.n_startup_trials),
                                 study_name=cfg.study_name, directions=list(DIRECTIONS), load_if_exists=True)
-    backends = BackendCache(backend_factory or _backend_factory(cfg))
-    objective = Objective(space, base, backends, study_name=cfg.study_name, min_validity=cfg.min_validity,
+    backends = BackendCache(backend_factory or _backend_factory(cfg, spec))
+    objective = Objective(space, cfg.run, backends, study_name=cfg.study_name, min_validity=cfg.min_validity,
                           min_rule_adherence=cfg.min_rule_adherence)
     with tracking.tracked_run("tune", run_name=f"tune-{cfg.study_name}") as parent:
-        tracking.log_params({"dataset": cfg.dataset, "data": cfg.data, "model": cfg.model, "models": ",".join(cfg.models),
-                             "backend": cfg.backend, "n_trials": cfg.n_trials, "sampler": cfg.sampler, "seed": cfg.seed,
+        run = cfg.run
+        tracking.log_params({"dataset": run.dataset, "data": run.data, "model": run.model, "models": ",".join(cfg.models),
+                             "backend": run.backend, "n_trials": cfg.n_trials, "sampler": cfg.sampler, "seed": run.seed,
                              "sampler_seed": sampler_seed, "storage": redact(cfg.storage or DEFAULT_STORAGE),
-                             "study_name": cfg.study_name, "strategies": ",".join(cfg.strategies), "n_rows": cfg.n_rows,
+                             "study_name": cfg.study_name, "strategies": ",".join(cfg.strategies), "n_rows": run.n_rows,
                              "tune_dp": cfg.tune_dp, "min_validity": cfg.min_validity,
                              "min_rule_adherence": cfg.min_rule_adherence, "optuna_version": optuna.__version__})
         tracking.set_tags({"optuna.study_name": cfg.study_name})
@@ -197,7 +207,7 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
         try:
             if cfg.n_trials:
                 study.optimize(objective, n_trials=cfg.n_trials, timeout=cfg.timeout_s or None,
-                               catch=(SynLLMError,), callbacks=[on_trial])
+                               catch=CONTINUE_AFTER, callbacks=[on_trial])
         except KeyboardInterrupt:  # finished trials are already in storage; the parent says KILLED
             tracking.set_tags({"synllm.incomplete": "interrupted by the user"})
             runs.end_active_run("KILLED")
@@ -270,7 +280,9 @@ def _register_champion(study, cfg: TuneConfig, backends: BackendCache, result: T
     uri, version = runs.log_generator_model(
         config=run_config, spec=prep.spec, prompt=prep.prompt, max_new_tokens=max_new_tokens(backends.get(run_config.model), prep),
         real_keys=keys, registered_model=name, source_run_id=run_id, prompt_uri=runs.run_tag(run_id, "synllm.prompt_uri") or "",
-        allow_real_rows=cfg.allow_real_rows)
+        allow_real_rows=cfg.allow_real_rows,
+        # the targets the trial itself released (re-preparing would draw a new DP release)
+        targets_json=runs.download_run_text(run_id, "calibration/targets.json") if prep.targets is not None else None)
     runs.set_run_tags(run_id, {"synllm.champion": "true", "synllm.registered_model": f"{name}/{version}"})
     tracking.set_tags({"synllm.champion_trial": str(trial.number), "synllm.champion_run_id": run_id,
                        "synllm.registered_model": f"{name}/{version}"})

@@ -17,7 +17,7 @@ def test_expansion_and_overrides(grid_yaml):
     cells = grid.cells()
     assert len(cells) == 2 * 2 * 2 * 3
     assert len({c.hash for c in cells}) == len(cells)
-    assert {c.config.batch_size for c in cells} == {2} and {c.config.n_rows for c in cells} == {8}
+    assert {c.config.generation.batch_size for c in cells} == {2} and {c.config.n_rows for c in cells} == {8}
     assert [c.config.model for c in cells[:12]] == ["fake-a"] * 12  # grouped by model: each model loads once
     assert cells[0].name == "fake-a-cirrhosis-featdesc-s0"
 
@@ -84,7 +84,7 @@ def test_calibration_axis_multiplies_the_cells_and_names_non_default_modes():
     g = GridConfig(name="t", models=["m"], strategies=["featdesc"], datasets=["cirrhosis"], seeds=[0],
                    calibrations=["none", "select", "steer", "select+steer"], backend="fake")
     cells = g.cells()
-    assert [c.config.calibration for c in cells] == ["none", "select", "steer", "select+steer"]
+    assert [c.config.calibrate.calibration for c in cells] == ["none", "select", "steer", "select+steer"]
     assert [c.name for c in cells] == ["m-cirrhosis-featdesc-none-s0", "m-cirrhosis-featdesc-select-s0",
                                        "m-cirrhosis-featdesc-steer-s0", "m-cirrhosis-featdesc-s0"]
     assert len({c.hash for c in cells}) == 4

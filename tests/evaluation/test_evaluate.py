@@ -100,3 +100,27 @@ def test_extra_id_columns_are_dropped_and_missing_columns_are_an_error():
         EvalData(TRAIN, HOLD, syn.drop(columns="y"), SPEC)
     with pytest.raises(TypeError, match="seed must be an int"):
         EvalData(TRAIN, HOLD, syn, SPEC, seed=0.5)  # type: ignore[arg-type]
+
+
+class _OutOfRange(Metric):
+    name, group, goal, min_value, max_value = "test.out_of_range", "diversity", "maximize", 0.0, 1.0
+
+    def _compute(self, data):
+        return {"score": 1.5}
+
+
+class _CannotCompute(Metric):
+    name, group, goal, min_value, max_value = "test.cannot", "diversity", "maximize", 0.0, 1.0
+
+    def _compute(self, data):
+        raise ValueError("needs two classes")
+
+
+def test_a_metric_outside_its_declared_range_raises_and_never_becomes_nan():
+    from synllm_mlops.errors import ContractViolation
+
+    real, holdout, syn = simulate(200, seed=0), simulate(100, seed=1), simulate(100, seed=2)
+    with pytest.raises(ContractViolation, match=r"test.out_of_range must lie in its declared range \[0.0, 1.0\], got 1.5"):
+        evaluate(real, holdout, syn, SPEC, metrics={"diversity": [_OutOfRange()]})
+    res = evaluate(real, holdout, syn, SPEC, metrics={"diversity": [_CannotCompute()]})  # data it cannot use: NaN
+    assert math.isnan(res.metrics["test.cannot"])

@@ -151,3 +151,16 @@ def test_cli_accepts_mlflow_float_rendering(mlflow_store, tmp_path, fast_eval):
     assert parent.data.params["sampler"] == "nsga2" and parent.data.params["sampler_seed"] == "3"
     bad = CliRunner().invoke(cli, ["tune", "--backend", "fake", "--n-trials", "2.5"])
     assert bad.exit_code != 0 and "not an integer" in bad.output
+
+
+def test_a_bug_in_a_trial_is_recorded_with_its_traceback_and_the_study_goes_on(mlflow_store, tmp_path, fast_eval, cirrhosis):
+    from tuning_bug import BuggyBackend  # noqa: F401 - defined below, kept local to this test
+
+    spec = cirrhosis[0]
+    res = tune(_cfg(tmp_path, n_trials=3, strategies="featdesc,clin_rule", register_champion=False),
+               backend_factory=lambda model: BuggyBackend(model, spec=spec), progress=False)
+    failed = [t for t in res.study.trials if t.state == TrialState.FAIL]
+    assert len(res.study.trials) == 3 and failed  # a RuntimeError does not stop the study
+    for t in failed:
+        assert t.user_attrs["error"].startswith("RuntimeError: a bug on purpose")
+        assert "Traceback" in t.user_attrs["traceback"] and "_generate_batch" in t.user_attrs["traceback"]

@@ -1,0 +1,96 @@
+"""Click options generated from pydantic config models, and the flags a user actually set.
+
+Every leaf field of a config (nested groups included) becomes ``--field-name``, with the field's
+description and default as help. Options carry no click default: a flag the user did not give is
+not forwarded, so the model's default (or a ``--config`` file) applies. Values arrive as click parsed
+them; pydantic validates them once, with the limits declared on the field.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, Callable
+
+import click
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+
+class _Int(click.ParamType):
+    """An integer that also accepts MLflow's float rendering of it (``200.0``)."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not an integer", param, ctx)
+        if not x.is_integer():
+            self.fail(f"{value!r} is not an integer", param, ctx)
+        return int(x)
+
+
+class _Optional(click.ParamType):
+    """``inner``, or ``""`` for "not set" (how an MLproject passes an empty optional value)."""
+
+    def __init__(self, inner: click.ParamType):
+        self.inner, self.name = inner, f"{inner.name} or empty"
+
+    def convert(self, value, param, ctx):
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+            return None
+        return self.inner.convert(value, param, ctx)
+
+
+INT = _Int()
+
+
+def _click_type(annotation: Any) -> click.ParamType:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        return _Optional(_click_type(args[0]))
+    if annotation is bool:
+        return click.BOOL
+    if annotation is int:
+        return INT
+    if annotation is float:
+        return click.FLOAT
+    return click.STRING  # str, and comma-separated lists (the model's validators split them)
+
+
+def _default_text(value: Any) -> str:
+    if value is None or value is PydanticUndefined:
+        return "none"
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def field_options(fields: dict[str, FieldInfo], *, defaults: dict[str, Any] | None = None,
+                  hidden: tuple[str, ...] = ()) -> Callable:
+    """A decorator adding one option per field (``n_rows`` -> ``--n-rows``); ``defaults`` only changes the help.
+
+    A field may name its flag with ``json_schema_extra={"flag": "register"}``.
+    """
+    defaults = defaults or {}
+
+    def deco(f: Callable) -> Callable:
+        for name, info in reversed(list(fields.items())):
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            flag = "--" + str(extra.get("flag", name)).replace("_", "-")
+            default = defaults[name] if name in defaults else (
+                info.default_factory() if info.default_factory else info.default)
+            f = click.option(flag, name, default=None, type=_click_type(info.annotation), hidden=name in hidden,
+                             help=f"{info.description or ''} [default: {_default_text(default)}]".strip())(f)
+        return f
+    return deco
+
+
+def explicit(ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """The options the user gave (command line or environment), not the ones left at their default."""
+    given = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    return {k: v for k, v in values.items() if ctx.get_parameter_source(k) in given}

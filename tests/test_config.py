@@ -1,0 +1,97 @@
+"""Run settings: one definition per field, flat or nested input, precedence defaults < --config < flags."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from synllm_mlops import cli as cli_module
+from synllm_mlops.config import RunConfig
+from synllm_mlops.errors import ConfigError
+from synllm_mlops.generation import GenerationParams, derive_seed
+from synllm_mlops.prompts import PromptOptions
+
+
+def test_fields_are_defined_once_and_reachable_flat():
+    flat = RunConfig.flat_fields()
+    assert set(GenerationParams.model_fields) <= set(flat) and set(PromptOptions.model_fields) <= set(flat)
+    cfg = RunConfig.build(temperature=0.5, n_examples=3, n_rows=7)
+    assert cfg.generation.temperature == 0.5 and cfg.prompt.n_examples == 3
+    assert RunConfig.build(**cfg.flat_params()) == cfg
+    assert RunConfig.model_validate_json(cfg.model_dump_json()) == cfg
+
+
+def test_flat_params_keep_the_logged_names():
+    p = RunConfig().flat_params()
+    for k in ("dataset", "strategy", "model", "seed", "n_rows", "temperature", "top_p", "batch_size", "statistics",
+              "max_rules", "holdout_fraction"):
+        assert k in p
+    assert isinstance(p["statistics"], str) and "," in p["statistics"]
+
+
+def test_limits_are_enforced_with_the_field_named():
+    with pytest.raises(ConfigError, match=r"generation.temperature: Input should be greater than 0 \(got -0.1\)"):
+        RunConfig.build(temperature=-0.1)
+    with pytest.raises(ConfigError, match="unknown key|Extra inputs"):
+        RunConfig.build(temprature=0.5)
+
+
+def _capture(monkeypatch) -> list[RunConfig]:
+    seen: list[RunConfig] = []
+
+    def fake_run(cfg, *, evaluate):
+        seen.append(cfg)
+        raise ConfigError("stop here")
+    import synllm_mlops.workflow as workflow
+
+    monkeypatch.setattr(workflow, "run_generation", fake_run)
+    return seen
+
+
+def test_precedence_defaults_then_config_file_then_explicit_flags(tmp_path, monkeypatch):
+    seen = _capture(monkeypatch)
+    yml = tmp_path / "run.yaml"
+    yml.write_text("n_rows: 30\ntemperature: 0.5\ngeneration:\n  top_p: 0.8\nprompt:\n  max_rules: 2\n")
+    res = CliRunner().invoke(cli_module.cli, ["generate", "--config", str(yml), "--temperature", "0.7",
+                                              "--holdout-fraction", "0.3"])
+    assert res.exit_code == 2 and "stop here" in res.output
+    cfg = seen[0]
+    assert cfg.n_rows == 30 and cfg.generation.top_p == 0.8 and cfg.prompt.max_rules == 2  # from the file
+    assert cfg.generation.temperature == 0.7 and cfg.holdout_fraction == 0.3  # explicit flags win
+    assert cfg.generation.batch_size == 16 and cfg.seed == 0  # defaults where nobody said anything
+
+
+def test_unset_flags_are_not_forwarded_and_mlflow_renderings_are_accepted(monkeypatch):
+    seen = _capture(monkeypatch)
+    CliRunner().invoke(cli_module.cli, ["main", "--n-rows", "50.0", "--max-rules", "", "--constrained", "false",
+                                        "--statistics", "moments,quartiles"])
+    cfg = seen[0]
+    assert cfg.n_rows == 50 and cfg.prompt.max_rules is None and cfg.constrained is False
+    assert cfg.prompt.statistics == ("moments", "quartiles") and cfg == RunConfig.build(
+        n_rows=50, constrained=False, statistics="moments,quartiles")
+
+
+def test_a_missing_config_file_is_a_user_error(monkeypatch):
+    _capture(monkeypatch)
+    res = CliRunner().invoke(cli_module.cli, ["main", "--config", "no/such.yaml"])
+    assert res.exit_code == 2 and "config file must be an existing YAML file, got 'no/such.yaml'" in res.output
+
+
+def test_derived_seeds_fit_torch_and_differ_by_round():
+    seeds = [derive_seed(s, r) for s in range(3) for r in range(50)]
+    assert len(set(seeds)) == len(seeds) and all(0 <= s < 2**63 for s in seeds)
+    assert derive_seed(1, 2) == derive_seed(1, 2) and isinstance(derive_seed(0), int)
+    assert np.random.default_rng(derive_seed(0, 1)).random() != np.random.default_rng(derive_seed(0, 2)).random()
+
+
+def test_importing_the_package_has_no_side_effects():
+    code = ("import os, sys, warnings, numpy, pandas, scipy.stats, pydantic, click, yaml, tqdm; "  # their own filters
+            "before = dict(os.environ); n = len(warnings.filters); "
+            "import synllm_mlops.cli, synllm_mlops.tracking, synllm_mlops.tuning, synllm_mlops.compare; "
+            "assert dict(os.environ) == before, 'environment changed'; assert len(warnings.filters) == n, 'filters'; "
+            "assert 'mlflow' not in sys.modules, 'mlflow imported'; assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
