@@ -222,6 +222,26 @@ def run_tag(run_id: str, key: str) -> str | None:
     return mlflow.MlflowClient().get_run(run_id).data.tags.get(key)
 
 
+def end_open_runs(tags: dict[str, str], status: str, reason: str, *, with_parents: bool = False) -> list[str]:
+    """End every RUNNING run (any experiment) carrying ``tags`` with ``status``; a process that died cannot.
+
+    ``with_parents`` also ends their RUNNING parent runs (the dead worker's study run). Returns the ids ended.
+    """
+    client = mlflow.MlflowClient()
+    filters = " and ".join([f"tags.`{k}` = '{v}'" for k, v in tags.items()] + ["attributes.status = 'RUNNING'"])
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string=filters, output_format="list")
+    ended = []
+    for run in runs:
+        parent = run.data.tags.get("mlflow.parentRunId") if with_parents else None
+        for run_id in [run.info.run_id] + ([parent] if parent else []):
+            if run_id in ended or client.get_run(run_id).info.status != "RUNNING":
+                continue
+            client.set_tag(run_id, "synllm.incomplete", reason)
+            client.set_terminated(run_id, status)
+            ended.append(run_id)
+    return ended
+
+
 def end_active_run(status: str) -> None:
     """End the active run with ``status`` (``KILLED`` on Ctrl-C: mlflow's context manager would say FAILED)."""
     if mlflow.active_run() is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import socket
 from typing import Callable
 
 from synllm_mlops.config import RunConfig
@@ -42,6 +44,7 @@ class Objective:
         from synllm_mlops import tracking as runs
         from synllm_mlops.workflow import run_generation
 
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who to look for when it goes silent
         cfg = RunConfig.build(**{**self.base, **self.space.suggest(trial)})
         trial.set_user_attr("config", cfg.model_dump(mode="json"))
         backend = self.backends.get(cfg.model)

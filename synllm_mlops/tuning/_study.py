@@ -121,7 +121,8 @@ def refuse_logged_secret(storage: str) -> None:
 def open_storage(storage: str):
     """``""``/a file path -> SQLite file; ``*.journal`` -> journal file (shared filesystems); a URL -> RDB.
 
-    PostgreSQL storages send heartbeats so a killed worker's running trial is marked FAIL by the others.
+    PostgreSQL storages send heartbeats (every ``SYNLLM_HEARTBEAT_S``, default 60 s): a killed worker's running
+    trial is marked FAIL by the next worker to start a trial after 3 silent intervals, and its MLflow runs FAILED.
     """
     import optuna
 
@@ -133,7 +134,11 @@ def open_storage(storage: str):
     if "://" not in storage:
         return f"sqlite:///{Path(storage).resolve()}"
     if storage.startswith("postgresql"):  # heartbeats need an RDB that handles concurrent writers
-        return optuna.storages.RDBStorage(storage, heartbeat_interval=60, grace_period=180)
+        from synllm_mlops.tuning._faults import fail_trial_runs, heartbeat
+
+        interval, grace = heartbeat()
+        return optuna.storages.RDBStorage(storage, heartbeat_interval=interval, grace_period=grace,
+                                          failed_trial_callback=fail_trial_runs)
     return storage
 
 
