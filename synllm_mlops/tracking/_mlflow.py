@@ -51,10 +51,10 @@ def tracked_run(stage: str, *, run_name: str | None = None, nested: bool = False
     mlflow = _mlflow()
     if not nested and mlflow.active_run() is None and not os.environ.get("MLFLOW_RUN_ID"):
         mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", experiment or EXPERIMENT))
-    run = mlflow.start_run(run_name=run_name, nested=nested)
+    # tags go in with the run itself: a worker killed a moment later leaves a run that says whose it is
+    run = mlflow.start_run(run_name=run_name, nested=nested, tags={
+        "synllm.stage": stage, "synllm.version": synllm_mlops.__version__, "synllm.git_commit": git_commit(), **(tags or {})})
     try:
-        mlflow.set_tags({"synllm.stage": stage, "synllm.version": synllm_mlops.__version__,
-                         "synllm.git_commit": git_commit(), **(tags or {})})
         yield run
     except KeyboardInterrupt:  # the user stopped it: KILLED, not FAILED; what was logged stays
         mlflow.end_run("KILLED")

@@ -223,22 +223,32 @@ def run_tag(run_id: str, key: str) -> str | None:
 
 
 def end_open_runs(tags: dict[str, str], status: str, reason: str, *, with_parents: bool = False) -> list[str]:
-    """End every RUNNING run (any experiment) carrying ``tags`` with ``status``; a process that died cannot.
+    """End every RUNNING run (any experiment) carrying ``tags``, and its RUNNING children, with ``status``.
 
-    ``with_parents`` also ends their RUNNING parent runs (the dead worker's study run). Returns the ids ended.
+    For runs whose process died and cannot end them itself. ``with_parents`` also ends their RUNNING
+    parent runs (the dead worker's study run). Returns the ids ended.
     """
     client = mlflow.MlflowClient()
-    filters = " and ".join([f"tags.`{k}` = '{v}'" for k, v in tags.items()] + ["attributes.status = 'RUNNING'"])
-    runs = mlflow.search_runs(search_all_experiments=True, filter_string=filters, output_format="list")
-    ended = []
-    for run in runs:
-        parent = run.data.tags.get("mlflow.parentRunId") if with_parents else None
-        for run_id in [run.info.run_id] + ([parent] if parent else []):
-            if run_id in ended or client.get_run(run_id).info.status != "RUNNING":
-                continue
-            client.set_tag(run_id, "synllm.incomplete", reason)
-            client.set_terminated(run_id, status)
-            ended.append(run_id)
+
+    def running(*filters: str) -> list:
+        where = " and ".join([*filters, "attributes.status = 'RUNNING'"])
+        return mlflow.search_runs(search_all_experiments=True, filter_string=where, output_format="list")
+
+    ended: list[str] = []
+
+    def end(run_id: str) -> None:
+        if run_id in ended or client.get_run(run_id).info.status != "RUNNING":
+            return
+        client.set_tag(run_id, "synllm.incomplete", reason)
+        client.set_terminated(run_id, status)
+        ended.append(run_id)
+        for child in running(f"tags.`mlflow.parentRunId` = '{run_id}'"):
+            end(child.info.run_id)
+
+    for run in running(*[f"tags.`{k}` = '{v}'" for k, v in tags.items()]):
+        end(run.info.run_id)
+        if with_parents and run.data.tags.get("mlflow.parentRunId"):
+            end(run.data.tags["mlflow.parentRunId"])
     return ended
 
 

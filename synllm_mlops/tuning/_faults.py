@@ -9,6 +9,10 @@ When every worker is known to be gone (``team_stack.sh stop``), :func:`end_orpha
 from __future__ import annotations
 
 import os
+import socket
+import uuid
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this process; unique even if a pid is reused
 
 
 def heartbeat() -> tuple[int, int]:
@@ -26,11 +30,14 @@ def heartbeat() -> tuple[int, int]:
 
 
 def fail_trial_runs(study, trial) -> None:
-    """Optuna ``failed_trial_callback``: the stale trial's MLflow run and its worker's study run -> FAILED."""
+    """Optuna ``heartbeat_stale_trial_callback``: the stale trial's MLflow run and its worker's study run -> FAILED."""
     from synllm_mlops import tracking
 
+    reason = f"worker lost: trial {trial.number} sent no heartbeat"
     tracking.end_open_runs({"optuna.study_name": study.study_name, "optuna.trial_number": str(trial.number)}, "FAILED",
-                           f"worker lost: trial {trial.number} sent no heartbeat", with_parents=True)
+                           reason, with_parents=True)
+    if worker := trial.user_attrs.get("worker"):  # its study run, and a trial run killed before it was tagged
+        tracking.end_open_runs({"optuna.study_name": study.study_name, "synllm.worker": worker}, "FAILED", reason)
 
 
 def end_orphans(storage: str, study_name: str, status: str = "KILLED") -> tuple[list[int], list[str]]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
-import socket
 from typing import Callable
 
 from synllm_mlops.config import RunConfig
 from synllm_mlops.generation import GenerationBackend
+from synllm_mlops.tuning._faults import WORKER
 from synllm_mlops.tuning._space import SearchSpace
 
 OBJECTIVES = ("score.quality", "privacy.risk")  # privacy.risk = 1 - score.privacy
@@ -44,7 +43,7 @@ class Objective:
         from synllm_mlops import tracking as runs
         from synllm_mlops.workflow import run_generation
 
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who to look for when it goes silent
+        trial.set_user_attr("worker", WORKER)  # whose runs to end if this trial goes silent
         cfg = RunConfig.build(**{**self.base, **self.space.suggest(trial)})
         trial.set_user_attr("config", cfg.model_dump(mode="json"))
         backend = self.backends.get(cfg.model)

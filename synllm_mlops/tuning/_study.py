@@ -14,6 +14,7 @@ from synllm_mlops import tracking
 from synllm_mlops.errors import ConfigError, SynLLMError
 from synllm_mlops.generation import DEFAULT_MODEL, GenerationBackend, make_backend
 from synllm_mlops.prompts._space import PROMPT_SPACE
+from synllm_mlops.tuning._faults import WORKER
 from synllm_mlops.tuning._objective import DIRECTIONS, BackendCache, Objective
 from synllm_mlops.tuning._report import hypervolume_2d, importances, pareto_figures, trials_table
 from synllm_mlops.tuning._space import SearchSpace
@@ -138,7 +139,7 @@ def open_storage(storage: str):
 
         interval, grace = heartbeat()
         return optuna.storages.RDBStorage(storage, heartbeat_interval=interval, grace_period=grace,
-                                          failed_trial_callback=fail_trial_runs)
+                                          heartbeat_stale_trial_callback=fail_trial_runs)
     return storage
 
 
@@ -229,7 +230,8 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
                              "study_name": cfg.study_name, "strategies": ",".join(cfg.strategies), "n_rows": cfg.n_rows,
                              "tune_dp": cfg.tune_dp, "min_validity": cfg.min_validity,
                              "min_rule_adherence": cfg.min_rule_adherence, "optuna_version": optuna.__version__})
-        tracking.set_tags({"optuna.study_name": cfg.study_name, "optuna.sampler_seed_derived": str(derived_seed)})
+        tracking.set_tags({"optuna.study_name": cfg.study_name, "optuna.sampler_seed_derived": str(derived_seed),
+                           "synllm.worker": WORKER})
         bar = tqdm(total=cfg.n_trials, desc=f"tune {cfg.study_name}", unit="trial", disable=not progress or not cfg.n_trials)
 
         def on_trial(study, trial) -> None:

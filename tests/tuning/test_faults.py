@@ -32,6 +32,10 @@ def _finish(p: subprocess.Popen) -> None:
     assert p.returncode == 0, out[-3000:]
 
 
+def _ran(trial, pid: int) -> bool:
+    return trial.user_attrs.get("worker", "").split(":")[1:2] == [str(pid)]  # host:pid:nonce
+
+
 def _trial_runs(mlflow) -> list:
     return mlflow.search_runs(experiment_names=["synllm-faults"], output_format="list",
                               filter_string="tags.`synllm.stage` = 'trial'")
@@ -49,13 +53,12 @@ def test_kill_9_mid_trial_fails_that_trial_only_and_a_restart_resumes(postgres, 
     try:
         workers = [_worker(postgres, tmp_path, 4, seed) for seed in (0, 1)]
         victim = _worker(postgres, tmp_path, 4, 2)
-        me = f":{victim.pid}"
         deadline, doomed = time.time() + 150, None
         while doomed is None:  # wait until the victim is inside a trial whose MLflow run has started
             assert time.time() < deadline and victim.poll() is None, "the victim never started a trial"
             study = optuna.load_study(study_name="faults", storage=f"{postgres}/optuna")
             running = [t for t in study.get_trials(states=(TrialState.RUNNING,))
-                       if t.user_attrs.get("worker", "").endswith(me)]
+                       if _ran(t, victim.pid)]
             if running and any(r.data.tags["optuna.trial_number"] == str(running[0].number) for r in _trial_runs(mlflow)):
                 doomed = running[0].number
             else:
@@ -71,7 +74,7 @@ def test_kill_9_mid_trial_fails_that_trial_only_and_a_restart_resumes(postgres, 
 
         study = optuna.load_study(study_name="faults", storage=f"{postgres}/optuna")
         trials = study.trials
-        by_worker = lambda pid: [t for t in trials if t.user_attrs.get("worker", "").endswith(f":{pid}")]  # noqa: E731
+        by_worker = lambda pid: [t for t in trials if _ran(t, pid)]  # noqa: E731
         assert sorted(t.number for t in trials) == list(range(len(trials)))  # none lost, none duplicated
         assert len(trials) == 4 + 4 + len(by_worker(victim.pid)) + 2
         assert [t.number for t in trials if t.state == TrialState.FAIL and t.number == doomed] == [doomed]
