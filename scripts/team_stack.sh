@@ -31,6 +31,7 @@ SECRETS=$STACK_DIR/secrets; PGRUN=$STACK_DIR/pgrun; RUN=$STACK_DIR/run
 # no password in any URL: libpq reads it from PGPASSFILE (SQLAlchemy 2.1 defaults postgresql:// to psycopg 3;
 # we ship psycopg2-binary)
 PG_URL="postgresql+psycopg2://synllm@127.0.0.1:$PG_PORT"
+unset MLFLOW_EXPERIMENT_ID MLFLOW_RUN_ID PGPASSWORD  # never inherit ids or a password meant for another store
 export PGPASSFILE=$STACK_DIR/.pgpass PGCONNECT_TIMEOUT=10
 export MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_PORT" MLFLOW_DISABLE_TELEMETRY=true MLFLOW_EXPERIMENT_NAME=$EXPERIMENT
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }  # postgres refuses root

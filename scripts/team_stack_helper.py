@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, as `mlflow run .` uses
 
 
 def create_user(experiment: str) -> None:
