@@ -23,6 +23,7 @@ from synllm_mlops.tracking._mlflow import (
 )
 from synllm_mlops.tracking._model import (
     end_active_run,
+    end_open_runs,
     find_child_run,
     log_generator_model,
     log_matplotlib,
@@ -34,7 +35,8 @@ from synllm_mlops.tracking._model import (
 from synllm_mlops.tracking._compare import CELL_HASH_TAG, PARENT_TAG, cell_metrics, finished_cells, record_failed_cell
 
 __all__ = ["CELL_HASH_TAG", "EXPERIMENT", "PARENT_TAG", "SynLLMGenerator", "active_run_id", "cell_metrics",
-           "download_run_csv", "download_run_text", "end_active_run", "find_child_run", "finished_cells", "git_commit", "log_dataframe",
+           "download_run_csv", "download_run_text", "end_active_run", "end_open_runs", "find_child_run",
+           "finished_cells", "git_commit", "log_dataframe",
            "log_dict", "log_evaluation", "log_figures", "log_generator_model", "log_matplotlib", "log_metrics",
            "log_params", "log_plotly", "log_prompt", "log_real_data_input", "log_run_params", "log_synthetic",
            "log_text", "record_failed_cell", "register_prompt", "run_params", "run_tag", "set_run_tags", "set_tags",

@@ -50,10 +50,10 @@ def tracked_run(stage: str, *, run_name: str | None = None, nested: bool = False
     mlflow = _mlflow()
     if not nested and mlflow.active_run() is None and not os.environ.get("MLFLOW_RUN_ID"):
         mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", experiment or EXPERIMENT))
-    run = mlflow.start_run(run_name=run_name, nested=nested)
+    # tags go in with the run itself: a worker killed a moment later leaves a run that says whose it is
+    run = mlflow.start_run(run_name=run_name, nested=nested, tags={
+        "synllm.stage": stage, "synllm.version": synllm_mlops.__version__, "synllm.git_commit": git_commit(), **(tags or {})})
     try:
-        mlflow.set_tags({"synllm.stage": stage, "synllm.version": synllm_mlops.__version__,
-                         "synllm.git_commit": git_commit(), **(tags or {})})
         yield run
     except KeyboardInterrupt:  # the user stopped it: KILLED, not FAILED; what was logged stays
         mlflow.end_run("KILLED")
@@ -113,31 +113,47 @@ def log_real_data_input(spec: DatasetSpec, digest: str, n_rows: int, *, context:
 
 
 def register_prompt(strategy: str, template: str, *, uses_real_rows: bool) -> str:
-    """Register a strategy's template in the Prompt Registry (new version only when the text changed).
+    """Register a strategy's template in the Prompt Registry, idempotently: one version per distinct text.
+
+    Workers of one study register the same template at the same moment: each looks for a version with
+    this text first, and one that registered anyway re-checks and, when a lower version holds the same
+    text, deletes its own and converges on the lowest.
 
     Returns:
-        the prompt version URI, e.g. ``prompts:/synllm-clin_rule/2``.
+        the prompt version URI, e.g. ``prompts:/synllm-clin-rule/2``.
     """
     mlflow = _mlflow()
     from mlflow.exceptions import MlflowException
 
+    client = mlflow.MlflowClient()
     name = PROMPT_PREFIX + strategy.replace("_", "-")
-    for attempt in range(4):  # workers of one study may register the same template at the same moment
-        try:
-            latest = mlflow.genai.load_prompt(f"prompts:/{name}@latest")
-            if latest.template == template:
-                return f"prompts:/{name}/{latest.version}"
+
+    def same_text() -> list[int]:
+        try:  # the registry itself, not load_prompt (whose cache would hide a version registered elsewhere)
+            versions = client.search_prompt_versions(name, max_results=1000)
         except MlflowException:
-            pass  # not registered yet
+            return []  # not registered yet
+        return sorted(int(v.version) for v in versions if v.template == template)
+
+    for attempt in range(6):
+        if found := same_text():
+            return f"prompts:/{name}/{found[0]}"
         try:
-            pv = mlflow.genai.register_prompt(
+            mine = int(mlflow.genai.register_prompt(
                 name=name, template=template, commit_message=f"{strategy} template, synllm {synllm_mlops.__version__}",
-                tags={"strategy": strategy, "uses_real_rows": str(uses_real_rows).lower()})
-            return f"prompts:/{name}/{pv.version}"
-        except MlflowException:
-            if attempt == 3:
+                tags={"strategy": strategy, "uses_real_rows": str(uses_real_rows).lower()}).version)
+        except MlflowException:  # e.g. two workers creating the prompt itself at once
+            if attempt == 5:
                 raise
             time.sleep(0.2 * (attempt + 1))
+            continue
+        lowest = min(same_text(), default=mine)
+        if lowest < mine:  # someone registered the same text concurrently: keep theirs (the lowest), drop ours
+            try:
+                client.delete_prompt_version(name, str(mine))
+            except MlflowException:
+                pass  # still harmless: every caller returns the lowest version
+        return f"prompts:/{name}/{min(lowest, mine)}"
     raise AssertionError("unreachable")
 
 

@@ -122,6 +122,36 @@ def run_tag(run_id: str, key: str) -> str | None:
     return _mlflow().MlflowClient().get_run(run_id).data.tags.get(key)
 
 
+def end_open_runs(tags: dict[str, str], status: str, reason: str, *, with_parents: bool = False) -> list[str]:
+    """End every RUNNING run (any experiment) carrying ``tags``, and its RUNNING children, with ``status``.
+
+    For runs whose process died and cannot end them itself. ``with_parents`` also ends their RUNNING
+    parent runs (the dead worker's study run). Returns the ids ended.
+    """
+    client = mlflow.MlflowClient()
+
+    def running(*filters: str) -> list:
+        where = " and ".join([*filters, "attributes.status = 'RUNNING'"])
+        return mlflow.search_runs(search_all_experiments=True, filter_string=where, output_format="list")
+
+    ended: list[str] = []
+
+    def end(run_id: str) -> None:
+        if run_id in ended or client.get_run(run_id).info.status != "RUNNING":
+            return
+        client.set_tag(run_id, "synllm.incomplete", reason)
+        client.set_terminated(run_id, status)
+        ended.append(run_id)
+        for child in running(f"tags.`mlflow.parentRunId` = '{run_id}'"):
+            end(child.info.run_id)
+
+    for run in running(*[f"tags.`{k}` = '{v}'" for k, v in tags.items()]):
+        end(run.info.run_id)
+        if with_parents and run.data.tags.get("mlflow.parentRunId"):
+            end(run.data.tags["mlflow.parentRunId"])
+    return ended
+
+
 def end_active_run(status: str) -> None:
     """End the active run with ``status`` (``KILLED`` on Ctrl-C: mlflow's context manager would say FAILED)."""
     if _mlflow().active_run() is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -29,7 +30,10 @@ def tune_cmd(config_file: str, **kw) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI's choice; a library caller keeps its own
     try:
-        cfg = TuneConfig.build(**merge_sources(config_file or None, explicit(click.get_current_context(), kw)))
+        given = explicit(click.get_current_context(), kw)
+        if "backend" not in given and os.environ.get("SYNLLM_BACKEND"):  # tests run the team stack on the fake backend
+            given["backend"] = os.environ["SYNLLM_BACKEND"]
+        cfg = TuneConfig.build(**merge_sources(config_file or None, given))
         res = tune(cfg)
     except SynLLMError as e:
         click.echo(f"error: {e}", err=True)

@@ -8,6 +8,7 @@ from typing import Callable
 from synllm_mlops.config import RunConfig
 from synllm_mlops.errors import CONTINUE_AFTER, failure_text, is_user_error
 from synllm_mlops.generation import GenerationBackend
+from synllm_mlops.tuning._faults import WORKER
 from synllm_mlops.tuning._space import SearchSpace
 
 OBJECTIVES = ("score.quality", "privacy.risk")  # privacy.risk = 1 - score.privacy
@@ -43,6 +44,7 @@ class Objective:
         from synllm_mlops import tracking as runs
         from synllm_mlops.workflow import run_generation
 
+        trial.set_user_attr("worker", WORKER)  # whose runs to end if this trial goes silent
         cfg = RunConfig.build(**{**self.base.flat_params(), **self.space.suggest(trial)})
         trial.set_user_attr("config", cfg.flat_params())
         backend = self.backends.get(cfg.model)

@@ -15,6 +15,7 @@ from synllm_mlops.config import RunConfig, config_error
 from synllm_mlops.errors import CONTINUE_AFTER, ConfigError
 from synllm_mlops.generation import GenerationBackend, make_backend
 from synllm_mlops.prompts import PROMPT_SPACE
+from synllm_mlops.tuning._faults import WORKER
 from synllm_mlops.tuning._objective import DIRECTIONS, BackendCache, Objective
 from synllm_mlops.tuning._report import hypervolume_2d, importances, pareto_figures, trials_table
 from synllm_mlops.tuning._space import SearchSpace
@@ -107,15 +108,40 @@ class TuneConfig(BaseModel):
             raise config_error("tune configuration", e) from None
 
 
+_SECRET_QUERY = re.compile(r"([?&;](?:password|passwd|pwd|secret|token|api_?key|access_?key|sslpassword)=)[^&;#]*", re.I)
+
+
 def redact(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    """Hide passwords in a storage URL: the userinfo password and secret query parameters.
+
+    Example:
+        >>> redact("postgresql://u:pw@h/db?sslmode=require&password=pw")
+        'postgresql://u:***@h/db?sslmode=require&password=***'
+    """
+    return _SECRET_QUERY.sub(r"\1***", re.sub(r"(://[^:/@?#]+):[^/?#]*@", r"\1:***@", url))
+
+
+def refuse_logged_secret(storage: str) -> None:
+    """Under ``mlflow run`` every ``-P`` value is logged in clear before we start: a password there has leaked.
+
+    Raises:
+        ConfigError: when ``storage`` holds a password and this process runs inside ``mlflow run``.
+    """
+    import os
+
+    if os.environ.get("MLFLOW_RUN_ID") and redact(storage) != storage:
+        raise ConfigError(
+            f"storage must not hold a password under `mlflow run`, which logs every -P value in clear (run "
+            f"{os.environ['MLFLOW_RUN_ID']} now shows it: delete that run and change the password); got "
+            f"{redact(storage)!r}. Drop the password from the URL and give it to libpq in a 0600 ~/.pgpass "
+            "(or PGPASSFILE / PGPASSWORD), as scripts/team_stack.sh does")
 
 
 def open_storage(storage: str):
     """``""``/a file path -> SQLite file; ``*.journal`` -> journal file (shared filesystems); a URL -> RDB.
 
-    PostgreSQL storages send heartbeats so a killed worker's running trial is marked FAIL by the others.
+    PostgreSQL storages send heartbeats (every ``SYNLLM_HEARTBEAT_S``, default 60 s): a killed worker's running
+    trial is marked FAIL by the next worker to start a trial after 3 silent intervals, and its MLflow runs FAILED.
     """
     import optuna
 
@@ -127,8 +153,23 @@ def open_storage(storage: str):
     if "://" not in storage:
         return f"sqlite:///{Path(storage).resolve()}"
     if storage.startswith("postgresql"):  # heartbeats need an RDB that handles concurrent writers
-        return optuna.storages.RDBStorage(storage, heartbeat_interval=60, grace_period=180)
+        from synllm_mlops.tuning._faults import fail_trial_runs, heartbeat
+
+        interval, grace = heartbeat()
+        return optuna.storages.RDBStorage(storage, heartbeat_interval=interval, grace_period=grace,
+                                          heartbeat_stale_trial_callback=fail_trial_runs)
     return storage
+
+
+def resume_seed(sampler_seed: int, n_existing_trials: int) -> int:
+    """The sampler's seed for a process joining a study that already holds ``n_existing_trials`` trials.
+
+    A resumed study re-seeded with the bare ``sampler_seed`` would draw its earlier trials again;
+    mixing in the trial count gives every (re)start its own stream, still reproducible from the two numbers.
+    """
+    import numpy as np
+
+    return int(np.random.SeedSequence([sampler_seed, n_existing_trials]).generate_state(1)[0])
 
 
 def make_sampler(name: str, seed: int, n_startup_trials: int = 5):
@@ -180,11 +221,15 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
 
     from synllm_mlops.pipeline import prepare
 
+    refuse_logged_secret(cfg.storage)
     spec = prepare(cfg.run.model_copy(update={"strategy": cfg.strategies[0]})).spec  # spec/data errors before any model loads
     space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules), tune_dp=cfg.tune_dp)
     sampler_seed = cfg.run.seed if cfg.sampler_seed is None else cfg.sampler_seed
-    study = optuna.create_study(storage=open_storage(cfg.storage), sampler=make_sampler(cfg.sampler, sampler_seed, cfg.n_startup_trials),
-                                study_name=cfg.study_name, directions=list(DIRECTIONS), load_if_exists=True)
+    study = optuna.create_study(storage=open_storage(cfg.storage), study_name=cfg.study_name,
+                                directions=list(DIRECTIONS), load_if_exists=True)
+    # a resumed study must not replay its earlier trials: seed from (sampler_seed, trials so far)
+    derived_seed = resume_seed(sampler_seed, len(study.get_trials(deepcopy=False)))
+    study.sampler = make_sampler(cfg.sampler, derived_seed, cfg.n_startup_trials)
     backends = BackendCache(backend_factory or _backend_factory(cfg, spec))
     objective = Objective(space, cfg.run, backends, study_name=cfg.study_name, min_validity=cfg.min_validity,
                           min_rule_adherence=cfg.min_rule_adherence)
@@ -196,7 +241,8 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
                              "study_name": cfg.study_name, "strategies": ",".join(cfg.strategies), "n_rows": run.n_rows,
                              "tune_dp": cfg.tune_dp, "min_validity": cfg.min_validity,
                              "min_rule_adherence": cfg.min_rule_adherence, "optuna_version": optuna.__version__})
-        tracking.set_tags({"optuna.study_name": cfg.study_name})
+        tracking.set_tags({"optuna.study_name": cfg.study_name, "optuna.sampler_seed_derived": str(derived_seed),
+                           "synllm.worker": WORKER})
         bar = tqdm(total=cfg.n_trials, desc=f"tune {cfg.study_name}", unit="trial", disable=not progress or not cfg.n_trials)
 
         def on_trial(study, trial) -> None:
