@@ -128,6 +128,7 @@ def end_open_runs(tags: dict[str, str], status: str, reason: str, *, with_parent
     For runs whose process died and cannot end them itself. ``with_parents`` also ends their RUNNING
     parent runs (the dead worker's study run). Returns the ids ended.
     """
+    mlflow = _mlflow()
     client = mlflow.MlflowClient()
 
     def running(*filters: str) -> list:
