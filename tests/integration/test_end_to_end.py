@@ -39,8 +39,13 @@ def test_main_cirrhosis_clin_rule(mlflow_store, hf_backend, cirrhosis):
     missing = {m for m in CONTRACT_METRICS if m not in run.data.metrics}
     assert missing <= {"fidelity.detection_auc", "utility.tstr_auc"}, missing
     arts = {f.path for f in mlflow.MlflowClient().list_artifacts(out.run_id, "plots")}
-    assert {"plots/distributions.png", "plots/correlation_heatmaps.png", "plots/dcr_histogram.png"} <= arts
+    assert {"plots/distributions.png", "plots/correlation_heatmaps.png", "plots/dcr_histogram.png",
+            "plots/calibration.png"} <= arts
     assert run.data.params["model_id"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    # the default calibration (select+steer) ran on the real model: a 1.5x pool, kept rows no further from the targets
+    assert run.data.params["calibration"] == "select+steer" and run.data.metrics["calib.pool_rows"] == 12
+    assert run.data.metrics["calib.marginal_tv"] <= run.data.metrics["calib.marginal_tv_before"] + 0.05
+    assert mlflow.artifacts.load_text(f"runs:/{out.run_id}/calibration/targets.json").startswith("{")
     # no generated row equal to a real one left the pipeline
     assert not set(format_rows(out.synthetic, spec).splitlines()) & set(format_rows(real, spec).splitlines())
 
