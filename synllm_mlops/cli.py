@@ -9,7 +9,7 @@ import click
 
 from synllm_mlops.cli_options import INT, explicit, field_options
 from synllm_mlops.compare import compare_cmd
-from synllm_mlops.errors import SynLLMError
+from synllm_mlops.errors import ConfigError, SynLLMError
 from synllm_mlops.tuning import tune_cmd
 
 
@@ -85,6 +85,30 @@ def evaluate_cmd(run_id: str, synthetic: str, dataset: str, data: str, seed: int
     except SynLLMError as e:
         _fail(e)
     click.echo(f"run {out.run_id}: " + ", ".join(f"{k}={v:.3f}" for k, v in out.metrics.items() if k.startswith("score.")))
+
+
+@cli.command("probe")
+@click.option("--dataset", default="cirrhosis", show_default=True, help="built-in dataset name or spec YAML path")
+@click.option("--data", default="", help="real CSV path (empty = the dataset's built-in data)")
+@click.option("--model", default="smollm2-135m", show_default=True, help="catalog alias, HF id or local dir")
+@click.option("--backend", default="hf", show_default=True, help="hf | vllm | fake (tests)")
+@click.option("--n-prefix-fields", "n_prefix_fields", default=0, type=INT, help="fields shown (0 = half the columns)")
+@click.option("--n-probes", "n_probes", default=50, show_default=True, type=INT, help="real rows probed")
+@click.option("--seed", default=0, show_default=True, type=INT)
+def probe_cmd(**kw) -> None:
+    """Memorisation probe: how often the model completes real rows of a (public) table exactly."""
+    from synllm_mlops.workflow import run_probe
+
+    if kw["n_probes"] < 1 or kw["n_prefix_fields"] < 0 or kw["seed"] < 0:
+        _fail(ConfigError(f"n_probes must be >= 1, n_prefix_fields >= 0 and seed >= 0, got n_probes={kw['n_probes']}, "
+                          f"n_prefix_fields={kw['n_prefix_fields']}, seed={kw['seed']}"))
+    try:
+        out = run_probe(**kw)
+    except SynLLMError as e:
+        _fail(e)
+    m = out.metrics
+    click.echo(f"run {out.run_id}: memorisation rate {m['privacy.memorisation_rate']:.3f} "
+               f"(chance baseline {m['privacy.memorisation_baseline']:.3f})")
 
 
 @cli.group("spec")

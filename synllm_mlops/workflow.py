@@ -139,3 +139,30 @@ def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", 
                              "n_synthetic": len(syn)})
         result = evaluate_and_log(split, syn, spec, seed, progress=progress)
         return RunOutcome(run.info.run_id, syn, dict(result.metrics), None, result)
+
+
+def run_probe(*, dataset: str = "cirrhosis", data: str = "", model: str = "smollm2-135m", backend: str = "hf",
+              n_prefix_fields: int = 0, n_probes: int = 50, seed: int = 0,
+              backend_obj: GenerationBackend | None = None) -> RunOutcome:
+    """The memorisation probe of one model on one table, as a tracked run (``synllm.stage=probe``).
+
+    Logs ``privacy.memorisation_rate`` (share of real rows the model completes exactly from the header
+    and their first ``n_prefix_fields`` fields; default: half the columns), ``privacy.memorisation_baseline``
+    (the same completions against a random other row) and per-column rates — never a row or a completion.
+    """
+    from synllm_mlops.evaluation import memorisation_probe
+
+    spec = load_spec(dataset)
+    split = split_data(load_data(spec, data or None), spec, seed=seed)
+    k = n_prefix_fields or max(1, len(spec.columns) // 2)
+    backend_obj = backend_obj or make_backend(backend, model, spec=spec)
+    with tracking.tracked_run("probe", run_name=f"probe-{spec.name}-{model}") as run:
+        tracking.log_params({"dataset": dataset, "data": data, "model": model, "backend": backend,
+                             "n_prefix_fields": k, "n_probes": n_probes, "seed": seed})
+        out = memorisation_probe(backend_obj, spec, split.train, k, n_probes=n_probes, seed=seed)
+        metrics = {"privacy.memorisation_rate": out["memorisation_rate"],
+                   "privacy.memorisation_baseline": out["baseline_rate"],
+                   "privacy.memorisation_parse_rate": out["parse_rate"]}
+        tracking.log_metrics(metrics)
+        tracking.log_dict(out, "privacy/memorisation_probe.json")
+        return RunOutcome(run.info.run_id, pd.DataFrame(), metrics)

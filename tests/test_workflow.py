@@ -152,3 +152,21 @@ def test_errors_surface_before_the_model_loads(mlflow_store):
         make_backend("tgi", "smollm2-135m")
     with pytest.raises(ConfigError, match="exactly one of run_id"):
         run_evaluation()
+
+
+def test_probe_run_logs_the_memorisation_rate_and_no_row(mlflow_store, cirrhosis):
+    from click.testing import CliRunner
+
+    from synllm_mlops.cli import cli
+
+    spec, real, split = cirrhosis
+    r = CliRunner().invoke(cli, ["probe", "--backend", "fake", "--model", "fake", "--n-probes", "6.0", "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    run = mlflow.search_runs(search_all_experiments=True, filter_string="tags.`synllm.stage` = 'probe'",
+                             output_format="list")[0]
+    assert 0 <= run.data.metrics["privacy.memorisation_rate"] <= 1 and "privacy.memorisation_baseline" in run.data.metrics
+    assert run.data.params["n_prefix_fields"] == str(len(spec.columns) // 2)
+    text = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/privacy/memorisation_probe.json")
+    assert not any(line in text for line in format_rows(real, spec).splitlines())
+    bad = CliRunner().invoke(cli, ["probe", "--backend", "fake", "--n-probes", "0"])
+    assert bad.exit_code == 2 and "n_probes must be >= 1" in bad.output
