@@ -170,3 +170,19 @@ def test_probe_run_logs_the_memorisation_rate_and_no_row(mlflow_store, cirrhosis
     assert not any(line in text for line in format_rows(real, spec).splitlines())
     bad = CliRunner().invoke(cli, ["probe", "--backend", "fake", "--n-probes", "0"])
     assert bad.exit_code == 2 and "n_probes must be >= 1" in bad.output
+
+
+def test_dp_run_logs_one_ledger_that_spends_epsilon_on_prompt_and_targets(mlflow_store, cirrhosis):
+    import json
+
+    spec = cirrhosis[0]
+    cfg = RunConfig(n_rows=8, batch_size=4, rows_per_completion=2, strategy="statguide", dp_epsilon=1.0)
+    out = run_generation(cfg, evaluate=False, backend=_fake(spec), progress=False)
+    ledger = json.loads(mlflow.artifacts.load_text(f"runs:/{out.run_id}/privacy/dp_ledger.json"))
+    entries = ledger["releases"]
+    releases = [e["release"] for e in entries]
+    assert any(r.startswith("calibration:") for r in releases) and any(not r.startswith("calibration:") for r in releases)
+    assert sum(e["epsilon"] for e in entries) == pytest.approx(1.0)
+    assert mlflow.get_run(out.run_id).data.metrics["privacy.dp_epsilon_spent"] == pytest.approx(1.0)
+    targets = json.loads(mlflow.artifacts.load_text(f"runs:/{out.run_id}/calibration/targets.json"))
+    assert targets["source"] == "dp"
