@@ -22,12 +22,14 @@ class SearchSpace:
         models: models to search; one model means the model is fixed (not a dimension).
         n_rules: rules in the dataset's spec (upper bound of ``max_rules``).
         tune_dp: also search ``dp_epsilon`` for the statistics strategies.
+        calibrations: the calibration modes to search; one means the mode is fixed.
     """
 
     strategies: tuple[str, ...] = PROMPT_SPACE["strategy"]["choices"]
     models: tuple[str, ...] = ()
     n_rules: int = 0
     tune_dp: bool = False
+    calibrations: tuple[str, ...] = CALIBRATION_SPACE["calibration"]["choices"]
     dims: dict[str, dict] = field(default_factory=lambda: {**PROMPT_SPACE, **GENERATION_SPACE, **CALIBRATION_SPACE})
 
     def __post_init__(self) -> None:
@@ -36,6 +38,10 @@ class SearchSpace:
         if bad or not self.strategies:
             raise ConfigError(f"unknown strategies {bad}; choose from: {', '.join(known)}" if bad else
                               f"strategies must name at least one of: {', '.join(known)}")
+        bad = [c for c in self.calibrations if c not in CALIBRATION_SPACE["calibration"]["choices"]]
+        if bad or not self.calibrations:
+            raise ConfigError(f"unknown calibrations {bad}; choose from: "
+                              f"{', '.join(CALIBRATION_SPACE['calibration']['choices'])}")
         for name, d in self.dims.items():
             if d["kind"] not in KINDS:
                 raise ConfigError(f"search dimension {name!r} has kind {d['kind']!r}; choose one of: {', '.join(KINDS)}")
@@ -55,7 +61,10 @@ class SearchSpace:
                 continue
             if "requires" in d and out.get(d["requires"][0]) not in d["requires"][1]:
                 continue  # e.g. oversample only when calibration selects
-            if d["kind"] == "categorical":
+            if name == "calibration":  # restricted by the study; fixed (not a dimension) when one is given
+                out[name] = (trial.suggest_categorical(name, list(self.calibrations)) if len(self.calibrations) > 1
+                             else self.calibrations[0])
+            elif d["kind"] == "categorical":
                 out[name] = trial.suggest_categorical(name, list(d["choices"]))
             elif d["kind"] == "int":
                 high = self.n_rules if d["high"] is None else d["high"]

@@ -14,6 +14,7 @@ from synllm_mlops import tracking
 from synllm_mlops.config import RunConfig, config_error
 from synllm_mlops.errors import CONTINUE_AFTER, ConfigError
 from synllm_mlops.generation import GenerationBackend, make_backend
+from synllm_mlops.calibration import CALIBRATION_SPACE
 from synllm_mlops.prompts import PROMPT_SPACE
 from synllm_mlops.tuning._faults import WORKER
 from synllm_mlops.tuning._objective import DIRECTIONS, BackendCache, Objective
@@ -54,6 +55,8 @@ class TuneConfig(BaseModel):
     sampler: str = Field(default="tpe", description=" | ".join(SAMPLERS))
     sampler_seed: int | None = Field(default=None, ge=0, description="default: seed; give each worker its own")
     strategies: tuple[str, ...] = Field(default=PROMPT_SPACE["strategy"]["choices"], description="strategies to search")
+    calibrations: tuple[str, ...] = Field(default=CALIBRATION_SPACE["calibration"]["choices"],
+                                          description="calibration modes to search (one = fixed)")
     tune_dp: bool = Field(default=False, description="also search dp_epsilon")
     min_validity: float = Field(default=0.9, ge=0, le=1, description="feasible trials reach this validity")
     min_rule_adherence: float = Field(default=0.8, ge=0, le=1, description="feasible trials reach this rule adherence")
@@ -78,7 +81,7 @@ class TuneConfig(BaseModel):
         run = run.flat_params() if isinstance(run, RunConfig) else dict(run)
         return {**{k: v for k, v in data.items() if k not in given}, "run": {**run, **given}}
 
-    @field_validator("models", "strategies", mode="before")
+    @field_validator("models", "strategies", "calibrations", mode="before")
     @classmethod
     def _lists(cls, v):
         return _csv(v)
@@ -223,7 +226,8 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
 
     refuse_logged_secret(cfg.storage)
     spec = prepare(cfg.run.model_copy(update={"strategy": cfg.strategies[0]})).spec  # spec/data errors before any model loads
-    space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules), tune_dp=cfg.tune_dp)
+    space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules), tune_dp=cfg.tune_dp,
+                        calibrations=cfg.calibrations)
     sampler_seed = cfg.run.seed if cfg.sampler_seed is None else cfg.sampler_seed
     study = optuna.create_study(storage=open_storage(cfg.storage), study_name=cfg.study_name,
                                 directions=list(DIRECTIONS), load_if_exists=True)
@@ -238,7 +242,8 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
         tracking.log_params({"dataset": run.dataset, "data": run.data, "model": run.model, "models": ",".join(cfg.models),
                              "backend": run.backend, "n_trials": cfg.n_trials, "sampler": cfg.sampler, "seed": run.seed,
                              "sampler_seed": sampler_seed, "storage": redact(cfg.storage or DEFAULT_STORAGE),
-                             "study_name": cfg.study_name, "strategies": ",".join(cfg.strategies), "n_rows": run.n_rows,
+                             "study_name": cfg.study_name, "strategies": ",".join(cfg.strategies),
+                             "calibrations": ",".join(cfg.calibrations), "n_rows": run.n_rows,
                              "tune_dp": cfg.tune_dp, "min_validity": cfg.min_validity,
                              "min_rule_adherence": cfg.min_rule_adherence, "optuna_version": optuna.__version__})
         tracking.set_tags({"optuna.study_name": cfg.study_name, "optuna.sampler_seed_derived": str(derived_seed),

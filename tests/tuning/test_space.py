@@ -108,3 +108,20 @@ def test_calibration_dimensions_exist_only_for_their_modes():
         seen.setdefault(point["calibration"], set()).update(k for k in ("oversample", "steer_strength") if k in point)
     assert seen == {"none": set(), "select": {"oversample"}, "steer": {"steer_strength"},
                     "select+steer": {"oversample", "steer_strength"}}
+
+
+def test_a_study_can_fix_or_restrict_the_calibration_mode():
+    import optuna
+
+    from synllm_mlops.errors import ConfigError
+    from synllm_mlops.tuning._space import SearchSpace
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    fixed = SearchSpace(strategies=("featdesc",), calibrations=("steer",))
+    trial = study.ask()
+    point = fixed.suggest(trial)
+    assert point["calibration"] == "steer" and "calibration" not in trial.params and "steer_strength" in point
+    two = SearchSpace(strategies=("featdesc",), calibrations=("none", "select"))
+    assert {two.suggest(study.ask())["calibration"] for _ in range(30)} == {"none", "select"}
+    with pytest.raises(ConfigError, match="unknown calibrations \\['both'\\]"):
+        SearchSpace(calibrations=("both",))

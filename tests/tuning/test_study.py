@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import optuna
 import pandas as pd
@@ -27,7 +29,8 @@ def _runs(stage: str):
 def test_study_links_trials_to_runs_tags_the_front_and_registers_a_servable_champion(mlflow_store, tmp_path, fast_eval,
                                                                                       fake_factory, cirrhosis,
                                                                                       monkeypatch):
-    res = tune(_cfg(tmp_path, n_trials=5, strategies="featdesc,statguide,clin_rule"), backend_factory=fake_factory(),
+    res = tune(_cfg(tmp_path, n_trials=5, strategies="featdesc,statguide,clin_rule", calibrations="select+steer"),
+               backend_factory=fake_factory(),
                progress=False)
     assert len(fake_factory.built) == 1  # the backend is built once and serves every trial
     study = res.study
@@ -58,6 +61,12 @@ def test_study_links_trials_to_runs_tags_the_front_and_registers_a_servable_cham
     assert mv.tags["synllm.source_run_id"] == best.user_attrs["mlflow_run_id"]
     assert mv.tags["synllm.prompt_uri"].startswith("prompts:/synllm-")
     model = mlflow.pyfunc.load_model(res.model_uri)
+    # the champion ships the targets its trial released (binned statistics), so serving calibrates like the trial
+    shipped = Path(mlflow.artifacts.download_artifacts(res.model_uri, dst_path=str(tmp_path / "champion")))
+    assert best.user_attrs["config"]["calibration"] == "select+steer"  # the study fixed it (calibrations=...)
+    assert model.unwrap_python_model().targets is not None
+    assert (shipped / "artifacts" / "calibration_targets.json").read_text() == mlflow.artifacts.load_text(
+        f"runs:/{best.user_attrs['mlflow_run_id']}/calibration/targets.json")
     spec = cirrhosis[0]
     for request in ({"n_rows": 7, "seed": 1}, pd.DataFrame([{"n_rows": 3, "seed": 2}])):
         out = model.predict(request)
