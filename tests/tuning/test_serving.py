@@ -26,7 +26,7 @@ def _free_port() -> int:
 def test_champion_serves_valid_rows(mlflow_store, tmp_path, hf_backend):
     from synllm_mlops.tuning import TuneConfig, tune
 
-    cfg = TuneConfig(n_trials=1, n_rows=4, strategies="clin_rule", storage=str(tmp_path / "o.sqlite3"),
+    cfg = TuneConfig(n_trials=1, n_rows=4, strategies="clin_rule", calibrations="steer", storage=str(tmp_path / "o.sqlite3"),
                      min_validity=0.0, min_rule_adherence=0.0, study_name="serve")
     res = tune(cfg, backend_factory=lambda m: hf_backend, progress=False)
     assert res.model_uri == "models:/synllm-cirrhosis@champion", res.table.to_string()
