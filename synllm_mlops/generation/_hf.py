@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 
 from synllm_mlops.errors import ModelLoadError
 from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo, register_backend
@@ -18,6 +19,18 @@ from synllm_mlops.generation._params import GenerationParams
 from synllm_mlops.generation._rules import RowGuide, RowTracker
 from synllm_mlops.generation._weights import dequantized_dir
 from synllm_mlops.prompts import Prompt
+
+
+@contextlib.contextmanager
+def _no_cache_deprecation():
+    """Silence transformers' "past_key_values is deprecated" FutureWarning around our own calls.
+
+    It fires at every batch, breaks the progress bar and names nothing a user can change: the fix is ours
+    (move to ``cache=`` before transformers 5.40, which the pyproject pin keeps out until then).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*past_key_values.*deprecated", category=FutureWarning)
+        yield
 
 
 class RuleLogitsProcessor:
@@ -140,7 +153,7 @@ class HFBackend(GenerationBackend):
         if self._prefix is None or self._prefix[0] != text:
             ids = self._tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"].to(self.device)
             cache = DynamicCache(config=self._model.config)
-            with torch.inference_mode():
+            with torch.inference_mode(), _no_cache_deprecation():
                 self._model(input_ids=ids[:, :-1], past_key_values=cache, use_cache=True)
             self._prefix = (text, ids, cache)
         return self._prefix[1], self._prefix[2]
@@ -228,7 +241,7 @@ class HFBackend(GenerationBackend):
                                    eos_token_id=self._model.generation_config.eos_token_id or self._tok.eos_token_id)
         torch.manual_seed(seed)
         shared = _shared.shared_prefix(cache, ids.shape[1] - 1) if self.shared_prefix else contextlib.nullcontext()
-        with torch.inference_mode(), shared:
+        with torch.inference_mode(), shared, _no_cache_deprecation():
             out = self._model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                                        past_key_values=kv, generation_config=gen_cfg, logits_processor=procs)
         new = out[:, ids.shape[1]:]  # decode only the new tokens, never the prompt
