@@ -17,15 +17,6 @@ from synllm_mlops.generation._rules import FieldConstraint
 from synllm_mlops.spec import NA_TOKEN, ColumnSpec
 
 
-def _units(x: float, scale: int, *, low: bool, strict: bool) -> float:
-    if math.isinf(x):
-        return x
-    u = round(x * scale, 6)
-    if low:
-        return math.floor(u) + 1 if strict else math.ceil(u)
-    return math.ceil(u) - 1 if strict else math.floor(u)
-
-
 def admissible(bins: ColumnBins, col: ColumnSpec, rule: FieldConstraint | None) -> np.ndarray:
     """Which bins still hold a value that ``rule`` (the hard-rule constraint of this field) allows."""
     ok = np.ones(bins.n_bins, dtype=bool)
@@ -39,11 +30,12 @@ def admissible(bins: ColumnBins, col: ColumnSpec, rule: FieldConstraint | None) 
         if rule.allowed is not None:  # a numeric field restricted to listed values
             ok[k] = any(bins.code_text(v) == k for v in rule.allowed if v != NA_TOKEN)
             continue
+        # in units of the column's precision, as the rule guide counts (FieldConstraint._units)
         scale = 10**col.decimals
         lo, hi = bins.bounds(k)
-        a = max(_units(lo, scale, low=True, strict=False), _units(rule.lo, scale, low=True, strict=rule.lo_strict),
+        a = max(rule._units(lo, False, low=True), rule._units(rule.lo, rule.lo_strict, low=True),
                 math.ceil(round(col.min * scale, 6)))
-        b = min(_units(hi, scale, low=False, strict=True), _units(rule.hi, scale, low=False, strict=rule.hi_strict),
+        b = min(rule._units(hi, True, low=False), rule._units(rule.hi, rule.hi_strict, low=False),
                 math.floor(round(col.max * scale, 6)))
         ok[k] = a <= b
     return ok
