@@ -38,9 +38,33 @@ class PrivacyBudgetError(SynLLMError, ValueError):
     """A differential-privacy release would spend more epsilon than the run's budget has left."""
 
 
+def show(value: object) -> str:
+    """A value as a message shows it: as the user wrote it, never as Python's repr of a NumPy scalar.
+
+    Text is quoted (``'abc'``, so blanks and empty strings stay visible); numbers are plain (``-5000``,
+    ``0.25``: an integral float loses its ``.0``, a NumPy scalar its type); lists show their items so.
+
+    Example:
+        >>> import numpy as np
+        >>> show(np.int64(-5000)), show(np.float64(4.0)), show("4.0"), show([1.0, "a"])
+        ('-5000', '4', "'4.0'", "[1, 'a']")
+    """
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", None) == 0:
+        value = value.item()  # a NumPy scalar
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, (list, tuple, set)):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return repr(value)
+
+
 def unknown(kind: str, value: object, known: list[str] | tuple[str, ...]) -> UnknownNameError:
     """Build the standard 'unknown X' error listing the valid choices."""
-    return UnknownNameError(f"unknown {kind} {value!r}; choose one of: {', '.join(known)}")
+    return UnknownNameError(f"unknown {kind} {show(value)}; choose one of: {', '.join(known)}")
 
 
 class ContractViolation(Exception):

@@ -9,7 +9,7 @@ import pandas as pd
 
 from synllm_mlops import tracking
 from synllm_mlops.config import RunConfig
-from synllm_mlops.errors import ConfigError, GenerationError
+from synllm_mlops.errors import ConfigError, GenerationError, show
 from synllm_mlops.generation import GenerationBackend, make_backend
 from synllm_mlops.prompts import to_csv
 from synllm_mlops.pipeline import GenerationOutcome, Prepared, generate_rows, prepare
@@ -114,7 +114,7 @@ def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", 
     if bool(run_id) == bool(synthetic):
         raise ConfigError("evaluate needs exactly one of run_id=<generation run id> or synthetic=<path to a CSV>, "
                           f"got run_id={run_id!r}, synthetic={synthetic!r}")
-    from synllm_mlops.spec import read_csv
+    from synllm_mlops.spec import MIN_SYNTHETIC_ROWS, read_csv
 
     if run_id:
         params = tracking.run_params(run_id)
@@ -125,8 +125,8 @@ def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", 
         raw = tracking.download_run_csv(run_id)
         source = f"synthetic table of run {run_id}"
     else:
-        raw = read_csv(synthetic)
-        source = f"synthetic file {synthetic!r}"
+        raw = read_csv(synthetic, role="synthetic file", min_rows=MIN_SYNTHETIC_ROWS)
+        source = f"synthetic file {show(synthetic)}"
     if not dataset:
         raise ConfigError("evaluate needs dataset=<built-in name or spec YAML> when given a synthetic CSV")
     seed = 0 if seed is None else seed

@@ -1,6 +1,8 @@
 """Dataset specs: schema, clinical rules, real-data loading, checking and splitting."""
 
 from synllm_mlops.spec._data import (
+    MIN_REAL_ROWS,
+    MIN_SYNTHETIC_ROWS,
     Split,
     builtin_specs,
     conform,
@@ -21,6 +23,7 @@ from synllm_mlops.spec._schema import (
     OrderingRule,
     RangeRule,
     Rule,
+    as_category,
     is_missing,
     key_frame,
     normalise_category,
@@ -29,8 +32,8 @@ from synllm_mlops.spec._schema import (
 )
 
 __all__ = [
-    "NA_TOKEN", "AllowedRule", "ColumnSpec", "Condition", "DatasetSpec", "ImplicationRule", "OrderingRule",
-    "RangeRule", "Rule", "SpecDraft", "Split", "builtin_specs", "conform", "data_digest", "draft_spec", "infer_spec",
+    "MIN_REAL_ROWS", "MIN_SYNTHETIC_ROWS", "NA_TOKEN", "AllowedRule", "ColumnSpec", "Condition", "DatasetSpec", "ImplicationRule", "OrderingRule",
+    "RangeRule", "Rule", "SpecDraft", "as_category", "Split", "builtin_specs", "conform", "data_digest", "draft_spec", "infer_spec",
     "is_missing", "key_frame", "load_data", "load_spec", "normalise_category", "read_csv", "row_key", "split_data",
     "table_keys",
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +13,11 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
-from synllm_mlops.errors import DataError, SpecError, unknown
+from synllm_mlops.errors import DataError, SpecError, show, unknown
 from synllm_mlops.spec._builtin import BUILTIN_LOADERS
-from synllm_mlops.spec._schema import NA_TOKEN, DatasetSpec, normalise_category
+from synllm_mlops.spec._schema import NA_TOKEN, AllowedRule, DatasetSpec, ImplicationRule, OrderingRule, RangeRule, as_category
+
+_RULE_MODELS = {"range": RangeRule, "allowed": AllowedRule, "implication": ImplicationRule, "ordering": OrderingRule}
 
 SPEC_DIR = Path(__file__).parent / "specs"
 _MISSING = {"", "NA", "N/A", "NaN", "nan", "null", "None", "?"}
@@ -24,50 +28,150 @@ def builtin_specs() -> list[str]:
     return sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
 
 
+def _readable(loc: tuple, raw: dict) -> str:
+    """A pydantic error location as the YAML reads: ``columns[3] 'Age'.min``, ``rules[0] 'age_adult'.if.op``."""
+    out, node = [], raw
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            label = node.get("name") or node.get("id") if isinstance(node, dict) else None
+            out[-1] += f"[{part}]" + (f" {label!r}" if isinstance(label, str) else "")
+        elif out and out[-1].startswith("rules[") and i == 2 and part in _RULE_MODELS:
+            continue  # the discriminator's tag: the rule's 'kind', already known from its entry
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+            out.append(str(part))
+    return ".".join(out) or "<top level>"
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """The keys the mapping holding the key at ``loc`` may have."""
+    from synllm_mlops.spec._schema import ColumnSpec, Condition
+
+    if len(loc) == 1:
+        model = DatasetSpec
+    elif loc[0] == "columns":
+        model = ColumnSpec
+    elif loc[0] == "rules" and len(loc) >= 3 and loc[2] in _RULE_MODELS:
+        model = Condition if len(loc) >= 5 else _RULE_MODELS[loc[2]]
+    else:
+        return []
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _schema_problem(err: dict, raw: dict) -> str:
+    loc = tuple(err["loc"])
+    where = _readable(loc, raw)
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(loc)
+        return (f"{where}: unknown key {show(loc[-1])}" + (f"; allowed keys: {', '.join(allowed)}" if allowed else ""))
+    if err["type"] == "missing":
+        return f"{where}: required key {show(loc[-1])} is missing; add it"
+    if err["type"] in ("value_error", "assertion_error"):
+        msg = str(err.get("ctx", {}).get("error", err["msg"]))
+        return "\n  - ".join(msg.splitlines())  # our own checks: each line names its column or rule
+    return f"{where}: {err['msg'].rstrip('.')}, got {show(err.get('input'))}"
+
+
 def load_spec(dataset: str | Path) -> DatasetSpec:
     """Load a built-in spec by name, or a spec YAML by path.
 
+    Every check the grammar, the rule guide and the evaluation rely on runs here (see ``_checks``), so a
+    spec that loads can be generated from and evaluated against.
+
     Raises:
-        SpecError: the file is missing, not YAML, or breaks the spec schema (every problem listed).
+        SpecError: the file is missing, not UTF-8 YAML, or breaks the spec schema (every problem listed).
     """
     name = str(dataset)
     path = SPEC_DIR / f"{name}.yaml" if name in builtin_specs() else Path(name)
+    if path.is_dir():
+        raise SpecError(f"spec {name!r} is a directory; pass the path to a spec YAML file "
+                        "(draft one with `synllm spec infer data.csv -o spec.yaml`)")
     if not path.is_file():
         if name.endswith((".yaml", ".yml")) or "/" in name:
             raise SpecError(f"spec file {name!r} does not exist; pass a built-in dataset "
                             f"({', '.join(builtin_specs())}) or the path to a spec YAML")
         raise unknown("dataset", name, builtin_specs() + ["<path/to/spec.yaml>"])
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise SpecError(f"spec {name!r} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+                        "save it as UTF-8") from None
     except yaml.YAMLError as e:
-        raise SpecError(f"spec {path} is not valid YAML: {e}") from e
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise SpecError(f"spec {name!r} is not valid YAML{at}: {what}; fix the YAML syntax there "
+                        "(see synllm_mlops/spec/specs/ for examples)") from None
     if not isinstance(raw, dict):
-        raise SpecError(f"spec {path} must be a YAML mapping with keys name, target, columns, ...; got {type(raw).__name__}")
+        raise SpecError(f"spec {name!r} must be a YAML mapping with keys name, target, columns, ...; "
+                        f"got {'an empty file' if raw is None else type(raw).__name__}")
     try:
         return DatasetSpec.model_validate(raw)
     except ValidationError as e:
-        lines = [f"  - {'.'.join(map(str, err['loc'])) or '<root>'}: {err['msg']}" for err in e.errors()]
-        raise SpecError(f"spec {path} does not match the spec schema ({len(lines)} problem(s)):\n"
-                        + "\n".join(lines) + "\nFix the YAML (see synllm_mlops/spec/specs/ for examples).") from e
+        lines = [f"  - {_schema_problem(err, raw)}" for err in e.errors()]
+        raise SpecError(f"spec {name!r} does not match the spec schema ({len(lines)} problem(s)):\n"
+                        + "\n".join(lines) + "\nFix the YAML (see synllm_mlops/spec/specs/ for examples).") from None
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
-    """Read a CSV as strings (typing happens against the spec), with clear errors."""
-    p = Path(path)
+MIN_REAL_ROWS = 10
+"""A real table needs this many rows: the train/holdout split (and the statistics) need some of each."""
+MIN_SYNTHETIC_ROWS = 1
+"""A synthetic table needs one row: every metric is defined from one (those that need more say why)."""
+
+
+def read_csv(path: str | Path, *, role: str = "data file", min_rows: int = MIN_REAL_ROWS) -> pd.DataFrame:
+    """Read a CSV as text (typing happens against the spec), refusing anything that is not one clean table.
+
+    A directory, an empty or binary file, text that is not UTF-8, an unreadable quote, a header with an
+    unnamed or repeated column, a row with more or fewer fields than the header, and fewer than
+    ``min_rows`` rows are each a :class:`DataError` naming the file, the line and the fix.
+    """
+    p, name = Path(path), show(str(path))
+    if p.is_dir():
+        raise DataError(f"{role} {name} is a directory, not a CSV file; pass the path to a CSV file inside it")
     if not p.is_file():
-        raise DataError(f"data file {str(path)!r} does not exist; pass data=<path to a CSV file>")
+        raise DataError(f"{role} {name} does not exist; pass data=<path to a CSV file>")
+    fix = "Fix: save it as comma-separated UTF-8 text with one header row."
+    data = p.read_bytes()
+    if b"\0" in data[:8192]:
+        raise DataError(f"{role} {name} is a binary file, not a CSV. {fix}")
     try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
-        raise DataError(f"data file {str(path)!r} is not a readable CSV: {e}. "
-                        "Fix: save it as comma-separated UTF-8 with one header row.") from e
-    if df.empty:
-        raise DataError(f"data file {str(path)!r} has a header but no rows; it needs at least 10 rows")
-    return df
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{role} {name} is not UTF-8 text (byte {data[e.start]:#04x} at offset {e.start}). {fix}") from None
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True, strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for row in reader:
+            if row:  # blank lines are skipped, as pandas does
+                rows.append((reader.line_num, row))
+    except csv.Error as e:
+        raise DataError(f"{role} {name} is not a readable CSV: {e} (line {reader.line_num}). {fix}") from None
+    if not rows:
+        raise DataError(f"{role} {name} is empty; it needs a header row and at least {min_rows} row(s)")
+    header = [h.strip() for h in rows[0][1]]
+    for i, h in enumerate(header):
+        if not h:
+            raise DataError(f"{role} {name}: column {i + 1} of the header has no name (a saved index? write the CSV "
+                            "with index=False, or name the column)")
+        if header.index(h) != i:
+            raise DataError(f"{role} {name}: column {h!r} appears twice in the header (columns {header.index(h) + 1} "
+                            f"and {i + 1}); rename or delete one of them")
+    for line, row in rows[1:]:
+        if len(row) != len(header):
+            raise DataError(f"{role} {name}: the row ending on line {line} has {len(row)} field(s) but the header has "
+                            f"{len(header)}; fix that row (a value with a comma must be quoted)")
+    if len(rows) - 1 < min_rows:
+        need = ("a synthetic table needs at least 1 row" if min_rows == MIN_SYNTHETIC_ROWS else
+                f"a real table needs at least {min_rows} rows for its train/holdout split")
+        got = "a header but no rows" if len(rows) == 1 else f"{len(rows) - 1} row(s)"
+        raise DataError(f"{role} {name} has {got}; {need}")
+    return pd.DataFrame([row for _, row in rows[1:]], columns=header, dtype=object)
 
 
 def _examples(values: pd.Series, k: int = 3) -> str:
-    return ", ".join(repr(v) for v in pd.unique(values)[:k])
+    return ", ".join(show(v) for v in pd.unique(values)[:k])
 
 
 def conform(df: pd.DataFrame, spec: DatasetSpec, *, source: str = "data") -> pd.DataFrame:
@@ -84,9 +188,12 @@ def conform(df: pd.DataFrame, spec: DatasetSpec, *, source: str = "data") -> pd.
     df = df.set_axis(cols, axis=1)
     missing = [c for c in spec.column_names if c not in cols]
     extra = [c for c in cols if c not in spec.column_names and c not in spec.id_columns]
-    if missing:
+    if missing and len(missing) == len(spec.column_names):
+        problems.append(f"its header ({', '.join(cols)}) has none of the spec's columns ({', '.join(spec.column_names)}); "
+                        "is this the table the spec describes?")
+    elif missing:
         problems.append(f"missing columns {missing}")
-    if extra:
+    if extra and len(missing) < len(spec.column_names):
         problems.append(f"extra columns not in the spec {extra} (add them to the spec, list them in id_columns, or drop them)")
     out = {}
     for col in spec.columns:
@@ -97,7 +204,7 @@ def conform(df: pd.DataFrame, spec: DatasetSpec, *, source: str = "data") -> pd.
             s = s.astype(object).map(lambda v: np.nan if isinstance(v, str) and v.strip() in _MISSING else v)
         na = s.isna()
         if na.any() and not col.nullable:
-            problems.append(f"column {col.name!r}: {int(na.sum())} missing value(s) but the spec says nullable: false")
+            problems.append(f"column {col.name!r}: {int(na.sum())} missing value(s) but the spec says nullable: false (fill them, or set nullable: true)")
         if col.is_numeric:
             x = pd.to_numeric(s, errors="coerce")
             bad = x.isna() & ~na
@@ -106,13 +213,13 @@ def conform(df: pd.DataFrame, spec: DatasetSpec, *, source: str = "data") -> pd.
             oor = (x < col.min) | (x > col.max)
             if oor.any():
                 problems.append(f"column {col.name!r}: {int(oor.sum())} value(s) outside the spec range "
-                                f"[{col.min}, {col.max}], e.g. {_examples(x[oor])}")
+                                f"[{show(col.min)}, {show(col.max)}], e.g. {_examples(s[oor])}")
             out[col.name] = x.astype(float)
         else:
-            c = s.map(normalise_category)
+            c = s.map(lambda v, cats=col.categories: as_category(v, cats), na_action="ignore")
             bad = c.notna() & ~c.isin(col.categories)
             if bad.any():
-                problems.append(f"column {col.name!r}: {int(bad.sum())} value(s) not in categories {col.categories}, "
+                problems.append(f"column {col.name!r}: {int(bad.sum())} value(s) not in categories {show(col.categories)}, "
                                 f"e.g. {_examples(c[bad])}")
             out[col.name] = c.astype(object)
     if problems:
@@ -125,8 +232,8 @@ def conform(df: pd.DataFrame, spec: DatasetSpec, *, source: str = "data") -> pd.
 def load_data(spec: DatasetSpec, data: str | Path | None = None) -> pd.DataFrame:
     """The real table for ``spec``, typed and checked: from ``data`` if given, else built in."""
     if data:
-        raw = read_csv(data)
-        source = f"data file {str(data)!r}"
+        raw = read_csv(data, min_rows=MIN_REAL_ROWS)
+        source = f"data file {show(str(data))}"
     elif spec.builtin_data:
         raw = BUILTIN_LOADERS[spec.builtin_data]()
         source = f"built-in data {spec.builtin_data!r}"
@@ -135,8 +242,9 @@ def load_data(spec: DatasetSpec, data: str | Path | None = None) -> pd.DataFrame
                         f"package); pass data=<path to the CSV>, e.g. `synllm main --dataset {spec.name} "
                         f"--data {spec.name}.csv`")
     df = conform(raw, spec, source=source)
-    if len(df) < 10:
-        raise DataError(f"{source} has {len(df)} rows; at least 10 are needed for a train/holdout split")
+    if len(df) < MIN_REAL_ROWS:
+        raise DataError(f"{source} has {len(df)} row(s); a real table needs at least {MIN_REAL_ROWS} rows for its "
+                        "train/holdout split")
     return df
 
 

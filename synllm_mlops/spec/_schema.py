@@ -7,7 +7,10 @@ from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from synllm_mlops.errors import show
+from synllm_mlops.spec._checks import range_problem, spec_problems, text_problem
 
 NA_TOKEN = "NA"
 """How a missing value is written in prompts, grammar and synthetic CSV text."""
@@ -35,24 +38,38 @@ class ColumnSpec(_Strict):
     categories: list[str] | None = None
     nullable: bool = False
 
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _category_text(cls, v: Any) -> Any:
+        # `categories: [1, 2, 3]` means the texts "1", "2", "3" (as a CSV writes them); booleans stay an error
+        if isinstance(v, list):
+            return [normalise_category(c) if isinstance(c, (int, float)) and not isinstance(c, bool) else c for c in v]
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> "ColumnSpec":
+        problems = [p for p in [text_problem("column name", self.name)] if p]
+        where = f"column {self.name!r}"
         if self.type == "categorical":
             if not self.categories:
-                raise ValueError(f"categorical column {self.name!r} needs a non-empty 'categories' list")
-            if len(set(self.categories)) != len(self.categories):
-                raise ValueError(f"column {self.name!r} lists a category twice: {self.categories}")
-            bad = [c for c in self.categories if "," in c or "\n" in c or c == NA_TOKEN]
-            if bad:
-                raise ValueError(f"column {self.name!r}: categories may not contain ',' or newlines "
-                                 f"or equal {NA_TOKEN!r}, got {bad}")
+                problems.append(f"categorical {where} needs a non-empty 'categories' list, e.g. categories: [a, b]")
+            else:
+                dup = sorted({c for c in self.categories if self.categories.count(c) > 1})
+                if dup:
+                    problems.append(f"{where} lists the categories {show(dup)} twice; delete the repeats")
+                problems += [f"{where}: {p}" for p in (text_problem("category", c) for c in self.categories) if p]
+                if NA_TOKEN in self.categories:
+                    problems.append(f"{where}: category {NA_TOKEN!r} is how a missing value is written; "
+                                    "delete it and set nullable: true")
         else:
             if self.categories:
-                raise ValueError(f"numeric column {self.name!r} must not list categories")
+                problems.append(f"numeric {where} must not list categories; delete them or make it type: categorical")
             if self.min is None or self.max is None:
-                raise ValueError(f"numeric column {self.name!r} needs both 'min' and 'max' (the plausible range)")
-            if self.min > self.max:
-                raise ValueError(f"column {self.name!r}: min must be <= max, got min={self.min}, max={self.max}")
+                problems.append(f"numeric {where} needs both 'min' and 'max' (the plausible range)")
+            elif p := range_problem(where, self.min, self.max, self.decimals):
+                problems.append(p)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -259,22 +276,9 @@ class DatasetSpec(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetSpec":
-        names = [c.name for c in self.columns]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"column names must be unique, got duplicates {dup}")
-        if self.target not in names:
-            raise ValueError(f"target {self.target!r} is not a column; columns are {names}")
-        clash = set(self.id_columns) & set(names)
-        if clash:
-            raise ValueError(f"id columns {sorted(clash)} must not also be listed in 'columns'")
-        ids = [r.id for r in self.rules]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"rule ids must be unique, got {ids}")
-        for r in self.rules:
-            for c in r.columns():
-                if c not in names:
-                    raise ValueError(f"rule {r.id!r} refers to unknown column {c!r}; columns are {names}")
+        problems = spec_problems(self)  # every check the grammar, rule guide and evaluation rely on
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
@@ -348,3 +352,20 @@ def key_frame(df: pd.DataFrame, spec: "DatasetSpec") -> pd.DataFrame:
 def table_keys(df: pd.DataFrame, spec: "DatasetSpec") -> set[tuple[str, ...]]:
     """:func:`row_key` of every row of a table (the privacy guard's reference set)."""
     return set(key_frame(df, spec).itertuples(index=False, name=None))
+
+
+def as_category(value: Any, categories: list[str]) -> Any:
+    """``value`` as one of a column's ``categories``: :func:`normalise_category`, and integral number text
+    (``4.0``, ``4.``, ``4e0``: how pandas writes an integer code in a column with missing values) as the
+    integer category ``4`` when that is a category and the text itself is not. Anything else is returned
+    normalised (and then is not a category: ``4.5`` stays ``'4.5'``)."""
+    text = normalise_category(value)
+    if not isinstance(text, str) or text in categories:
+        return text
+    try:
+        x = float(text)
+    except ValueError:
+        return text
+    if math.isfinite(x) and x.is_integer() and (code := str(int(x))) in categories:
+        return code
+    return text
