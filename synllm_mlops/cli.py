@@ -116,24 +116,58 @@ def spec_group() -> None:
     """Dataset spec tools."""
 
 
+def _is_spec_file(path: Path) -> bool:
+    """Whether ``path`` holds a spec YAML (a mapping with 'columns'): the only file ``-o`` replaces unasked."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError, OSError):
+        return False
+    return isinstance(raw, dict) and "columns" in raw
+
+
+def _check_output(output: str, csv_path: str, force: bool) -> Path:
+    """Where ``spec infer -o`` may write: never over its input, a directory, or (without --force) a non-spec file."""
+    out = Path(output)
+    if out.is_dir():
+        raise ConfigError(f"output {output!r} is a directory; pass a file path, e.g. -o {Path(output) / 'spec.yaml'}")
+    if out.exists() and Path(csv_path).exists() and out.resolve() == Path(csv_path).resolve():
+        raise ConfigError(f"output {output!r} is the input data file; writing the spec there would overwrite your "
+                          "data: pass another path, e.g. -o " + str(Path(output).with_suffix(".yaml")))
+    if out.exists() and not force and not _is_spec_file(out):
+        raise ConfigError(f"output {output!r} exists and is not a spec YAML; pass another path, or --force to "
+                          "overwrite it")
+    if not out.parent.is_dir():
+        raise ConfigError(f"output {output!r}: folder {str(out.parent)!r} does not exist; create it first")
+    return out
+
+
 @spec_group.command("infer")
 @click.argument("csv_path")
 @click.option("-o", "--output", default=None, help="write the YAML here instead of printing it")
+@click.option("--force", is_flag=True, default=False, help="let -o overwrite an existing file that is not a spec")
 @click.option("--name", default=None, help="dataset name (default: the file's stem)")
 @click.option("--target", default=None, help="target column (default: the last column)")
-def spec_infer(csv_path: str, output: str | None, name: str | None, target: str | None) -> None:
-    """Draft a spec for any CSV; it works as dataset= right away (review ranges and rules)."""
+def spec_infer(csv_path: str, output: str | None, force: bool, name: str | None, target: str | None) -> None:
+    """Draft a spec for any CSV; it works as dataset= right away (review ranges and rules).
+
+    ``-o`` never writes over its input; it replaces an existing spec YAML, and any other file only with --force.
+    """
     from synllm_mlops.spec import infer_spec
 
     try:
+        out = _check_output(output, csv_path, force) if output else None
         text = infer_spec(csv_path, name=name, target=target).to_yaml()
-    except (SynLLMError, ValueError) as e:
+    except SynLLMError as e:
         _fail(e)
-    if output:
-        Path(output).write_text(text)
-        click.echo(f"wrote {output}")
-    else:
+    if out is None:
         click.echo(text, nl=False)
+        return
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)  # whole or not at all
+    click.echo(f"wrote {output}")
 
 
 @spec_group.command("check")

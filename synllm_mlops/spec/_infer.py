@@ -11,9 +11,11 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
-from synllm_mlops.errors import DataError
+from synllm_mlops.errors import DataError, show
 from synllm_mlops.spec._data import _MISSING, _examples, read_csv
+from synllm_mlops.spec._checks import range_problem, text_problem
 from synllm_mlops.spec._schema import ColumnSpec, DatasetSpec, RangeRule, normalise_category
 
 MAX_CATEGORIES = 20  # an integer column with more distinct values is numeric
@@ -91,6 +93,20 @@ def infer_spec(path: str | Path, *, name: str | None = None, target: str | None 
 
 def draft_spec(path: str | Path, *, name: str | None = None, target: str | None = None,
                keep: Sequence[str] = ()) -> SpecDraft:
+    """Draft a spec for the CSV at ``path``, with the messages about what was left out (see :func:`_draft`).
+
+    Raises:
+        DataError: the file is not a clean CSV, or its values cannot be described by a spec (each named).
+    """
+    try:
+        return _draft(path, name=name, target=target, keep=keep)
+    except ValidationError as e:  # a value the spec cannot hold, e.g. a category with a comma in it
+        why = "; ".join(str(err.get("ctx", {}).get("error", err["msg"])) for err in e.errors())
+        raise DataError(f"data file {show(str(path))}: cannot draft a spec: {why} (fix it in the data)") from None
+
+
+def _draft(path: str | Path, *, name: str | None = None, target: str | None = None,
+               keep: Sequence[str] = ()) -> SpecDraft:
     """Draft a spec for the CSV at ``path``, with the messages about what was left out.
 
     Columns whose values all parse as numbers and that have more than ``MAX_CATEGORIES`` distinct values
@@ -105,8 +121,13 @@ def draft_spec(path: str | Path, *, name: str | None = None, target: str | None 
     Raises:
         DataError: a numeric column holds infinite values or values too large to bound.
     """
-    raw = read_csv(path)
-    raw.columns = [str(c).strip() for c in raw.columns]
+    raw = read_csv(path, min_rows=1)
+    for c in raw.columns:
+        if why := text_problem("column name", c):
+            raise DataError(f"data file {show(str(path))}: {why} (in the CSV header)")
+    if target is not None and target not in raw.columns:
+        raise DataError(f"target {show(target)} is not a column of data file {show(str(path))}; "
+                        f"choose one of: {', '.join(raw.columns)}")
     kept = set(keep) | ({target} if target else set())
     ids = [c for c in raw.columns if _ID_NAME.fullmatch(c) and raw[c].is_unique and c not in kept]
     messages = [f"column {c!r}: named like an id and unique per row: listed in id_columns (dropped)" for c in ids]
@@ -119,6 +140,9 @@ def draft_spec(path: str | Path, *, name: str | None = None, target: str | None 
         s = raw[c].map(lambda v: np.nan if v.strip() in _MISSING else v.strip())
         present = s.dropna()
         if present.empty:
+            if c == target:
+                raise DataError(f"target column {show(c)} has no values (all empty or missing); "
+                                "pass --target <a column with values>")
             ids.append(c)
             messages.append(f"column {c!r}: no values (all empty or missing): listed in id_columns (dropped)")
             continue
@@ -130,7 +154,18 @@ def draft_spec(path: str | Path, *, name: str | None = None, target: str | None 
                             "replace them with NA or a number")
         if numeric and (x.nunique() > MAX_CATEGORIES or not np.allclose(x, np.round(x))):
             d = _decimals(x)
-            lo, hi = _coarse_range(x, d)
+            while True:  # fewer decimals for huge values: the grammar counts in units of the last decimal
+                try:
+                    lo, hi = _coarse_range(x, d)
+                except DataError:
+                    lo, hi = -math.inf, math.inf
+                if d == 0 or not range_problem(c, lo, hi, d):
+                    break
+                d -= 1
+            if range_problem(c, lo, hi, d):
+                raise DataError(f"column {show(c)} holds values as large as {_examples(present[x.abs() == x.abs().max()], 1)}"
+                                f", beyond what a float writes exactly at {d} decimal(s) (|value| x 10^decimals must "
+                                "stay below 2^53); rescale the column (change its unit) or drop it")
             cols.append(ColumnSpec(name=c, type="numeric", min=lo, max=hi, decimals=d, nullable=nullable,
                                    description=c))
             slug = re.sub(r"\W+", "_", c).lower()
