@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -273,7 +274,10 @@ def split_data(df: pd.DataFrame, spec: DatasetSpec, *, seed: int = 0, holdout_fr
     strat = None
     if spec.target_is_categorical:
         y = df[spec.target].fillna(NA_TOKEN)
-        if y.value_counts().min() >= 2:
+        counts = y.value_counts()
+        n_holdout = math.ceil(holdout_fraction * len(df))
+        # stratify where every class can have a row on each side (sklearn refuses otherwise)
+        if counts.min() >= 2 and len(counts) <= min(n_holdout, len(df) - n_holdout):
             strat = y
     tr, ho = train_test_split(df, test_size=holdout_fraction, random_state=seed, stratify=strat)
     return Split(tr.reset_index(drop=True), ho.reset_index(drop=True), seed, holdout_fraction)
