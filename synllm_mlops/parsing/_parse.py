@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from synllm_mlops.parsing._nearcopy import NearCopyIndex
-from synllm_mlops.spec import NA_TOKEN, DatasetSpec, normalise_category, row_key
+from synllm_mlops.errors import show
+from synllm_mlops.spec import NA_TOKEN, DatasetSpec, as_category, row_key
 
 REJECT_COLUMNS = ["reason", "detail", "line"]
 _NOISE_PREFIXES = ("```", "#", "Here", "here", "Sure", "Note", "CSV")
@@ -70,14 +71,14 @@ class RowParser:
                 try:
                     x = float(v)
                 except ValueError:
-                    return None, "non-numeric", f"{col.name}={v!r}"
+                    return None, "non-numeric", f"{col.name}={show(v)}"
                 if not np.isfinite(x) or x < col.min or x > col.max:
-                    return None, "out of range", f"{col.name}={v} outside [{col.min}, {col.max}]"
+                    return None, "out of range", f"{col.name}={v} outside [{show(col.min)}, {show(col.max)}]"
                 values.append(round(x, col.decimals))
             else:
-                cat = normalise_category(v)
+                cat = as_category(v, col.categories)  # as the real data loads: 4.0 is category 4
                 if cat not in col.categories:
-                    return None, "unknown category", f"{col.name}={v!r} not in {col.categories}"
+                    return None, "unknown category", f"{col.name}={show(v)} not in {show(col.categories)}"
                 values.append(cat)
         return values, "", ""
 

@@ -58,3 +58,17 @@ def test_parsed_types(cirrhosis):
     assert len(res.rows) == 10
     assert res.rows["Bilirubin"].dtype == float and res.rows["Status"].dtype == object
     assert res.rows["Drug"].isna().sum() == split.train.head(10)["Drug"].isna().sum()
+
+
+def test_an_integral_float_code_parses_as_its_category_as_the_real_data_loads(cirrhosis):
+    spec, real, split = cirrhosis
+    row = format_rows(split.train.head(1), spec).splitlines()[0].split(",")
+    stage = spec.column_names.index("Stage")
+    fields = {"4.0": "4", "2.": "2"}
+    for written, want in fields.items():
+        res = RowParser(spec).parse([",".join(row[:stage] + [written] + row[stage + 1:])])
+        if len(res.rows):  # a hard rule may reject the row; the category itself must not be the reason
+            assert res.rows["Stage"].iloc[0] == want
+        assert "unknown category" not in res.rejects["reason"].tolist()
+    res = RowParser(spec).parse([",".join(row[:stage] + ["4.5"] + row[stage + 1:])])
+    assert res.rejects["detail"].tolist() == ["Stage='4.5' not in ['1', '2', '3', '4']"]
