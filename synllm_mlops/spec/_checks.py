@@ -174,6 +174,9 @@ def spec_problems(spec: "DatasetSpec") -> list[str]:
     if spec.target not in names:
         hint = " (it is listed in id_columns, which are dropped)" if spec.target in spec.id_columns else ""
         problems.append(f"target {show(spec.target)} is not a column{hint}; choose one of: {', '.join(names)}")
+    elif (t := next(c for c in spec.columns if c.name == spec.target)).categories is not None and len(t.categories) < 2:
+        problems.append(f"target {show(spec.target)} has the one category {show(t.categories)}; ML utility trains a "
+                        "classifier on the target, so list at least two categories or choose another target")
     clash = sorted(set(spec.id_columns) & set(names))
     if clash:
         problems.append(f"id columns {show(clash)} must not also be listed in 'columns'; keep them in one list")

@@ -153,6 +153,8 @@ CASES = [
          files(spec=spec_with("max: 30, decimals: 1", "max: .inf, decimals: 1"))),
     Case("spec-target-not-column", CHECK, "target 'outcome' is not a column", "'outcome'", "choose one of: age",
          files(spec=spec_with("target: out", "target: outcome"))),
+    Case("spec-target-one-category", CHECK, "has the one category", "['0']", "list at least two categories",
+         files(spec=spec_with('categories: ["0", "1"]', 'categories: ["0"]'))),
     Case("spec-is-directory", ("spec", "check", "{work}/specs"), "is a directory", "{work}/specs",
          "pass the path to a spec YAML file", files(specs=None)),
     Case("spec-empty-file", CHECK, "must be a YAML mapping", "an empty file", "keys name, target, columns",
