@@ -142,33 +142,32 @@ def read_csv(path: str | Path, *, role: str = "data file", min_rows: int = MIN_R
     except UnicodeDecodeError as e:
         raise DataError(f"{role} {name} is not UTF-8 text (byte {data[e.start]:#04x} at offset {e.start}). {fix}") from None
     reader = csv.reader(io.StringIO(text), skipinitialspace=True, strict=True)
-    rows: list[tuple[int, list[str]]] = []
     try:
+        header = [h.strip() for h in next((row for row in reader if row), [])]  # blank lines are skipped, as pandas does
+        if not header:
+            raise DataError(f"{role} {name} is empty; it needs a header row and at least {min_rows} row(s)")
+        for i, h in enumerate(header):
+            if not h:
+                raise DataError(f"{role} {name}: column {i + 1} of the header has no name (a saved index? write the "
+                                "CSV with index=False, or name the column)")
+            if header.index(h) != i:
+                raise DataError(f"{role} {name}: column {h!r} appears twice in the header (columns "
+                                f"{header.index(h) + 1} and {i + 1}); rename or delete one of them")
+        rows = []
         for row in reader:
-            if row:  # blank lines are skipped, as pandas does
-                rows.append((reader.line_num, row))
+            if len(row) != len(header) and row:
+                raise DataError(f"{role} {name}: the row ending on line {reader.line_num} has {len(row)} field(s) but "
+                                f"the header has {len(header)}; fix that row (a value with a comma must be quoted)")
+            if row:
+                rows.append(row)
     except csv.Error as e:
         raise DataError(f"{role} {name} is not a readable CSV: {e} (line {reader.line_num}). {fix}") from None
-    if not rows:
-        raise DataError(f"{role} {name} is empty; it needs a header row and at least {min_rows} row(s)")
-    header = [h.strip() for h in rows[0][1]]
-    for i, h in enumerate(header):
-        if not h:
-            raise DataError(f"{role} {name}: column {i + 1} of the header has no name (a saved index? write the CSV "
-                            "with index=False, or name the column)")
-        if header.index(h) != i:
-            raise DataError(f"{role} {name}: column {h!r} appears twice in the header (columns {header.index(h) + 1} "
-                            f"and {i + 1}); rename or delete one of them")
-    for line, row in rows[1:]:
-        if len(row) != len(header):
-            raise DataError(f"{role} {name}: the row ending on line {line} has {len(row)} field(s) but the header has "
-                            f"{len(header)}; fix that row (a value with a comma must be quoted)")
-    if len(rows) - 1 < min_rows:
+    if len(rows) < min_rows:
         need = ("a synthetic table needs at least 1 row" if min_rows == MIN_SYNTHETIC_ROWS else
                 f"a real table needs at least {min_rows} rows for its train/holdout split")
-        got = "a header but no rows" if len(rows) == 1 else f"{len(rows) - 1} row(s)"
+        got = "a header but no rows" if not rows else f"{len(rows)} row(s)"
         raise DataError(f"{role} {name} has {got}; {need}")
-    return pd.DataFrame([row for _, row in rows[1:]], columns=header, dtype=object)
+    return pd.DataFrame(rows, columns=header, dtype=object)
 
 
 def _examples(values: pd.Series, k: int = 3) -> str:
