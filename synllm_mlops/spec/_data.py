@@ -66,6 +66,9 @@ def _schema_problem(err: dict, raw: dict) -> str:
     if err["type"] == "extra_forbidden":
         allowed = _allowed_keys(loc)
         return (f"{where}: unknown key {show(loc[-1])}" + (f"; allowed keys: {', '.join(allowed)}" if allowed else ""))
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        got = f"unknown rule kind {show(err['ctx']['tag'])}" if err["type"] == "union_tag_invalid" else "no 'kind'"
+        return f"{where}: {got}; set kind: to one of {', '.join(_RULE_MODELS)}"
     if err["type"] == "missing":
         return f"{where}: required key {show(loc[-1])} is missing; add it"
     if err["type"] in ("value_error", "assertion_error"):
