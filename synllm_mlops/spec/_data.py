@@ -77,6 +77,20 @@ def _schema_problem(err: dict, raw: dict) -> str:
     return f"{where}: {err['msg'].rstrip('.')}, got {show(err.get('input'))}"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key written twice in one mapping (plain YAML keeps the last, silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one mapping; "
+                                                        "keep one", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_spec(dataset: str | Path) -> DatasetSpec:
     """Load a built-in spec by name, or a spec YAML by path.
 
@@ -97,7 +111,7 @@ def load_spec(dataset: str | Path) -> DatasetSpec:
                             f"({', '.join(builtin_specs())}) or the path to a spec YAML")
         raise unknown("dataset", name, builtin_specs() + ["<path/to/spec.yaml>"])
     try:
-        raw = yaml.safe_load(path.read_bytes().decode("utf-8-sig"))
+        raw = yaml.load(path.read_bytes().decode("utf-8-sig"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except UnicodeDecodeError as e:
         raise SpecError(f"spec {name!r} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
                         "save it as UTF-8") from None
@@ -139,7 +153,8 @@ def read_csv(path: str | Path, *, role: str = "data file", min_rows: int = MIN_R
     fix = "Fix: save it as comma-separated UTF-8 text with one header row."
     data = p.read_bytes()
     if b"\0" in data[:8192]:
-        raise DataError(f"{role} {name} is a binary file, not a CSV. {fix}")
+        what = " (an Excel workbook? export it as CSV)" if data.startswith(b"PK\x03\x04") else ""
+        raise DataError(f"{role} {name} is a binary file, not a CSV{what}. {fix}")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
