@@ -162,7 +162,7 @@ def read_csv(path: str | Path, *, role: str = "data file", min_rows: int = MIN_R
     reader = csv.reader(io.StringIO(text), skipinitialspace=True, strict=True)
     try:
         header = [h.strip() for h in next((row for row in reader if row), [])]  # blank lines are skipped, as pandas does
-        if not header:
+        if not any(header):
             raise DataError(f"{role} {name} is empty; it needs a header row and at least {min_rows} row(s)")
         for i, h in enumerate(header):
             if not h:
