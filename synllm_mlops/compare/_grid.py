@@ -101,14 +101,21 @@ class GridConfig(BaseModel):
         return v
 
     def cells(self) -> list[Cell]:
-        """All cells, grouped by model (each model is loaded once) then dataset, strategy, seed."""
-        out = []
+        """All cells, grouped by model (each model is loaded once) then dataset, strategy, seed.
+
+        Each cell's identity covers its resolved RunConfig, its spec's digest and its real data's digest,
+        so editing a spec or a CSV re-runs the cells that use it (and only those).
+        """
+        out, digests = [], {}
         for model, ds, strategy, calib, seed in itertools.product(self.models, self.datasets, self.strategies,
                                                                   self.calibrations, self.seeds):
             cfg = RunConfig.build(model=model, strategy=strategy, dataset=ds.name, data=ds.data, seed=seed,
                                   n_rows=ds.n_rows or self.n_rows, backend=self.backend, calibration=calib,
                                   **self.overrides)
-            out.append(Cell(cfg, cell_hash(cfg)))
+            if (ds.name, ds.data) not in digests:  # each dataset is read once per expansion
+                digests[ds.name, ds.data] = dataset_digests(ds.name, ds.data)
+            spec_digest, data_digest = digests[ds.name, ds.data]
+            out.append(Cell(cfg, cell_hash(cfg, spec_digest, data_digest), spec_digest, data_digest))
         return out
 
 
@@ -118,6 +125,8 @@ class Cell:
 
     config: RunConfig
     hash: str
+    spec_digest: str = ""
+    data_digest: str = ""
 
     @property
     def name(self) -> str:
@@ -127,9 +136,54 @@ class Cell:
         return f"{c.model}-{Path(c.dataset).stem}-{c.strategy}{calib}-s{c.seed}"
 
 
-def cell_hash(cfg: RunConfig) -> str:
-    """A stable short hash of the resolved run configuration (its flat params as JSON, keys sorted)."""
-    return hashlib.sha256(json.dumps(cfg.flat_params(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+def cell_hash(cfg: RunConfig, spec_digest: str = "", data_digest: str = "") -> str:
+    """A stable short hash of what a cell's result depends on: its resolved run configuration (flat params),
+    the digest of its spec and the digest of its real table (JSON, keys sorted)."""
+    identity = {**cfg.flat_params(), "_spec_digest": spec_digest, "_data_digest": data_digest}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def dataset_digests(dataset: str, data: str = "") -> tuple[str, str]:
+    """(spec digest, data digest) of a grid dataset: the validated spec's canonical JSON, and the digest the
+    pipeline logs as ``data_digest`` (of the conformed real table, so a re-saved but equal CSV keeps it).
+
+    A spec or table that cannot be loaded gets a digest naming the error: its cells then fail in their own
+    runs with the full message, as before, and re-run once the file is fixed.
+    """
+    from synllm_mlops.errors import SynLLMError
+    from synllm_mlops.spec import data_digest, load_data, load_spec
+
+    try:
+        spec = load_spec(dataset)
+    except SynLLMError as e:
+        return f"error:{type(e).__name__}", ""
+    spec_digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+    try:
+        return spec_digest, data_digest(load_data(spec, data or None))
+    except SynLLMError as e:
+        return spec_digest, f"error:{type(e).__name__}"
+
+
+def in_shard(cell_hash_: str, shard: tuple[int, int]) -> bool:
+    """Whether a cell belongs to shard ``k`` of ``n`` (``shard = (k, n)``): a fixed partition by cell hash, the same
+    on every machine, whatever the order or the subset of cells a worker sees."""
+    k, n = shard
+    return int(cell_hash_, 16) % n == k
+
+
+def parse_shard(text: str) -> tuple[int, int] | None:
+    """``"k/n"`` -> ``(k, n)`` with ``0 <= k < n``; ``""`` -> None (no sharding).
+
+    Raises:
+        ConfigError: anything else, naming the value and the expected form.
+    """
+    if not text:
+        return None
+    k, sep, n = text.partition("/")
+    if sep and k.strip().isdigit() and n.strip().isdigit() and 0 <= int(k) < int(n):
+        return int(k), int(n)
+    raise ConfigError(f"shard must be k/n with 0 <= k < n (e.g. 0/4, or $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT), "
+                      f"got {text!r}")
 
 
 def _describe(err: dict, allowed: list[str]) -> str:

@@ -90,3 +90,53 @@ def test_calibration_axis_multiplies_the_cells_and_names_non_default_modes():
     assert len({c.hash for c in cells}) == 4
     with pytest.raises(Exception, match="calibration"):
         GridConfig(name="t", models=["m"], datasets=["cirrhosis"], overrides={"calibration": "none"})
+
+
+def _user_dataset(small_csv):
+    """A user's spec YAML next to its CSV (the small hand-written table)."""
+    from synllm_mlops.spec import infer_spec
+
+    spec_path = small_csv.with_suffix(".yaml")
+    spec_path.write_text(infer_spec(small_csv, name="mytable", target="outcome").to_yaml())
+    return str(spec_path), str(small_csv)
+
+
+def test_cell_identity_covers_the_spec_and_the_data(grid_yaml, small_csv):
+    spec_path, csv_path = _user_dataset(small_csv)
+    path = grid_yaml(datasets=["cirrhosis", {"name": spec_path, "data": csv_path}])
+    before = {c.name: c.hash for c in load_grid(path).cells()}
+    assert before == {c.name: c.hash for c in load_grid(path).cells()}  # stable
+    mine = {n for n in before if "-mytable-" in n}
+    assert len(mine) == len(before) / 2
+
+    text = small_csv.read_text().splitlines()
+    small_csv.write_text("\n".join(text[:-1]) + "\n")  # one row less
+    edited = {c.name: c.hash for c in load_grid(path).cells()}
+    assert {n for n in before if before[n] != edited[n]} == mine  # only the cells on the edited CSV
+
+    spec = Path(spec_path)
+    spec.write_text(spec.read_text().replace("description: Draft spec", "description: Edited draft spec"))
+    respec = {c.name: c.hash for c in load_grid(path).cells()}
+    assert {n for n in edited if edited[n] != respec[n]} == mine
+
+    cell = next(c for c in load_grid(path).cells() if c.name in mine)
+    from synllm_mlops.spec import data_digest, load_data, load_spec
+    assert cell.data_digest == data_digest(load_data(load_spec(spec_path), csv_path))  # the pipeline's digest
+
+
+def test_a_missing_csv_still_expands_its_cells_to_fail_in_their_own_runs(grid_yaml, tmp_path):
+    cells = load_grid(grid_yaml(datasets=[{"name": "cirrhosis", "data": str(tmp_path / "gone.csv")}])).cells()
+    assert {c.data_digest for c in cells} == {"error:DataError"}
+
+
+def test_shards_partition_the_cells(grid_yaml):
+    from synllm_mlops.compare._grid import in_shard, parse_shard
+
+    cells = load_grid(grid_yaml(seeds=[0, 1, 2, 3, 4])).cells()
+    shards = [[c.hash for c in cells if in_shard(c.hash, (k, 3))] for k in range(3)]
+    assert sorted(h for s in shards for h in s) == sorted(c.hash for c in cells)  # every cell in exactly one
+    assert all(shards)
+    assert parse_shard("") is None and parse_shard("2/3") == (2, 3)
+    for bad in ("3/3", "1", "-1/2", "a/b", "1/0"):
+        with pytest.raises(ConfigError, match=rf"shard must be k/n with 0 <= k < n .*got '{bad}'"):
+            parse_shard(bad)
