@@ -57,8 +57,11 @@ def evaluate_and_log(split: Split, synthetic: pd.DataFrame, spec: DatasetSpec, s
 
 def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: GenerationBackend | None = None,
                    stage: str | None = None, nested: bool = False, progress: bool = True,
-                   run_name: str | None = None, extra_tags: dict[str, str] | None = None) -> RunOutcome:
+                   run_name: str | None = None, extra_tags: dict[str, str] | None = None,
+                   run_id: str | None = None) -> RunOutcome:
     """One tracked run: prepare (cheap checks), generate, log, optionally evaluate into the same run.
+
+    ``run_id`` logs into a run created beforehand (a claimed grid cell) instead of a new one.
 
     Example:
         >>> from synllm_mlops.config import RunConfig
@@ -70,7 +73,7 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
     backend = backend or make_backend(cfg.backend, cfg.model, spec=prep.spec)
     stage = stage or ("main" if evaluate else "generate")
     name = run_name or f"{stage}-{cfg.dataset}-{cfg.strategy}-s{cfg.seed}"
-    with tracking.tracked_run(stage, run_name=name, nested=nested, tags=extra_tags) as run:
+    with tracking.tracked_run(stage, run_name=name, nested=nested, tags=extra_tags, run_id=run_id) as run:
         tracking.log_params(cfg.flat_params())
         _log_inputs(prep)
         tracking.log_prompt(prep.prompt, loggable_prompt_text(prep.prompt))

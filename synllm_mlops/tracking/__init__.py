@@ -32,9 +32,26 @@ from synllm_mlops.tracking._model import (
     run_tag,
     set_run_tags,
 )
-from synllm_mlops.tracking._compare import CELL_HASH_TAG, PARENT_TAG, cell_metrics, finished_cells, record_failed_cell
+from synllm_mlops.tracking._compare import (
+    CELL_HASH_TAG,
+    CLAIM_TAG,
+    HEARTBEAT_TAG,
+    PARENT_TAG,
+    WORKER_TAG,
+    CellRun,
+    beat,
+    cell_metrics,
+    cell_runs,
+    create_cell_run,
+    discard_run,
+    end_lost_run,
+    finished_cells,
+    record_failed_cell,
+)
 
-__all__ = ["CELL_HASH_TAG", "EXPERIMENT", "PARENT_TAG", "SynLLMGenerator", "active_run_id", "cell_metrics",
+__all__ = ["CELL_HASH_TAG", "CLAIM_TAG", "EXPERIMENT", "HEARTBEAT_TAG", "PARENT_TAG", "WORKER_TAG", "CellRun",
+           "SynLLMGenerator", "active_run_id", "beat", "cell_metrics", "cell_runs", "create_cell_run", "discard_run",
+           "end_lost_run",
            "download_run_csv", "download_run_text", "end_active_run", "end_open_runs", "find_child_run",
            "finished_cells", "git_commit", "log_dataframe",
            "log_dict", "log_evaluation", "log_figures", "log_generator_model", "log_matplotlib", "log_metrics",

@@ -6,6 +6,7 @@ parent run), so a grid re-run after an interruption resumes where the last one s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from synllm_mlops.tracking._mlflow import _mlflow
@@ -79,3 +80,83 @@ def record_failed_cell(parent_id: str, cell_hash: str, *, run_name: str, params:
     client.log_text(run_id, error, "error.txt")
     client.set_terminated(run_id, status)
     return run_id
+
+
+# --- claims: several workers on one grid (``synllm compare --claim``) --------------------------------------------
+
+HEARTBEAT_TAG = "synllm.heartbeat"  # unix seconds, refreshed by the worker while it runs the cell
+WORKER_TAG = "synllm.worker"
+CLAIM_TAG = "synllm.claim"  # "won" once the claim survived its first check
+
+
+@dataclass(frozen=True)
+class CellRun:
+    """A (not deleted) run of a grid cell, as the claim protocol sees it."""
+
+    run_id: str
+    status: str
+    start_time: int  # ms, the creating client's clock
+    tags: dict[str, str]
+
+    @property
+    def heartbeat(self) -> float | None:
+        try:
+            return float(self.tags[HEARTBEAT_TAG])
+        except (KeyError, ValueError):
+            return None
+
+
+def _cell_run(run: Any) -> CellRun:
+    return CellRun(run.info.run_id, run.info.status, run.info.start_time or 0, dict(run.data.tags))
+
+
+def cell_runs(hashes: set[str] | list[str] | None = None, *, cell_hash: str | None = None) -> dict[str, list[CellRun]]:
+    """Every run of the active experiment tagged with a cell hash (one query), grouped by hash, oldest first.
+
+    ``cell_hash`` narrows the query to one cell (the claim protocol's re-checks); ``hashes`` filters the result.
+    """
+    where = f"tags.`{CELL_HASH_TAG}` = '{cell_hash}'" if cell_hash else f"tags.`{CELL_HASH_TAG}` LIKE '%'"
+    wanted = set(hashes) if hashes is not None else None
+    out: dict[str, list[CellRun]] = {}
+    for run in reversed(_search(where)):
+        h = run.data.tags.get(CELL_HASH_TAG)
+        if wanted is None or h in wanted:
+            out.setdefault(h, []).append(_cell_run(run))
+    return out
+
+
+def create_cell_run(parent_id: str, cell_hash: str, *, run_name: str, tags: dict[str, str]) -> CellRun:
+    """A RUNNING child run of ``parent_id`` for a cell, with its tags set at creation (a claim that says whose it is)."""
+    mlflow = _mlflow()
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+    run = mlflow.MlflowClient().create_run(
+        _active_experiment_id(), run_name=run_name,
+        tags={MLFLOW_PARENT_RUN_ID: parent_id, MLFLOW_RUN_NAME: run_name, CELL_HASH_TAG: cell_hash,
+              PARENT_TAG: parent_id, "synllm.stage": "main", **tags})
+    return _cell_run(run)
+
+
+def discard_run(run_id: str) -> None:
+    """Delete a claim run that lost (it never ran anything); searches no longer see it."""
+    _mlflow().MlflowClient().delete_run(run_id)
+
+
+def beat(run_ids: list[str]) -> None:
+    """Refresh the heartbeat tag of ``run_ids`` to now."""
+    import time
+
+    client = _mlflow().MlflowClient()
+    now = f"{time.time():.3f}"
+    for rid in run_ids:
+        client.set_tag(rid, HEARTBEAT_TAG, now)
+
+
+def end_lost_run(run_id: str, reason: str) -> bool:
+    """A RUNNING run whose worker is gone -> FAILED with ``synllm.incomplete`` = ``reason``; False if it was not RUNNING."""
+    client = _mlflow().MlflowClient()
+    if client.get_run(run_id).info.status != "RUNNING":
+        return False
+    client.set_tag(run_id, "synllm.incomplete", reason)
+    client.set_terminated(run_id, "FAILED")
+    return True

@@ -45,13 +45,16 @@ def git_commit() -> str:
 
 @contextmanager
 def tracked_run(stage: str, *, run_name: str | None = None, nested: bool = False, tags: dict[str, str] | None = None,
-                experiment: str | None = None) -> Iterator[Any]:
-    """Start (or join, under ``mlflow run``) a run tagged with its stage, package version and commit."""
+                experiment: str | None = None, run_id: str | None = None) -> Iterator[Any]:
+    """Start (or join, under ``mlflow run``) a run tagged with its stage, package version and commit.
+
+    ``run_id`` continues a run created beforehand (a grid cell a worker claimed by creating its run).
+    """
     mlflow = _mlflow()
     if not nested and mlflow.active_run() is None and not os.environ.get("MLFLOW_RUN_ID"):
         mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", experiment or EXPERIMENT))
     # tags go in with the run itself: a worker killed a moment later leaves a run that says whose it is
-    run = mlflow.start_run(run_name=run_name, nested=nested, tags={
+    run = mlflow.start_run(run_id=run_id, run_name=run_name, nested=nested, tags={
         "synllm.stage": stage, "synllm.version": synllm_mlops.__version__, "synllm.git_commit": git_commit(), **(tags or {})})
     try:
         yield run
