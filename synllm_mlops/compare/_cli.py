@@ -10,13 +10,20 @@ import click
 @click.command("compare")
 @click.option("--config", default="experiments/cpu_grid.yaml", show_default=True,
               help="grid YAML: models x strategies x datasets x seeds")
-def compare_cmd(config: str) -> None:
+@click.option("--shard", default="", show_default=True, metavar="K/N",
+              help="run only shard K of N (cells partitioned by hash, 0 <= K < N), e.g. "
+                   "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; empty: every cell")
+@click.option("--claim", type=click.BOOL, default=False, show_default=True,
+              help="share the grid with other workers on the same MLFLOW_TRACKING_URI: claim each cell before "
+                   "running it, retry cells of workers whose heartbeat stopped, wait until every cell is settled")
+def compare_cmd(config: str, shard: str, claim: bool) -> None:
     """Run a grid of models x strategies x datasets x seeds; re-running resumes (finished cells are skipped)."""
+    from synllm_mlops.compare._grid import parse_shard
     from synllm_mlops.compare._runner import run_compare
     from synllm_mlops.errors import SynLLMError
 
     try:
-        out = run_compare(config)
+        out = run_compare(config, shard=parse_shard(shard), claim=claim)
     except SynLLMError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)

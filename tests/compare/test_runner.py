@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import pytest
 from click.testing import CliRunner
 
-from synllm_mlops.compare import run_compare
+from synllm_mlops.compare import load_grid, run_compare
 from synllm_mlops.errors import ModelLoadError
 from synllm_mlops.generation._fake import FakeBackend
 from synllm_mlops.spec import load_spec
@@ -160,3 +162,62 @@ def test_vllm_grid_without_vllm_fails_before_any_run(mlflow_store, grid_yaml, mo
     with pytest.raises(ModelLoadError, match="vllm is not installed"):
         run_compare(grid_yaml(backend="vllm"), progress=False)
     assert mlflow.search_runs(experiment_names=["synllm-test"], output_format="list") == []
+
+
+def test_an_edited_csv_reruns_its_cells_and_only_those(mlflow_store, grid_yaml, fast_eval, small_csv):
+    from synllm_mlops.spec import infer_spec
+
+    spec_path = small_csv.with_suffix(".yaml")
+    spec_path.write_text(infer_spec(small_csv, name="mytable", target="outcome").to_yaml())
+    path = grid_yaml(models=["fake-a"], strategies=["clin_rule"],
+                     datasets=["cirrhosis", {"name": str(spec_path), "data": str(small_csv)}])
+    first = run_compare(path, backend_factory=CountingFactory(), progress=False)
+    assert first.counts == {"ran": 4, "skipped": 0, "failed": 0}
+    same = CountingFactory()
+    assert run_compare(path, backend_factory=same, progress=False).counts == {"ran": 0, "skipped": 4, "failed": 0}
+    assert same.calls == 0  # unchanged spec and CSV: every cell skipped
+
+    lines = small_csv.read_text().splitlines()
+    small_csv.write_text("\n".join(lines[:-1]) + "\n")  # a corrected CSV: one row less
+    edited = CountingFactory()
+    out = run_compare(path, backend_factory=edited, progress=False)
+    assert out.counts == {"ran": 2, "skipped": 2, "failed": 0}
+    assert {m for m, _ in edited.backends} == {"fake-a"} and {Path(d).stem for _, d in edited.backends} == {"mytable"}
+    kids = [k for k in _children(out.run_id) if k.info.status == "FINISHED"]
+    assert {k.data.params["data_digest"] for k in kids} == {k.data.tags["synllm.data_digest"] for k in kids}
+
+
+def test_claim_mode_alone_runs_every_cell_once_then_skips(mlflow_store, grid_yaml, fast_eval, monkeypatch):
+    monkeypatch.setenv("SYNLLM_HEARTBEAT_S", "1")
+    out = run_compare(grid_yaml(), backend_factory=CountingFactory(), progress=False, claim=True)
+    assert out.counts == {"ran": 8, "skipped": 0, "failed": 0}
+    kids = _children(out.run_id)
+    assert len(kids) == 8 and {k.data.tags["synllm.claim"] for k in kids} == {"won"}
+    assert all(float(k.data.tags["synllm.heartbeat"]) > 0 for k in kids)
+    assert out.cells["cell_hash"].tolist() == [c.hash for c in load_grid(grid_yaml()).cells()]  # grid order
+    again = run_compare(grid_yaml(), backend_factory=CountingFactory(), progress=False, claim=True)
+    assert again.counts == {"ran": 0, "skipped": 8, "failed": 0} and len(again.leaderboard) == 4
+
+
+def test_a_second_claim_on_a_live_cell_backs_off_and_a_stale_one_is_taken_over(mlflow_store, grid_yaml, monkeypatch):
+    from synllm_mlops import tracking
+    from synllm_mlops.compare._claim import Claims
+
+    monkeypatch.setenv("SYNLLM_HEARTBEAT_S", "1")
+    cell = load_grid(grid_yaml()).cells()[0]
+    with tracking.tracked_run("compare", run_name="worker-a") as a:
+        first = Claims(a.info.run_id).claim(cell, run_name=cell.name, tags={})
+        assert first is not None
+    with tracking.tracked_run("compare", run_name="worker-b") as b:
+        claims = Claims(b.info.run_id)
+        assert claims.claim(cell, run_name=cell.name, tags={}) is None  # a holds it: b's run is deleted
+        runs = tracking.cell_runs(cell_hash=cell.hash)[cell.hash]
+        assert [r.run_id for r in runs] == [first]
+        assert claims.state(runs).kind == "busy"
+        mlflow.MlflowClient().set_tag(first, "synllm.heartbeat", "1000.0")  # a's worker died long ago
+        assert claims.state(tracking.cell_runs(cell_hash=cell.hash)[cell.hash]).kind == "open"
+        lost = mlflow.get_run(first)
+        assert lost.info.status == "FAILED" and "sent no heartbeat" in lost.data.tags["synllm.incomplete"]
+        assert mlflow.get_run(a.info.run_id).info.status == "FINISHED"  # a's grid run had ended already
+        taken = claims.claim(cell, run_name=cell.name, tags={})
+        assert taken is not None and taken != first
