@@ -1,8 +1,13 @@
-"""Shared fixtures: a temporary MLflow store per test, a cached embedded model, small tables."""
+"""Shared fixtures: a temporary MLflow store per test, a cached embedded model, small tables, a throwaway PostgreSQL."""
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -65,3 +70,35 @@ def small_csv(tmp_path) -> Path:
     p = tmp_path / "mytable.csv"
     df.to_csv(p, index=False)
     return p
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL on loopback (run as the ``postgres`` user when we are root): yields its base URL."""
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        pytest.skip("PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin; apt-get install -y postgresql)")
+    bindir = Path(bins[-1]).parent
+    root = Path(tempfile.mkdtemp(prefix="synllm-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # postgres refuses to run as root
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port, data = _free_port(), root / "data"
+    run = lambda *cmd: subprocess.run([*as_user, *map(str, cmd)], check=True, capture_output=True, text=True)  # noqa: E731
+    run(bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust")
+    run(bindir / "pg_ctl", "-D", data, "-l", root / "log", "-w", "start",
+        "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1")
+    try:
+        for db in ("optuna", "mlflow"):
+            run(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", db)
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}"  # SQLAlchemy 2.1 defaults to psycopg 3
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,15 +1,11 @@
-"""Tuning fixtures: a fast, known-answer stand-in for evaluation, fake backends that fail on purpose, a throwaway PostgreSQL."""
+"""Tuning fixtures: a fast, known-answer stand-in for evaluation, fake backends that fail on purpose.
+
+The throwaway PostgreSQL (``postgres``) is in tests/conftest.py: the compare tests use it too.
+"""
 
 from __future__ import annotations
 
-import glob
 import hashlib
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -77,35 +73,3 @@ def fake_factory(cirrhosis):
         return factory
     make.built = built
     return make
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A throwaway PostgreSQL on loopback (run as the ``postgres`` user when we are root): yields its base URL."""
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins:
-        pytest.skip("PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin; apt-get install -y postgresql)")
-    bindir = Path(bins[-1]).parent
-    root = Path(tempfile.mkdtemp(prefix="synllm-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        shutil.chown(root, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port, data = _free_port(), root / "data"
-    run = lambda *cmd: subprocess.run([*as_user, *map(str, cmd)], check=True, capture_output=True, text=True)  # noqa: E731
-    run(bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust")
-    run(bindir / "pg_ctl", "-D", data, "-l", root / "log", "-w", "start",
-        "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1")
-    try:
-        for db in ("optuna", "mlflow"):
-            run(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", db)
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}"  # SQLAlchemy 2.1 defaults to psycopg 3
-    finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
