@@ -111,8 +111,8 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
     if backend_factory is None:  # fail before hundreds of cells fail one by one (e.g. vllm not installed)
         check_backend(grid.backend)
     tags = {"synllm.grid": grid.name, **({"synllm.shard": f"{shard[0]}/{shard[1]}"} if shard else {})}
-    with tracking.tracked_run("compare", run_name=f"compare-{grid.name}" + (f"-{shard[0]}of{shard[1]}" if shard else ""),
-                              tags=tags) as parent:
+    name = f"compare-{grid.name}" + (f"-{shard[0]}of{shard[1]}" if shard else "")
+    with tracking.tracked_run("compare", run_name=name, tags=tags) as parent:
         pid = parent.info.run_id
         tracking.log_params({"config": str(config) if not isinstance(config, GridConfig) else "", "grid": grid.name,
                              "n_cells": len(cells), "backend": grid.backend, "n_rows": grid.n_rows,

@@ -126,7 +126,7 @@ def cell_runs(hashes: set[str] | list[str] | None = None, *, cell_hash: str | No
 
 
 def create_cell_run(parent_id: str, cell_hash: str, *, run_name: str, tags: dict[str, str]) -> CellRun:
-    """A RUNNING child run of ``parent_id`` for a cell, with its tags set at creation (a claim that says whose it is)."""
+    """A RUNNING child run of ``parent_id`` for a cell, tagged at creation (a claim that says whose it is)."""
     mlflow = _mlflow()
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
@@ -153,7 +153,7 @@ def beat(run_ids: list[str]) -> None:
 
 
 def end_lost_run(run_id: str, reason: str) -> bool:
-    """A RUNNING run whose worker is gone -> FAILED with ``synllm.incomplete`` = ``reason``; False if it was not RUNNING."""
+    """A RUNNING run whose worker is gone -> FAILED, ``synllm.incomplete`` = ``reason``; False if it was not RUNNING."""
     client = _mlflow().MlflowClient()
     if client.get_run(run_id).info.status != "RUNNING":
         return False
