@@ -179,9 +179,10 @@ class _GridRun:
         between passes that ran nothing (the rest is running elsewhere), wait one heartbeat interval."""
         from synllm_mlops import tracking
         from synllm_mlops.compare._claim import Claims, Heartbeat
+        from synllm_mlops.tuning import WORKER
 
         claims = Claims(self.pid)
-        pending = list(self.cells)
+        pending = _rotate_models(self.cells, WORKER)
         with Heartbeat(self.pid, claims.interval) as self.heartbeat:
             while pending:
                 snapshot, progressed, still = claims.snapshot(pending), False, []
@@ -249,6 +250,19 @@ class _GridRun:
         finally:
             if self.heartbeat is not None:
                 self.heartbeat.cell = None
+
+
+def _rotate_models(cells: list[Cell], worker: str) -> list[Cell]:
+    """The cells, still grouped by model, starting at a model chosen by the worker's id: workers that start
+    together spread over the models instead of all loading the first one (each loads fewer models)."""
+    import hashlib
+
+    models = list(dict.fromkeys(c.config.model for c in cells))
+    if not models:
+        return []
+    start = int(hashlib.sha256(worker.encode()).hexdigest(), 16) % len(models)
+    rank = {m: (i - start) % len(models) for i, m in enumerate(models)}
+    return sorted(cells, key=lambda c: rank[c.config.model])  # stable: grid order within a model
 
 
 class _Unavailable(Exception):

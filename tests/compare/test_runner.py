@@ -221,3 +221,17 @@ def test_a_second_claim_on_a_live_cell_backs_off_and_a_stale_one_is_taken_over(m
         assert mlflow.get_run(a.info.run_id).info.status == "FINISHED"  # a's grid run had ended already
         taken = claims.claim(cell, run_name=cell.name, tags={})
         assert taken is not None and taken != first
+
+
+def test_claim_workers_start_at_different_models_and_keep_cells_grouped(grid_yaml):
+    from synllm_mlops.compare._runner import _rotate_models
+
+    cells = load_grid(grid_yaml(models=["m0", "m1", "m2", "m3"])).cells()
+    orders = {tuple(dict.fromkeys(c.config.model for c in _rotate_models(cells, f"host:{pid}:x"))) for pid in range(40)}
+    assert len({o[0] for o in orders}) == 4  # every model is someone's first
+    for o in orders:  # a rotation of the grid's model order, each model's cells together and in grid order
+        i = o.index("m0")
+        assert o[i:] + o[:i] == ("m0", "m1", "m2", "m3")
+    rotated = _rotate_models(cells, "host:1:x")
+    assert sorted(c.hash for c in rotated) == sorted(c.hash for c in cells)
+    assert [c.hash for c in rotated if c.config.model == "m2"] == [c.hash for c in cells if c.config.model == "m2"]
