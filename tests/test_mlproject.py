@@ -63,7 +63,7 @@ def test_run_entry_points_expose_every_run_field(entry):
     assert set(MLPROJECT[entry]["parameters"]) == set(RunConfig.flat_fields())
 
 
-@pytest.mark.parametrize("entry", ["main", "generate", "tune"])
+@pytest.mark.parametrize("entry", ["main", "generate", "tune", "compare"])
 def test_the_command_passes_every_parameter_to_an_existing_flag(entry):
     command = cli.commands[entry]
     flags = {opt for p in command.params if isinstance(p, click.Option) for opt in p.opts}
@@ -74,7 +74,7 @@ def test_the_command_passes_every_parameter_to_an_existing_flag(entry):
 
 
 @pytest.mark.parametrize("entry,key", [("main", "data"), ("evaluate", "synthetic"), ("evaluate", "run_id"),
-                                       ("tune", "storage"), ("compare", "config")])
+                                       ("tune", "storage"), ("compare", "config"), ("compare", "shard")])
 def test_a_parameter_value_reaches_the_command_as_one_argument(entry, key, tmp_path):
     """MLflow shell-quotes every value; quotes of our own would cancel that (shell injection, split paths)."""
     import shlex
