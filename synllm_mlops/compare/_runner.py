@@ -138,6 +138,9 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
             runner.backends.release()
         rows = sorted(runner.rows, key=lambda r: runner.order[r["cell_hash"]])  # grid order, whoever ran them
         tracking.log_metrics({f"compare.cells_{k}": v for k, v in runner.counts.items()})
+        if not rows:  # a shard that drew no cell of a small grid
+            tracking.set_tags({"synllm.compare_empty": "no cell in this shard"})
+            return CompareOutcome(pid, pd.DataFrame(), pd.DataFrame(), runner.counts)
         table, board = _finish_parent(grid, rows)
         return CompareOutcome(pid, table, board, runner.counts)
 

@@ -236,3 +236,17 @@ def test_claim_workers_start_at_different_models_and_keep_cells_grouped(grid_yam
     rotated = _rotate_models(cells, "host:1:x")
     assert sorted(c.hash for c in rotated) == sorted(c.hash for c in cells)
     assert [c.hash for c in rotated if c.config.model == "m2"] == [c.hash for c in cells if c.config.model == "m2"]
+
+
+def test_shards_split_the_grid_and_an_empty_shard_is_fine(mlflow_store, grid_yaml, fast_eval):
+    from synllm_mlops.compare._grid import in_shard
+
+    path = grid_yaml(models=["fake-a"], strategies=["clin_rule"])  # 2 cells
+    hashes = [c.hash for c in load_grid(path).cells()]
+    outs = [run_compare(path, backend_factory=CountingFactory(), progress=False, shard=(k, 4)) for k in range(4)]
+    assert [o.counts["ran"] for o in outs] == [sum(in_shard(h, (k, 4)) for h in hashes) for k in range(4)]
+    assert sum(o.counts["ran"] for o in outs) == 2
+    assert any(o.counts["ran"] == 0 and o.leaderboard.empty for o in outs)  # 2 cells, 4 shards
+    full = run_compare(path, backend_factory=CountingFactory(), progress=False)  # afterwards: the whole leaderboard
+    assert full.counts == {"ran": 0, "skipped": 2, "failed": 0} and full.leaderboard["n_cells"].tolist() == [2]
+    assert mlflow.get_run(outs[0].run_id).data.params["shard"] == "0/4"
