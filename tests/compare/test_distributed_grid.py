@@ -131,3 +131,42 @@ def test_a_worker_killed_mid_cell_has_its_cell_run_by_another(postgres, store, t
     victim_parent = mlflow.get_run(doomed.data.tags["synllm.compare_parent"])
     assert victim_parent.info.status == "FAILED"  # its grid run no longer claims to be RUNNING
     assert not _runs(mlflow, "grid-kill", "attributes.status = 'RUNNING'")
+
+
+def test_claims_that_race_for_one_cell_let_at_most_one_win(postgres, store, tmp_path, monkeypatch, grid_yaml):
+    """Six threads (each its own parent run) claim the same cell at the same moment, for five cells."""
+    import threading
+
+    from synllm_mlops.compare import load_grid
+    from synllm_mlops.compare._claim import Claims
+
+    mlflow = store
+    monkeypatch.setenv("SYNLLM_HEARTBEAT_S", "30")
+    experiment = mlflow.set_experiment("grid-race").experiment_id
+    cells = load_grid(grid_yaml(seeds=[0, 1, 2, 3, 4], strategies=["clin_rule"], models=["fake-a"])).cells()
+    won: dict[str, list[str]] = {c.hash: [] for c in cells}
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def worker(i: int) -> None:
+        try:
+            with mlflow.start_run(run_name=f"worker-{i}", experiment_id=experiment) as parent:  # thread-local stack
+                claims = Claims(parent.info.run_id)
+                for cell in cells:
+                    start.wait(timeout=60)
+                    if rid := claims.claim(cell, run_name=cell.name, tags={}):
+                        won[cell.hash].append(rid)
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+            start.abort()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert all(len(w) <= 1 for w in won.values()), won  # never two winners
+    assert sum(len(w) for w in won.values()) >= 1
+    runs = _runs(mlflow, "grid-race", "tags.`synllm.cell_hash` LIKE '%'")
+    assert sorted(r.info.run_id for r in runs) == sorted(rid for w in won.values() for rid in w)  # losers deleted
