@@ -100,21 +100,22 @@ class GridConfig(BaseModel):
                              f"{', '.join(sorted(set(RunConfig.flat_fields()) - set(_GRID_KEYS)))}")
         return v
 
-    def cells(self) -> list[Cell]:
+    def cells(self, *, digests: bool = True) -> list[Cell]:
         """All cells, grouped by model (each model is loaded once) then dataset, strategy, seed.
 
         Each cell's identity covers its resolved RunConfig, its spec's digest and its real data's digest,
-        so editing a spec or a CSV re-runs the cells that use it (and only those).
+        so editing a spec or a CSV re-runs the cells that use it (and only those). ``digests=False`` skips
+        reading the specs and tables (only to validate the configurations: the hashes are then incomplete).
         """
-        out, digests = [], {}
+        out, seen = [], {}
         for model, ds, strategy, calib, seed in itertools.product(self.models, self.datasets, self.strategies,
                                                                   self.calibrations, self.seeds):
             cfg = RunConfig.build(model=model, strategy=strategy, dataset=ds.name, data=ds.data, seed=seed,
                                   n_rows=ds.n_rows or self.n_rows, backend=self.backend, calibration=calib,
                                   **self.overrides)
-            if (ds.name, ds.data) not in digests:  # each dataset is read once per expansion
-                digests[ds.name, ds.data] = dataset_digests(ds.name, ds.data)
-            spec_digest, data_digest = digests[ds.name, ds.data]
+            if (ds.name, ds.data) not in seen:  # each dataset is read once per expansion
+                seen[ds.name, ds.data] = dataset_digests(ds.name, ds.data) if digests else ("", "")
+            spec_digest, data_digest = seen[ds.name, ds.data]
             out.append(Cell(cfg, cell_hash(cfg, spec_digest, data_digest), spec_digest, data_digest))
         return out
 
@@ -219,7 +220,7 @@ def load_grid(path: str | Path) -> GridConfig:
         lines = [_describe(err, allowed.get(str(err["loc"][0]), list(GridConfig.model_fields))) for err in e.errors()]
         raise ConfigError(f"invalid grid config {str(path)!r}:\n" + "\n".join(lines)) from None
     try:
-        grid.cells()  # overrides that are invalid values (e.g. temperature: -1) surface now, not mid-grid
+        grid.cells(digests=False)  # overrides that are invalid values (e.g. temperature: -1) surface now, not mid-grid
     except ConfigError as e:
         raise ConfigError(f"invalid grid config {str(path)!r}: overrides {grid.overrides} give {e}") from None
     return grid
