@@ -31,6 +31,7 @@ from synllm_mlops.compare._grid import Cell
 from synllm_mlops.tuning import WORKER, heartbeat
 
 _ERROR_TAG = "synllm.cell_error"
+_SKIPPED_TAG = "synllm.cell_skipped"  # model not available on the machine that tried
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,10 @@ class Claims:
                 self._end_lost(r, now)
         if busy is not None:
             return CellState("busy", busy.run_id)
-        for r in reversed(runs):  # a cell that failed (an error is data) since this worker started is settled
-            if r.status == "FAILED" and _ERROR_TAG in r.tags and r.start_time >= self.started_ms:
+        for r in reversed(runs):  # a cell that failed (an error is data) since this worker started is settled,
+            # unless its model was missing on that machine: this one may have it
+            if (r.status == "FAILED" and _ERROR_TAG in r.tags and r.start_time >= self.started_ms
+                    and _SKIPPED_TAG not in r.tags):
                 return CellState("failed", r.run_id)
         return CellState("open")
 

@@ -250,3 +250,21 @@ def test_shards_split_the_grid_and_an_empty_shard_is_fine(mlflow_store, grid_yam
     full = run_compare(path, backend_factory=CountingFactory(), progress=False)  # afterwards: the whole leaderboard
     assert full.counts == {"ran": 0, "skipped": 2, "failed": 0} and full.leaderboard["n_cells"].tolist() == [2]
     assert mlflow.get_run(outs[0].run_id).data.params["shard"] == "0/4"
+
+
+def test_a_claim_worker_settles_failed_cells_but_retries_a_model_missing_elsewhere(mlflow_store, grid_yaml):
+    from synllm_mlops import tracking
+    from synllm_mlops.compare._claim import Claims
+
+    cell = load_grid(grid_yaml()).cells()[0]
+    claims = Claims("this-worker")
+
+    def state_after_another_worker_fails(error: str, **tags) -> str:
+        with tracking.tracked_run("compare", run_name="another-worker") as other:
+            tracking.record_failed_cell(other.info.run_id, cell.hash, run_name=cell.name, params={}, error=error,
+                                        tags=tags)
+            return claims.state(tracking.cell_runs(cell_hash=cell.hash)[cell.hash]).kind
+
+    missing = {"synllm.cell_skipped": "model not available"}
+    assert state_after_another_worker_fails("model 'fake-a' is not available on this machine", **missing) == "open"
+    assert state_after_another_worker_fails("RuntimeError: CUDA out of memory") == "failed"
