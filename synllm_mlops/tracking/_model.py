@@ -37,8 +37,6 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
                           "rows; a registered model would ship them. Choose another champion_trial, or pass "
                           "allow_real_rows=true to register it anyway (tagged synllm.uses_real_rows=true)")
     import mlflow.pyfunc
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
 
     guard, key_path = new_guard(real_keys)
     with tempfile.TemporaryDirectory() as d:
@@ -58,13 +56,14 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
         for key, (text, name) in files.items():
             (Path(d) / name).write_text(text)
             artifacts[key] = str(Path(d) / name)
-        signature = ModelSignature(inputs=Schema([ColSpec("long", "n_rows"), ColSpec("long", "seed", required=False)]))
         with warnings.catch_warnings():  # the input is free-form ({n_rows, seed}): no type hints to add
             warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
             from synllm_mlops.tracking._served import SynLLMGenerator
 
+            # no input signature: a typed one made MLflow cast 2.9 to 2 and drop unknown keys before the
+            # model saw them; the model checks its input itself, strictly (see _requests)
             info = mlflow.pyfunc.log_model(name="generator", python_model=SynLLMGenerator(), artifacts=artifacts,
-                                           signature=signature, registered_model_name=registered_model,
+                                           registered_model_name=registered_model,
                                            pip_requirements=["mlflow", "synllm-mlops"])
     version = str(info.registered_model_version)
     client = _mlflow().MlflowClient()
