@@ -38,6 +38,9 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
                           "allow_real_rows=true to register it anyway (tagged synllm.uses_real_rows=true)")
     import mlflow.pyfunc
 
+    from synllm_mlops.tracking._wheel import model_requirements, own_wheel
+
+    wheel = own_wheel()  # before anything is logged: a failure here leaves no half-registered model
     guard, key_path = new_guard(real_keys)
     with tempfile.TemporaryDirectory() as d:
         files = {
@@ -56,6 +59,7 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
         for key, (text, name) in files.items():
             (Path(d) / name).write_text(text)
             artifacts[key] = str(Path(d) / name)
+        artifacts["wheel"] = str(wheel)  # lands at artifacts/<wheel name>; requirements.txt names it by that path
         with warnings.catch_warnings():  # the input is free-form ({n_rows, seed}): no type hints to add
             warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
             from synllm_mlops.tracking._served import SynLLMGenerator
@@ -64,7 +68,7 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
             # model saw them; the model checks its input itself, strictly (see _requests)
             info = mlflow.pyfunc.log_model(name="generator", python_model=SynLLMGenerator(), artifacts=artifacts,
                                            registered_model_name=registered_model,
-                                           pip_requirements=["mlflow", "synllm-mlops"])
+                                           pip_requirements=model_requirements(f"artifacts/{wheel.name}", config.model))
     version = str(info.registered_model_version)
     client = _mlflow().MlflowClient()
     tags = {"synllm.source_run_id": source_run_id, "synllm.prompt_uri": prompt_uri, "synllm.strategy": config.strategy,
