@@ -65,3 +65,24 @@ def small_csv(tmp_path) -> Path:
     p = tmp_path / "mytable.csv"
     df.to_csv(p, index=False)
     return p
+
+
+def _serve(tmp_path_factory, backend: str, model: str):
+    from _served_api import register_champion, start_server, stop_server
+
+    folder = tmp_path_factory.mktemp(f"served-{backend}")
+    server = start_server(register_champion(folder, backend=backend, model=model), folder / "server.log")
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def served_fake(tmp_path_factory):
+    """A registered champion on the deterministic fake backend, served by `mlflow models serve` (one per session)."""
+    yield from _serve(tmp_path_factory, "fake", "fake")
+
+
+@pytest.fixture(scope="session")
+def served_hf(tmp_path_factory):
+    """A registered champion on the real embedded model, served by `mlflow models serve` (one per session)."""
+    yield from _serve(tmp_path_factory, "hf", "smollm2-135m")

@@ -95,6 +95,8 @@ def _records(model_input: Any) -> list:
                               f"request as single values, e.g. {EXAMPLE}, or several as a list of such objects")
         n = lengths.pop()
         return [{k: _unwrap(v[i]) for k, v in zip(model_input, values)} for i in range(n)]
+    if isinstance(model_input, np.ndarray):  # {"inputs": [...]} of non-objects arrives as an array
+        model_input = model_input.tolist()
     if isinstance(model_input, (list, tuple)):
         return [{k: _unwrap(v) for k, v in r.items()} if isinstance(r, dict) else r for r in model_input]
     raise ConfigError(f"the inputs must be an object like {EXAMPLE[11:-1]} or a list of them, "
