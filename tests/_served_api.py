@@ -81,7 +81,7 @@ def register_champion(folder: Path, *, backend: str, model: str, name: str = "sy
                                              prompt_uri="", targets_json=prep.targets.to_json())
         finally:
             mlflow.set_tracking_uri(None)
-    return {**env, "uri": f"models:/{name}@champion"}
+    return {**env, "uri": f"models:/{name}@champion", "dataset": cfg.dataset}
 
 
 @dataclass
@@ -89,6 +89,7 @@ class Server:
     url: str
     proc: subprocess.Popen
     log: Path
+    dataset: str  # the served model's spec: a built-in name or a spec YAML path
 
     def rss_mb(self) -> float:
         """Resident memory of the server's whole process tree (mlflow CLI + uvicorn worker), in MB."""
@@ -130,14 +131,14 @@ def start_server(env: dict[str, str], log: Path, extra_env: dict[str, str] | Non
     """`mlflow models serve` of ``env["uri"]`` on a free loopback port, in its own process group."""
     port = free_port()
     mlflow_bin = os.path.join(os.path.dirname(sys.executable), "mlflow")
-    penv = {**os.environ, **{k: v for k, v in env.items() if k != "uri"}, "PYTHONPATH": str(ROOT),
+    penv = {**os.environ, **{k: v for k, v in env.items() if k.isupper()}, "PYTHONPATH": str(ROOT),
             "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT": "900",
             "SYNLLM_SERVE_MAX_ROWS": str(MAX_ROWS), **(extra_env or {})}
     out = open(log, "w")
     proc = subprocess.Popen([mlflow_bin, "models", "serve", "-m", env["uri"], "--env-manager", "local", "-p",
                              str(port), "-h", "127.0.0.1"], env=penv, stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", proc, log)
+    server = Server(f"http://127.0.0.1:{port}", proc, log, env["dataset"])
     deadline = time.monotonic() + wait_s
     while not server.alive():
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -67,11 +67,11 @@ def small_csv(tmp_path) -> Path:
     return p
 
 
-def _serve(tmp_path_factory, backend: str, model: str):
+def _serve(tmp_path_factory, backend: str, model: str, **kw):
     from _served_api import register_champion, start_server, stop_server
 
     folder = tmp_path_factory.mktemp(f"served-{backend}")
-    server = start_server(register_champion(folder, backend=backend, model=model), folder / "server.log")
+    server = start_server(register_champion(folder, backend=backend, model=model, **kw), folder / "server.log")
     yield server
     stop_server(server)
 
@@ -84,5 +84,5 @@ def served_fake(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def served_hf(tmp_path_factory):
-    """A registered champion on the real embedded model, served by `mlflow models serve` (one per session)."""
-    yield from _serve(tmp_path_factory, "hf", "smollm2-135m")
+    """A champion on the real embedded model for a small table (short rows: fast on a CPU), served (one per session)."""
+    yield from _serve(tmp_path_factory, "hf", "smollm2-135m", small=True, max_new_tokens=40)
