@@ -9,6 +9,7 @@ and an embedded model's weight wheel is pinned to the version the catalog names.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import shutil
@@ -48,6 +49,7 @@ def own_wheel() -> Path:
     if digest in _BUILT and _BUILT[digest].is_file():
         return _BUILT[digest]
     out = Path(tempfile.mkdtemp(prefix="synllm-wheel-"))
+    atexit.register(shutil.rmtree, out, ignore_errors=True)  # the model keeps its own copy
     src = out / "src"
     for p in files:  # build from a copy: setuptools writes build/ and *.egg-info into the tree it builds
         (src / p.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
