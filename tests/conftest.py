@@ -102,3 +102,24 @@ def postgres():
     finally:
         subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _serve(tmp_path_factory, backend: str, model: str, **kw):
+    from _served_api import register_champion, start_server, stop_server
+
+    folder = tmp_path_factory.mktemp(f"served-{backend}")
+    server = start_server(register_champion(folder, backend=backend, model=model, **kw), folder / "server.log")
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def served_fake(tmp_path_factory):
+    """A registered champion on the deterministic fake backend, served by `mlflow models serve` (one per session)."""
+    yield from _serve(tmp_path_factory, "fake", "fake")
+
+
+@pytest.fixture(scope="session")
+def served_hf(tmp_path_factory):
+    """A champion on the real embedded model for a small table (short rows: fast on a CPU), served (one per session)."""
+    yield from _serve(tmp_path_factory, "hf", "smollm2-135m", small=True, max_new_tokens=40)

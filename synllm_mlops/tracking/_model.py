@@ -37,9 +37,10 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
                           "rows; a registered model would ship them. Choose another champion_trial, or pass "
                           "allow_real_rows=true to register it anyway (tagged synllm.uses_real_rows=true)")
     import mlflow.pyfunc
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
 
+    from synllm_mlops.tracking._wheel import model_requirements, own_wheel
+
+    wheel = own_wheel()  # before anything is logged: a failure here leaves no half-registered model
     guard, key_path = new_guard(real_keys)
     with tempfile.TemporaryDirectory() as d:
         files = {
@@ -58,14 +59,16 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
         for key, (text, name) in files.items():
             (Path(d) / name).write_text(text)
             artifacts[key] = str(Path(d) / name)
-        signature = ModelSignature(inputs=Schema([ColSpec("long", "n_rows"), ColSpec("long", "seed", required=False)]))
+        artifacts["wheel"] = str(wheel)  # lands at artifacts/<wheel name>; requirements.txt names it by that path
         with warnings.catch_warnings():  # the input is free-form ({n_rows, seed}): no type hints to add
             warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
             from synllm_mlops.tracking._served import SynLLMGenerator
 
+            # no input signature: a typed one made MLflow cast 2.9 to 2 and drop unknown keys before the
+            # model saw them; the model checks its input itself, strictly (see _requests)
             info = mlflow.pyfunc.log_model(name="generator", python_model=SynLLMGenerator(), artifacts=artifacts,
-                                           signature=signature, registered_model_name=registered_model,
-                                           pip_requirements=["mlflow", "synllm-mlops"])
+                                           registered_model_name=registered_model,
+                                           pip_requirements=model_requirements(f"artifacts/{wheel.name}", config.model))
     version = str(info.registered_model_version)
     client = _mlflow().MlflowClient()
     tags = {"synllm.source_run_id": source_run_id, "synllm.prompt_uri": prompt_uri, "synllm.strategy": config.strategy,

@@ -6,48 +6,31 @@ reference) and the *rendered* prompt, so serving needs no real data: statistics-
 (HMAC-SHA256) of the real rows whose key is kept out of the artifact (see ``_guard``): the served model
 rejects copies of real patients while the artifact alone reveals nothing about them. The trial's
 released calibration targets travel with it, so serving calibrates as the trial did.
-Rows are drawn by the pipeline's own :func:`~synllm_mlops.pipeline.sample_rows`; the loaded backend
-keeps no per-call state, so one model may serve several threads.
+Rows are drawn by the pipeline's own :func:`~synllm_mlops.pipeline.sample_rows`.
+
+Serving: a call is checked whole before any generation (``_requests``: strict types, ranges, a cap on
+its total rows); a bad call is an MLflow ``INVALID_PARAMETER_VALUE`` error, which the scoring server
+answers with HTTP 400 and the message alone. Calls generate one at a time per loaded model (a lock):
+the backend's caches and torch's process-wide RNG are shared, and a call's rows must depend on its
+seed only, never on what else the server is doing.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
 
-from synllm_mlops.errors import CONTINUE_AFTER, ConfigError, GenerationError, failure_text, is_user_error
+from synllm_mlops.errors import CONTINUE_AFTER, GenerationError, failure_text, is_user_error
 from synllm_mlops.tracking._guard import GuardKeys, load_key
+from synllm_mlops.tracking._requests import max_rows_from_env, parse_requests
 
-MAX_SERVED_ROWS = 10_000
 log = logging.getLogger(__name__)
-
-
-def _requests(model_input: Any) -> list[dict[str, int]]:
-    """``{"n_rows": 5, "seed": 1}``, a list of such dicts, or a DataFrame with those columns -> requests."""
-    if isinstance(model_input, pd.DataFrame):
-        records = model_input.to_dict(orient="records")
-    elif isinstance(model_input, dict):
-        records = [model_input] if not isinstance(next(iter(model_input.values()), None), (list, tuple)) \
-            else pd.DataFrame(model_input).to_dict(orient="records")
-    elif isinstance(model_input, list):
-        records = list(model_input)
-    else:
-        raise ConfigError(f"predict input must be a DataFrame or dict with n_rows (and seed), got {type(model_input).__name__}")
-    out = []
-    for r in records:
-        extra = sorted(set(r) - {"n_rows", "seed"})
-        if extra or "n_rows" not in r:
-            raise ConfigError(f"each request needs n_rows (and optionally seed) and nothing else, got keys {sorted(r)}")
-        n, seed = int(r["n_rows"]), int(0 if r.get("seed") is None or pd.isna(r.get("seed")) else r["seed"])
-        if not 1 <= n <= MAX_SERVED_ROWS or seed < 0:
-            raise ConfigError(f"n_rows must be in 1..{MAX_SERVED_ROWS} and seed >= 0, got n_rows={n}, seed={seed}")
-        out.append({"n_rows": n, "seed": seed})
-    return out
 
 
 class SynLLMGenerator(mlflow.pyfunc.PythonModel):
@@ -84,7 +67,9 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
             from synllm_mlops.calibration import CalibrationTargets
 
             self.targets = CalibrationTargets.from_json(Path(art["targets"]).read_text())
+        self.max_rows = max_rows_from_env()  # read where the model is served; a bad value stops the load
         self.backend = make_backend(self.config.backend, self.config.model, spec=self.spec).load()
+        self._lock = threading.Lock()
 
     def _generate(self, n_rows: int, seed: int) -> pd.DataFrame:
         from synllm_mlops.parsing import RowParser
@@ -101,14 +86,27 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
         return s.rows
 
     def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        frames = []
-        for r in _requests(model_input):
-            try:
-                frames.append(self._generate(r["n_rows"], r["seed"]))
-            except CONTINUE_AFTER as e:  # the request fails; a bug is recorded with its traceback, the server goes on
-                if not is_user_error(e):
-                    log.error("request %s failed:\n%s", r, failure_text(e))
-                raise
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
+
+        try:
+            requests = parse_requests(model_input, self.max_rows)
+            frames = []
+            with self._lock:  # one call generates at a time: rows depend on the seed alone
+                for r in requests:
+                    try:
+                        frames.append(self._generate(r["n_rows"], r["seed"]))
+                    except CONTINUE_AFTER as e:  # the call fails; a bug is logged with its traceback, the server goes on
+                        if not is_user_error(e):
+                            log.error("request %s failed:\n%s", r, failure_text(e))
+                        raise
+        except CONTINUE_AFTER as e:
+            # MlflowException: the scoring server answers with its message and the HTTP status of its code;
+            # anything else it would answer with the traceback in the body
+            if is_user_error(e):
+                raise MlflowException(str(e), error_code=INVALID_PARAMETER_VALUE) from None
+            raise MlflowException(f"internal error while generating ({type(e).__name__}); the server's log has the "
+                                  "traceback: please report it", error_code=INTERNAL_ERROR) from None
         out = pd.concat(frames, ignore_index=True)
         if not self.guarded:  # the caller asked for no guard: every response says so
             out["synllm_guard"] = "off: rows equal to real patients were not rejected"
