@@ -11,7 +11,7 @@ from typing import Callable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synllm_mlops import tracking
-from synllm_mlops.config import RunConfig, config_error
+from synllm_mlops.config import RunConfig, Seed, config_error
 from synllm_mlops.errors import CONTINUE_AFTER, ConfigError
 from synllm_mlops.generation import GenerationBackend, make_backend
 from synllm_mlops.calibration import CALIBRATION_SPACE
@@ -53,7 +53,7 @@ class TuneConfig(BaseModel):
     storage: str = Field(default=DEFAULT_STORAGE, description="optuna.sqlite3 (default) | path.journal | postgresql://user@host:port/db")
     study_name: str = Field(default="", description="default synllm-<dataset>; same name = resume")
     sampler: str = Field(default="tpe", description=" | ".join(SAMPLERS))
-    sampler_seed: int | None = Field(default=None, ge=0, description="default: seed; give each worker its own")
+    sampler_seed: Seed | None = Field(default=None, description="default: seed; give each worker its own")
     strategies: tuple[str, ...] = Field(default=PROMPT_SPACE["strategy"]["choices"], description="strategies to search")
     calibrations: tuple[str, ...] = Field(default=CALIBRATION_SPACE["calibration"]["choices"],
                                           description="calibration modes to search (one = fixed)")
@@ -108,7 +108,7 @@ class TuneConfig(BaseModel):
         try:
             return cls(**{k: v for k, v in kwargs.items() if v is not None})
         except ValidationError as e:
-            raise config_error("tune configuration", e) from None
+            raise config_error("tune configuration", e, {**RunConfig.flat_fields(), **cls.tune_fields()}) from None
 
 
 _SECRET_QUERY = re.compile(r"([?&;](?:password|passwd|pwd|secret|token|api_?key|access_?key|sslpassword)=)[^&;#]*", re.I)
