@@ -32,9 +32,10 @@ from synllm_mlops.tracking._model import (
     run_tag,
     set_run_tags,
 )
+from synllm_mlops.tracking._reach import check_reachable
 from synllm_mlops.tracking._compare import CELL_HASH_TAG, PARENT_TAG, cell_metrics, finished_cells, record_failed_cell
 
-__all__ = ["CELL_HASH_TAG", "EXPERIMENT", "PARENT_TAG", "SynLLMGenerator", "active_run_id", "cell_metrics",
+__all__ = ["CELL_HASH_TAG", "EXPERIMENT", "PARENT_TAG", "SynLLMGenerator", "active_run_id", "cell_metrics", "check_reachable",
            "download_run_csv", "download_run_text", "end_active_run", "end_open_runs", "find_child_run",
            "finished_cells", "git_commit", "log_dataframe",
            "log_dict", "log_evaluation", "log_figures", "log_generator_model", "log_matplotlib", "log_metrics",
