@@ -89,19 +89,26 @@ def _flag(name: str, info: FieldInfo | None) -> str:
     return "--" + str(extra.get("flag", name)).replace("_", "-")
 
 
+_PARSING = {"int_parsing": "not an integer", "int_from_float": "not an integer", "int_type": "not an integer",
+            "float_parsing": "not a number", "float_type": "not a number", "bool_parsing": "not true or false",
+            "bool_type": "not true or false"}
+
+
 def _one_error(err: dict, fields: dict[str, FieldInfo]) -> str:
     loc = ".".join(map(str, err["loc"]))
     leaf = str(err["loc"][-1]) if err["loc"] else ""
-    msg = err["msg"].removeprefix("Value error, ")
+    msg = _PARSING.get(err["type"], err["msg"].removeprefix("Value error, "))
     if err["type"] == "extra_forbidden":
         close = difflib.get_close_matches(leaf, list(fields), n=1)
         hint = f"did you mean {close[0]}?" if close else "see --help for the known settings"
         return f"{loc}: unknown key (got {shown(err.get('input'))}); fix: remove it ({hint})"
     if not leaf:  # a whole-model rule: its message names the fields, the values and the fix
         return msg
+    if err["type"] == "value_error":  # our validators' messages name the value and the fix themselves
+        return f"{loc}: {msg}"
     info = fields.get(leaf)
     text = f"{loc}: {msg} (got {shown(err.get('input'))})"
-    if err["type"] == "value_error" or info is None:  # our validators' messages already say the fix
+    if info is None:
         return text
     default = info.default_factory() if info.default_factory else info.default
     default = "" if default is PydanticUndefined else f", or leave it out (default: {default_text(default)})"
