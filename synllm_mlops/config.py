@@ -231,10 +231,19 @@ def merge_sources(config_file: str | Path | None, explicit: dict[str, Any]) -> d
 
         path = Path(config_file)
         if not path.is_file():
-            raise ConfigError(f"config file must be an existing YAML file, got {str(config_file)!r}")
-        loaded = yaml.safe_load(path.read_text()) or {}
+            raise ConfigError(f"config file {str(config_file)!r} does not exist; fix: pass --config the path of a YAML "
+                              "file of settings (keys as the flags, e.g. n_rows: 50), or leave --config out")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            where = getattr(e, "problem_mark", None)
+            at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+            problem = getattr(e, "problem", None) or type(e).__name__
+            raise ConfigError(f"config file {str(config_file)!r} is not valid YAML{at}: {problem}; fix: correct the "
+                              "YAML there (one `key: value` per line, e.g. n_rows: 50)") from None
         if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {str(config_file)!r} must hold a mapping of settings, got {type(loaded).__name__}")
+            raise ConfigError(f"config file {str(config_file)!r} must hold a mapping of settings, got a "
+                              f"{type(loaded).__name__}; fix: write one `key: value` per line (e.g. n_rows: 50)")
         for k, v in loaded.items():
             merged.update(v if isinstance(v, dict) else {k: v})
     merged.update(explicit)

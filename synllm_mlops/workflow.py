@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -114,7 +115,10 @@ def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", 
     """Evaluate an earlier generation run (by ``run_id``) or a synthetic CSV against a dataset's real splits."""
     if bool(run_id) == bool(synthetic):
         raise ConfigError("evaluate needs exactly one of run_id=<generation run id> or synthetic=<path to a CSV>, "
-                          f"got run_id={run_id!r}, synthetic={synthetic!r}")
+                          f"got run_id={run_id!r}, synthetic={synthetic!r}; fix: pass either --run-id or --synthetic")
+    if synthetic and not Path(synthetic).is_file():
+        raise ConfigError(f"synthetic file {synthetic!r} does not exist; fix: pass --synthetic the path of a synthetic "
+                          "CSV (or --run-id of the generation run that wrote it)")
     from synllm_mlops.spec import data_digest, read_csv
 
     logged_digest = ""
@@ -165,6 +169,10 @@ def run_probe(*, dataset: str = "cirrhosis", data: str = "", model: str = "smoll
     spec = load_spec(dataset)
     split = split_data(load_data(spec, data or None), spec, seed=seed)
     k = n_prefix_fields or max(1, len(spec.columns) // 2)
+    if not 1 <= k < len(spec.columns):  # checked before the model loads and before any run is started
+        raise ConfigError(f"n_prefix_fields must be in [1, {len(spec.columns) - 1}] for the {len(spec.columns)} columns "
+                          f"of {spec.name}, got {n_prefix_fields}; fix: pass --n-prefix-fields in that range, or 0 for half "
+                          "the columns")
     backend_obj = backend_obj or make_backend(backend, model, spec=spec)
     tracking.check_reachable()
     with tracking.tracked_run("probe", run_name=f"probe-{spec.name}-{model}") as run:

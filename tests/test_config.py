@@ -78,7 +78,7 @@ def test_unset_flags_are_not_forwarded_and_mlflow_renderings_are_accepted(monkey
 def test_a_missing_config_file_is_a_user_error(monkeypatch):
     _capture(monkeypatch)
     res = CliRunner().invoke(cli_module.cli, ["main", "--config", "no/such.yaml"])
-    assert res.exit_code == 2 and "config file must be an existing YAML file, got 'no/such.yaml'" in res.output
+    assert res.exit_code == 2 and "config file 'no/such.yaml' does not exist; fix: pass --config" in res.output
 
 
 def test_derived_seeds_fit_torch_and_differ_by_round():

@@ -100,7 +100,9 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
                                   "ask for fewer rows")
         return s.rows
 
-    def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    # pyfunc hands predict a DataFrame (the logged signature turns a dict or a JSON request into one). MLflow
+    # wants a type hint here, and a DataFrame hint is one it infers no schema from: no warning, no second validation.
+    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         frames = []
         for r in _requests(model_input):
             try:
