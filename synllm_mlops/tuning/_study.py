@@ -279,11 +279,11 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
     space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules), tune_dp=cfg.tune_dp,
                         calibrations=cfg.calibrations)
     sampler_seed = cfg.run.seed if cfg.sampler_seed is None else cfg.sampler_seed
+    if cfg.n_trials == 0:
+        refuse_empty_summary(cfg)
     if backend_factory is None:  # an unknown or absent model fails now, not once per trial
         for model in cfg.models:
             make_backend(cfg.run.backend, model, spec=spec)
-    if cfg.n_trials == 0:
-        refuse_empty_summary(cfg)
     tracking.check_reachable()  # before the study is created and any model loads
     study = _open_study(cfg)
     # a resumed study must not replay its earlier trials: seed from (sampler_seed, trials so far)
