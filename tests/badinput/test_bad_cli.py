@@ -142,3 +142,32 @@ MLPROJECT = [
 @pytest.mark.parametrize("entry,params,case", MLPROJECT, ids=[m[0] for m in MLPROJECT])
 def test_bad_mlproject_parameter(entry, params, case, tmp_path):
     check_mlproject(entry, params, case, tmp_path)
+
+
+def test_evaluate_refuses_real_data_other_than_the_runs(tmp_path, monkeypatch):
+    """``evaluate --run-id`` re-splits the real data: data that is not the run's (by its logged digest) is refused."""
+    from synllm_mlops.config import RunConfig
+    from synllm_mlops.spec import data_digest, load_data, load_spec
+    from synllm_mlops.workflow import run_generation
+
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    uri = f"sqlite:///{gen / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("SYNLLM_GUARD_KEY_DIR", str(gen / "keys"))
+    monkeypatch.chdir(gen)
+    run = run_generation(RunConfig(backend="fake", model="fake", n_rows=4, batch_size=4, calibration="none"),
+                         evaluate=False, progress=False)
+    real = load_data(load_spec("cirrhosis"))
+    edited = real.drop(index=real.index[0])
+
+    def setup(work):
+        edited.to_csv(work / "edited.csv", index=False)
+
+    case = Case("evaluate-other-data", ("evaluate", "--run-id", run.run_id, "--data", "{work}/edited.csv"),
+                f"is not the data run {run.run_id} was generated from", data_digest(real),
+                "fix: pass the run's original --data (it used the built-in data: leave --data out)",
+                setup=setup, env={"MLFLOW_TRACKING_URI": uri})
+    (tmp_path / "check").mkdir()
+    out = check_cli(case, tmp_path / "check", monkeypatch)
+    assert data_digest(edited) in out  # both digests are named
