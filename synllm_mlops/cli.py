@@ -52,12 +52,17 @@ class _Group(click.Group):
         except click.UsageError as e:
             raise self._one_line(e, info_name or "synllm") from None
 
+    def resolve_command(self, ctx, args):
+        name, cmd, rest = super().resolve_command(ctx, args)
+        ctx.meta["synllm.command"] = name  # so a usage error of that command points at its own --help
+        return name, cmd, rest
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except click.UsageError as e:
-            sub = ctx.protected_args[:1] if hasattr(ctx, "protected_args") else []
-            raise self._one_line(e, " ".join([ctx.command_path, *sub])) from None
+            sub = ctx.meta.get("synllm.command")
+            raise self._one_line(e, f"{ctx.command_path} {sub}" if sub else ctx.command_path) from None
 
 
 @click.group(cls=_Group)
