@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from synllm_mlops.cli_options import INT, explicit, field_options
+from synllm_mlops.cli_options import explicit, field_options
 from synllm_mlops.compare import compare_cmd
-from synllm_mlops.errors import ConfigError, SynLLMError
+from synllm_mlops.config import EvaluateConfig, ProbeConfig
+from synllm_mlops.errors import SynLLMError
 from synllm_mlops.tuning import tune_cmd
-
 
 
 def _run_options(f):
@@ -28,7 +28,44 @@ def _fail(e: Exception) -> None:
     sys.exit(2)
 
 
-@click.group()
+class _OneLineError(click.ClickException):
+    """A usage error (unknown flag, missing value) shown as every other error: one ``error:`` line, exit 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class _Group(click.Group):
+    """The ``synllm`` group: click's usage errors (its own and its commands') become one ``error:`` line."""
+
+    @staticmethod
+    def _one_line(e: click.UsageError, where: str) -> _OneLineError:
+        where = e.ctx.command_path if e.ctx is not None else where
+        text = " ".join(e.format_message().split()).rstrip(".")  # click wraps suggestions over several lines
+        return _OneLineError(f"{text[0].lower()}{text[1:]}{' ' if text.endswith('?') else '; '}fix: see `{where} --help`")
+
+    def make_context(self, info_name, args, *rest, **kwargs):
+        try:
+            return super().make_context(info_name, args, *rest, **kwargs)
+        except click.UsageError as e:
+            raise self._one_line(e, info_name or "synllm") from None
+
+    def resolve_command(self, ctx, args):
+        name, cmd, rest = super().resolve_command(ctx, args)
+        ctx.meta["synllm.command"] = name  # so a usage error of that command points at its own --help
+        return name, cmd, rest
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as e:
+            sub = ctx.meta.get("synllm.command")
+            raise self._one_line(e, f"{ctx.command_path} {sub}" if sub else ctx.command_path) from None
+
+
+@click.group(cls=_Group)
 @click.version_option(package_name="synllm-mlops")
 def cli() -> None:
     """synllm: privacy-preserving synthetic medical tables from open LLMs, tracked in MLflow."""
@@ -71,39 +108,28 @@ def generate_cmd(config_file: str, **kw) -> None:
 
 
 @cli.command("evaluate")
-@click.option("--run-id", "run_id", default="", help="a generation run to evaluate")
-@click.option("--synthetic", default="", help="or a synthetic CSV path")
-@click.option("--dataset", default="", help="dataset (taken from the run when --run-id is given)")
-@click.option("--data", default="", help="real CSV path (empty = built-in / the run's)")
-@click.option("--seed", default=None, type=INT, help="split seed (default: the run's, else 0)")
-def evaluate_cmd(run_id: str, synthetic: str, dataset: str, data: str, seed: int | None) -> None:
+@field_options(EvaluateConfig.model_fields)
+def evaluate_cmd(**kw) -> None:
     """Evaluate a generation run or a synthetic CSV against the real train/holdout splits."""
     from synllm_mlops.workflow import run_evaluation
 
     try:
-        out = run_evaluation(run_id=run_id, synthetic=synthetic, dataset=dataset, data=data, seed=seed)
+        cfg = EvaluateConfig.build(**explicit(click.get_current_context(), kw))
+        out = run_evaluation(**cfg.model_dump())
     except SynLLMError as e:
         _fail(e)
     click.echo(f"run {out.run_id}: " + ", ".join(f"{k}={v:.3f}" for k, v in out.metrics.items() if k.startswith("score.")))
 
 
 @cli.command("probe")
-@click.option("--dataset", default="cirrhosis", show_default=True, help="built-in dataset name or spec YAML path")
-@click.option("--data", default="", help="real CSV path (empty = the dataset's built-in data)")
-@click.option("--model", default="smollm2-135m", show_default=True, help="catalog alias, HF id or local dir")
-@click.option("--backend", default="hf", show_default=True, help="hf | vllm | fake (tests)")
-@click.option("--n-prefix-fields", "n_prefix_fields", default=0, type=INT, help="fields shown (0 = half the columns)")
-@click.option("--n-probes", "n_probes", default=50, show_default=True, type=INT, help="real rows probed")
-@click.option("--seed", default=0, show_default=True, type=INT)
+@field_options(ProbeConfig.model_fields)
 def probe_cmd(**kw) -> None:
     """Memorisation probe: how often the model completes real rows of a (public) table exactly."""
     from synllm_mlops.workflow import run_probe
 
-    if kw["n_probes"] < 1 or kw["n_prefix_fields"] < 0 or kw["seed"] < 0:
-        _fail(ConfigError(f"n_probes must be >= 1, n_prefix_fields >= 0 and seed >= 0, got n_probes={kw['n_probes']}, "
-                          f"n_prefix_fields={kw['n_prefix_fields']}, seed={kw['seed']}"))
     try:
-        out = run_probe(**kw)
+        cfg = ProbeConfig.build(**explicit(click.get_current_context(), kw))
+        out = run_probe(**cfg.model_dump())
     except SynLLMError as e:
         _fail(e)
     m = out.metrics

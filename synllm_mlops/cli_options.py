@@ -2,8 +2,8 @@
 
 Every leaf field of a config (nested groups included) becomes ``--field-name``, with the field's
 description and default as help. Options carry no click default: a flag the user did not give is
-not forwarded, so the model's default (or a ``--config`` file) applies. Values arrive as click parsed
-them; pydantic validates them once, with the limits declared on the field.
+not forwarded, so the model's default (or a ``--config`` file) applies. Values arrive as the user wrote
+them; pydantic validates them once, with the type and limits declared on the field.
 """
 
 from __future__ import annotations
@@ -14,24 +14,20 @@ from typing import Any, Callable
 
 import click
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
+
+from synllm_mlops.config import default_text
 
 
-class _Int(click.ParamType):
-    """An integer that also accepts MLflow's float rendering of it (``200.0``)."""
+class _AsWritten(click.ParamType):
+    """A number or boolean passed on as written: its config field validates it (type, range, whole number),
+    so ``200.0`` (how MLflow renders a float-typed parameter) is 200 while ``2.9`` is refused, never truncated,
+    and the message quotes what the user wrote."""
 
-    name = "integer"
+    def __init__(self, name: str):
+        self.name = name
 
     def convert(self, value, param, ctx):
-        if isinstance(value, int):
-            return value
-        try:
-            x = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not an integer", param, ctx)
-        if not x.is_integer():
-            self.fail(f"{value!r} is not an integer", param, ctx)
-        return int(x)
+        return value
 
 
 class _Optional(click.ParamType):
@@ -46,28 +42,13 @@ class _Optional(click.ParamType):
         return self.inner.convert(value, param, ctx)
 
 
-INT = _Int()
-
-
 def _click_type(annotation: Any) -> click.ParamType:
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
         return _Optional(_click_type(args[0]))
-    if annotation is bool:
-        return click.BOOL
-    if annotation is int:
-        return INT
-    if annotation is float:
-        return click.FLOAT
+    if annotation in (bool, int, float):
+        return _AsWritten({bool: "boolean", int: "integer", float: "number"}[annotation])
     return click.STRING  # str, and comma-separated lists (the model's validators split them)
-
-
-def _default_text(value: Any) -> str:
-    if value is None or value is PydanticUndefined:
-        return "none"
-    if isinstance(value, (tuple, list)):
-        return ",".join(map(str, value))
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def field_options(fields: dict[str, FieldInfo], *, defaults: dict[str, Any] | None = None,
@@ -85,7 +66,7 @@ def field_options(fields: dict[str, FieldInfo], *, defaults: dict[str, Any] | No
             default = defaults[name] if name in defaults else (
                 info.default_factory() if info.default_factory else info.default)
             f = click.option(flag, name, default=None, type=_click_type(info.annotation), hidden=name in hidden,
-                             help=f"{info.description or ''} [default: {_default_text(default)}]".strip())(f)
+                             help=f"{info.description or ''} [default: {default_text(default)}]".strip())(f)
         return f
     return deco
 

@@ -9,15 +9,23 @@ params, grid overrides and tuning suggestions name it.
 
 from __future__ import annotations
 
+import difflib
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from synllm_mlops.calibration import CalibrationOptions
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.generation import DEFAULT_MODEL, GenerationParams
 from synllm_mlops.prompts import STRATEGIES, PromptOptions
+
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+"""A seed: numpy and scikit-learn take 32-bit unsigned seeds, so a larger one is refused up front."""
 
 
 def _group_fields(cls: type[BaseModel]) -> dict[str, str]:
@@ -32,10 +40,97 @@ def _group_fields(cls: type[BaseModel]) -> dict[str, str]:
     return out
 
 
-def config_error(what: str, e: ValidationError) -> ConfigError:
-    """pydantic's errors as one :class:`ConfigError` naming each key, the rule and the value received."""
-    lines = [f"  - {'.'.join(map(str, err['loc']))}: {err['msg']} (got {err.get('input')!r})" for err in e.errors()]
-    return ConfigError(f"invalid {what}:\n" + "\n".join(lines))
+def shown(value: Any) -> str:
+    """A value as the user wrote it: numbers bare (never ``np.int64(3)``), other text quoted.
+
+    Example:
+        >>> import numpy as np
+        >>> shown("2.9"), shown(np.int64(3)), shown("clinrule"), shown(-0.1)
+        ('2.9', '3', "'clinrule'", '-0.1')
+    """
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", None) == 0:
+        value = value.item()  # numpy scalar -> python
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        try:
+            float(value)
+            return value.strip()
+        except ValueError:
+            return repr(value)
+    return repr(value)
+
+
+def _bound(x: Any) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def field_rule(info: FieldInfo) -> str:
+    """What a field accepts, from its annotation and limits: ``"a whole number >= 1 and <= 1000000"``."""
+    ann, metadata = info.annotation, list(info.metadata)
+    args = [a for a in typing.get_args(ann) if a is not type(None)]
+    if typing.get_origin(ann) in (typing.Union, types.UnionType) and len(args) == 1:
+        ann = args[0]  # Optional[X]: X's rule (an empty value means "not set")
+    if typing.get_origin(ann) is Annotated:  # Optional[Seed]: the limits live inside the union
+        ann, *extra = typing.get_args(ann)
+        metadata += [m for x in extra for m in (x.metadata if isinstance(x, FieldInfo) else [x])]
+    if typing.get_origin(ann) is typing.Literal:
+        return "one of: " + ", ".join(map(str, typing.get_args(ann)))
+    kind = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}.get(ann, "a valid value")
+    limits = [f"{op} {_bound(getattr(m, k))}" for m in metadata
+              for k, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")) if getattr(m, k, None) is not None]
+    return " ".join([kind, " and ".join(limits)]).strip()
+
+
+def _flag(name: str, info: FieldInfo | None) -> str:
+    extra = info.json_schema_extra if info is not None and isinstance(info.json_schema_extra, dict) else {}
+    return "--" + str(extra.get("flag", name)).replace("_", "-")
+
+
+_PARSING = {"int_parsing": "not an integer", "int_from_float": "not an integer", "int_type": "not an integer",
+            "float_parsing": "not a number", "float_type": "not a number", "bool_parsing": "not true or false",
+            "bool_type": "not true or false"}
+
+
+def _one_error(err: dict, fields: dict[str, FieldInfo]) -> str:
+    loc = ".".join(map(str, err["loc"]))
+    leaf = str(err["loc"][-1]) if err["loc"] else ""
+    msg = _PARSING.get(err["type"], err["msg"].removeprefix("Value error, "))
+    if err["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(leaf, list(fields), n=1)
+        hint = f"did you mean {close[0]}?" if close else "see --help for the known settings"
+        return f"{loc}: unknown key (got {shown(err.get('input'))}); fix: remove it ({hint})"
+    if not leaf:  # a whole-model rule: its message names the fields, the values and the fix
+        return msg
+    if err["type"] == "value_error":  # our validators' messages name the value and the fix themselves
+        return f"{loc}: {msg}"
+    info = fields.get(leaf)
+    text = f"{loc}: {msg} (got {shown(err.get('input'))})"
+    if info is None:
+        return text
+    default = info.default_factory() if info.default_factory else info.default
+    default = "" if default is PydanticUndefined else f", or leave it out (default: {default_text(default)})"
+    return f"{text}; fix: set {leaf} ({_flag(leaf, info)}) to {field_rule(info)}{default}"
+
+
+def default_text(value: Any) -> str:
+    """A default as a flag would spell it (``none``, ``true``, ``a,b``)."""
+    if value is None or value is PydanticUndefined:
+        return "none"
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def config_error(what: str, e: ValidationError, fields: dict[str, FieldInfo] | None = None) -> ConfigError:
+    """pydantic's errors as one one-line :class:`ConfigError`: each key, the rule, the value as written and the fix.
+
+    ``fields`` (flat name -> field) supplies the flag names, limits and defaults the fixes quote.
+    """
+    fields = fields if fields is not None else RunConfig.flat_fields()
+    return ConfigError(f"invalid {what}: " + "; ".join(_one_error(err, fields) for err in e.errors()))
 
 
 class RunConfig(BaseModel):
@@ -55,7 +150,7 @@ class RunConfig(BaseModel):
     model: str = Field(default=DEFAULT_MODEL, description="catalog alias, HF id or local dir")
     backend: str = Field(default="hf", description="hf | vllm | fake (tests)")
     n_rows: int = Field(default=200, ge=1, le=1_000_000, description="valid rows to generate")
-    seed: int = Field(default=0, ge=0, description="data split + sampling seed")
+    seed: Seed = Field(default=0, description="data split + sampling seed")
     constrained: bool = Field(default=True, description="grammar-constrained decoding")
     max_attempts: int = Field(default=0, ge=0, description="completion budget (0 = 3x what n_rows needs)")
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1, description="share of the real rows held out")
@@ -136,11 +231,56 @@ def merge_sources(config_file: str | Path | None, explicit: dict[str, Any]) -> d
 
         path = Path(config_file)
         if not path.is_file():
-            raise ConfigError(f"config file must be an existing YAML file, got {str(config_file)!r}")
-        loaded = yaml.safe_load(path.read_text()) or {}
+            raise ConfigError(f"config file {str(config_file)!r} does not exist; fix: pass --config the path of a YAML "
+                              "file of settings (keys as the flags, e.g. n_rows: 50), or leave --config out")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            where = getattr(e, "problem_mark", None)
+            at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+            problem = getattr(e, "problem", None) or type(e).__name__
+            raise ConfigError(f"config file {str(config_file)!r} is not valid YAML{at}: {problem}; fix: correct the "
+                              "YAML there (one `key: value` per line, e.g. n_rows: 50)") from None
         if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {str(config_file)!r} must hold a mapping of settings, got {type(loaded).__name__}")
+            raise ConfigError(f"config file {str(config_file)!r} must hold a mapping of settings, got a "
+                              f"{type(loaded).__name__}; fix: write one `key: value` per line (e.g. n_rows: 50)")
         for k, v in loaded.items():
             merged.update(v if isinstance(v, dict) else {k: v})
     merged.update(explicit)
     return merged
+
+
+class _Command(BaseModel):
+    """Settings of a command that is not a run (``evaluate``, ``probe``), validated like a run's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def build(cls, **kwargs):
+        """Validate keyword arguments (``None`` = default) into one clear :class:`ConfigError`."""
+        try:
+            return cls(**{k: v for k, v in kwargs.items() if v is not None})
+        except ValidationError as e:
+            raise config_error(f"{cls.__name__.removesuffix('Config').lower()} options", e, cls.model_fields) from None
+
+
+class EvaluateConfig(_Command):
+    """What ``evaluate`` needs: a generation run or a synthetic CSV, and the real data it is judged against."""
+
+    run_id: str = Field(default="", description="a generation run to evaluate")
+    synthetic: str = Field(default="", description="or a synthetic CSV path")
+    dataset: str = Field(default="", description="dataset (taken from the run when --run-id is given)")
+    data: str = Field(default="", description="real CSV path (empty = built-in / the run's)")
+    seed: Seed | None = Field(default=None, description="split seed (default: the run's, else 0)")
+
+
+class ProbeConfig(_Command):
+    """What the memorisation probe needs (``probe``)."""
+
+    dataset: str = Field(default="cirrhosis", description="built-in dataset name or spec YAML path")
+    data: str = Field(default="", description="real CSV path (empty = the dataset's built-in data)")
+    model: str = Field(default=DEFAULT_MODEL, description="catalog alias, HF id or local dir")
+    backend: str = Field(default="hf", description="hf | vllm | fake (tests)")
+    n_prefix_fields: int = Field(default=0, ge=0, description="fields shown (0 = half the columns)")
+    n_probes: int = Field(default=50, ge=1, le=100_000, description="real rows probed")
+    seed: Seed = Field(default=0, description="split + probe seed")

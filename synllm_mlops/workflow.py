@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -71,6 +72,7 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
     """
     prep = prepare(cfg)  # spec, data, strategy errors surface before any model loads
     backend = backend or make_backend(cfg.backend, cfg.model, spec=prep.spec)
+    tracking.check_reachable()  # and a tracking server that is down, before the model loads
     stage = stage or ("main" if evaluate else "generate")
     name = run_name or f"{stage}-{cfg.dataset}-{cfg.strategy}-s{cfg.seed}"
     with tracking.tracked_run(stage, run_name=name, nested=nested, tags=extra_tags, run_id=run_id) as run:
@@ -116,16 +118,20 @@ def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", 
     """Evaluate an earlier generation run (by ``run_id``) or a synthetic CSV against a dataset's real splits."""
     if bool(run_id) == bool(synthetic):
         raise ConfigError("evaluate needs exactly one of run_id=<generation run id> or synthetic=<path to a CSV>, "
-                          f"got run_id={run_id!r}, synthetic={synthetic!r}")
-    from synllm_mlops.spec import MIN_SYNTHETIC_ROWS, read_csv
+                          f"got run_id={run_id!r}, synthetic={synthetic!r}; fix: pass either --run-id or --synthetic")
+    if synthetic and not Path(synthetic).exists():
+        raise ConfigError(f"synthetic file {show(synthetic)} does not exist; fix: pass --synthetic the path of a synthetic "
+                          "CSV (or --run-id of the generation run that wrote it)")
+    from synllm_mlops.spec import MIN_SYNTHETIC_ROWS, data_digest, read_csv
 
+    logged_digest = ""
     if run_id:
         params = tracking.run_params(run_id)
         dataset = dataset or params.get("dataset", "")
         data = data or params.get("data", "")
-        seed = int(params.get("seed", 0)) if seed is None else seed
+        seed = int(float(params.get("seed", 0))) if seed is None else seed  # `mlflow run` logs 0 as 0.0
         holdout_fraction = holdout_fraction or float(params.get("holdout_fraction", 0.2))
-        raw = tracking.download_run_csv(run_id)
+        logged_digest = params.get("data_digest", "")
         source = f"synthetic table of run {run_id}"
     else:
         raw = read_csv(synthetic, role="synthetic file", min_rows=MIN_SYNTHETIC_ROWS)
@@ -134,7 +140,17 @@ def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", 
         raise ConfigError("evaluate needs dataset=<built-in name or spec YAML> when given a synthetic CSV")
     seed = 0 if seed is None else seed
     spec = load_spec(dataset)
-    split = split_data(load_data(spec, data or None), spec, seed=seed, holdout_fraction=holdout_fraction or 0.2)
+    real = load_data(spec, data or None)
+    if logged_digest and data_digest(real) != logged_digest:
+        original = params.get("data", "")
+        raise ConfigError(
+            f"the real data given now ({data or 'the built-in data'}, digest {data_digest(real)}) is not the data run "
+            f"{run_id} was generated from (digest {logged_digest}): its train/holdout split cannot be rebuilt, so privacy "
+            f"and utility would be measured against the wrong rows; fix: pass the run's original --data "
+            f"({'it used ' + repr(original) if original else 'it used the built-in data: leave --data out'})")
+    if run_id:
+        raw = tracking.download_run_csv(run_id)
+    split = split_data(real, spec, seed=seed, holdout_fraction=holdout_fraction or 0.2)
     syn = conform(raw, spec, source=source)
     with tracking.tracked_run("evaluate", run_name=f"evaluate-{spec.name}",
                               tags={"synllm.source_run_id": run_id} if run_id else None) as run:
@@ -158,7 +174,12 @@ def run_probe(*, dataset: str = "cirrhosis", data: str = "", model: str = "smoll
     spec = load_spec(dataset)
     split = split_data(load_data(spec, data or None), spec, seed=seed)
     k = n_prefix_fields or max(1, len(spec.columns) // 2)
+    if not 1 <= k < len(spec.columns):  # checked before the model loads and before any run is started
+        raise ConfigError(f"n_prefix_fields must be in [1, {len(spec.columns) - 1}] for the {len(spec.columns)} columns "
+                          f"of {spec.name}, got {n_prefix_fields}; fix: pass --n-prefix-fields in that range, or 0 for half "
+                          "the columns")
     backend_obj = backend_obj or make_backend(backend, model, spec=spec)
+    tracking.check_reachable()
     with tracking.tracked_run("probe", run_name=f"probe-{spec.name}-{model}") as run:
         tracking.log_params({"dataset": dataset, "data": data, "model": model, "backend": backend,
                              "n_prefix_fields": k, "n_probes": n_probes, "seed": seed})

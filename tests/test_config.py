@@ -78,7 +78,7 @@ def test_unset_flags_are_not_forwarded_and_mlflow_renderings_are_accepted(monkey
 def test_a_missing_config_file_is_a_user_error(monkeypatch):
     _capture(monkeypatch)
     res = CliRunner().invoke(cli_module.cli, ["main", "--config", "no/such.yaml"])
-    assert res.exit_code == 2 and "config file must be an existing YAML file, got 'no/such.yaml'" in res.output
+    assert res.exit_code == 2 and "config file 'no/such.yaml' does not exist; fix: pass --config" in res.output
 
 
 def test_derived_seeds_fit_torch_and_differ_by_round():
@@ -95,3 +95,50 @@ def test_importing_the_package_has_no_side_effects():
             "assert dict(os.environ) == before, 'environment changed'; assert len(warnings.filters) == n, 'filters'; "
             "assert 'mlflow' not in sys.modules, 'mlflow imported'; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("value", ["2.9", 2.9, "-0.5", -0.5, "1e3", "many"])
+def test_an_integer_setting_is_never_truncated(value):
+    with pytest.raises(ConfigError, match=r"n_rows: not an integer \(got .*\); fix: set n_rows \(--n-rows\) to a whole "
+                                          r"number >= 1 and <= 1000000"):
+        RunConfig.build(n_rows=value)
+
+
+@pytest.mark.parametrize("value", ["200.0", 200.0, "200", 200, np.int64(200)])
+def test_mlflow_renderings_of_an_integer_are_that_integer(value):
+    assert RunConfig.build(n_rows=value).n_rows == 200
+
+
+def test_seeds_fit_numpy_and_scikit_learn():
+    assert RunConfig.build(seed=2**32 - 1).seed == 2**32 - 1
+    for bad in (2**32, -1):
+        with pytest.raises(ConfigError, match=rf"seed: .*\(got {bad}\); fix: .*a whole number >= 0 and <= 4294967295"):
+            RunConfig.build(seed=bad)
+
+
+def test_a_config_error_is_one_line_with_numbers_as_written():
+    from synllm_mlops.config import shown
+
+    with pytest.raises(ConfigError) as e:
+        RunConfig.build(n_rows=np.int64(0), temperature=np.float64(-1.5), calibration="bogus")
+    text = str(e.value)
+    assert "\n" not in text and "np." not in text and "int64" not in text
+    assert "n_rows: Input should be greater than or equal to 1 (got 0)" in text and "(got -1.5)" in text
+    assert "(got 'bogus'); fix: set calibration (--calibration) to one of: none, select, steer, select+steer" in text
+    assert [shown(v) for v in (np.int64(3), np.float64(0.5), "0.50", "x", True)] == ["3", "0.5", "0.50", "'x'", "true"]
+
+
+def test_field_rule_reads_limits_through_optional():
+    from synllm_mlops.config import EvaluateConfig, field_rule
+
+    assert field_rule(EvaluateConfig.model_fields["seed"]) == "a whole number >= 0 and <= 4294967295"
+    assert field_rule(RunConfig.flat_fields()["holdout_fraction"]) == "a number > 0 and < 1"
+    assert field_rule(RunConfig.flat_fields()["constrained"]) == "true or false"
+
+
+def test_cli_numbers_reach_the_field_as_written(monkeypatch):
+    seen = _capture(monkeypatch)
+    res = CliRunner().invoke(cli_module.cli, ["main", "--n-rows", "2.9"])
+    assert res.exit_code == 2 and not seen and "(got 2.9)" in res.output  # refused, not truncated to 2
+    res = CliRunner().invoke(cli_module.cli, ["main", "--seed", "7.0", "--temperature", "0.50"])
+    assert seen[0].seed == 7 and seen[0].generation.temperature == 0.5

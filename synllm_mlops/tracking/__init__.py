@@ -32,6 +32,7 @@ from synllm_mlops.tracking._model import (
     run_tag,
     set_run_tags,
 )
+from synllm_mlops.tracking._reach import check_reachable
 from synllm_mlops.tracking._compare import (
     CELL_HASH_TAG,
     CLAIM_TAG,
@@ -50,7 +51,7 @@ from synllm_mlops.tracking._compare import (
 )
 
 __all__ = ["CELL_HASH_TAG", "CLAIM_TAG", "EXPERIMENT", "HEARTBEAT_TAG", "PARENT_TAG", "WORKER_TAG", "CellRun",
-           "SynLLMGenerator", "active_run_id", "beat", "cell_metrics", "cell_runs", "create_cell_run", "discard_run",
+           "SynLLMGenerator", "active_run_id", "beat", "cell_metrics", "cell_runs", "check_reachable", "create_cell_run", "discard_run",
            "end_lost_run",
            "download_run_csv", "download_run_text", "end_active_run", "end_open_runs", "find_child_run",
            "finished_cells", "git_commit", "log_dataframe",

@@ -19,7 +19,9 @@ from typing import Any, Iterator
 import pandas as pd
 
 import synllm_mlops
+from synllm_mlops.errors import ConfigError
 from synllm_mlops.spec import DatasetSpec
+from synllm_mlops.tracking._reach import _shown_uri, check_reachable
 
 EXPERIMENT = "synllm"
 PROMPT_PREFIX = "synllm-"
@@ -51,6 +53,7 @@ def tracked_run(stage: str, *, run_name: str | None = None, nested: bool = False
     ``run_id`` continues a run created beforehand (a grid cell a worker claimed by creating its run).
     """
     mlflow = _mlflow()
+    check_reachable()  # a server that is down fails here, in seconds, with the fix
     if not nested and mlflow.active_run() is None and not os.environ.get("MLFLOW_RUN_ID"):
         mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", experiment or EXPERIMENT))
     # tags go in with the run itself: a worker killed a moment later leaves a run that says whose it is
@@ -209,10 +212,17 @@ def log_png(images: dict[str, bytes], folder: str = "plots") -> None:
 
 
 def download_run_csv(run_id: str, artifact_path: str = "synthetic/synthetic.csv") -> pd.DataFrame:
-    """Fetch a CSV artifact of an earlier run as strings."""
+    """Fetch a CSV artifact of an earlier run as strings; a run without it is a :class:`ConfigError`."""
     mlflow = _mlflow()
+    from mlflow.exceptions import MlflowException
+
     with tempfile.TemporaryDirectory() as d:
-        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=d)
+        try:
+            local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=d)
+        except (MlflowException, OSError):
+            info = _get_run(run_id).info
+            raise ConfigError(f"run {run_id!r} has no {artifact_path} (its status is {info.status}); fix: pass --run-id "
+                              "of a finished generate or main run") from None
         return pd.read_csv(local, dtype=str, keep_default_na=False)
 
 
@@ -229,8 +239,27 @@ def download_run_text(run_id: str, artifact_path: str) -> str | None:
         return Path(local).read_text()
 
 
+def _get_run(run_id: str):
+    mlflow = _mlflow()
+    from mlflow.exceptions import MlflowException
+
+    check_reachable()
+    try:
+        return mlflow.MlflowClient().get_run(run_id)
+    except MlflowException as e:
+        uri = _shown_uri(mlflow.get_tracking_uri())
+        if e.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            first = str(e.message).strip().splitlines()[0][:200] if str(e.message).strip() else e.error_code
+            raise ConfigError(f"the tracking store {uri} could not return run {run_id!r} ({first}); fix: set "
+                              "MLFLOW_TRACKING_URI to an MLflow tracking server or store that holds the run") from None
+        raise ConfigError(f"no run {run_id!r} in the tracking store {uri}; fix: pass "
+                          "--run-id of a generate or main run there (printed when it ends, listed by `mlflow ui`), or "
+                          "set MLFLOW_TRACKING_URI to the store that holds it") from None
+
+
 def run_params(run_id: str) -> dict[str, str]:
-    return dict(_mlflow().MlflowClient().get_run(run_id).data.params)
+    """The params of an earlier run; an id the tracking store does not know is a :class:`ConfigError`."""
+    return dict(_get_run(run_id).data.params)
 
 
 def active_run_id() -> str | None:

@@ -85,7 +85,8 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
                                   "ask for fewer rows")
         return s.rows
 
-    def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    # MLflow wants a type hint on predict (else it warns at import); a DataFrame hint is one it infers no schema from.
+    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         from mlflow.exceptions import MlflowException
         from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 

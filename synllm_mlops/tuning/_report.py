@@ -30,6 +30,8 @@ def hypervolume_2d(points: list[tuple[float, float]], reference: tuple[float, fl
 def trials_table(study) -> pd.DataFrame:
     """One row per trial: number, state, values, feasibility, Pareto membership, params, MLflow run id."""
     pareto = {t.number for t in study.best_trials}
+    columns = ["number", "state", "quality", "privacy_risk", "harmonic", "feasible", "pareto", "strategy", "params",
+               "mlflow_run_id", "error"]
     rows = []
     for t in study.get_trials(deepcopy=False):
         v = t.values or [math.nan, math.nan]
@@ -39,7 +41,7 @@ def trials_table(study) -> pd.DataFrame:
                      "pareto": t.number in pareto, "strategy": t.params.get("strategy", t.user_attrs.get("config", {}).get("strategy")),
                      "params": json.dumps(t.params, sort_keys=True, default=str),
                      "mlflow_run_id": t.user_attrs.get("mlflow_run_id", ""), "error": t.user_attrs.get("error", "")})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)  # a study without trials (a timeout before the first) has them too
 
 
 def pareto_figures(table: pd.DataFrame, title: str) -> tuple[Any, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -11,7 +12,7 @@ from typing import Callable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synllm_mlops import tracking
-from synllm_mlops.config import RunConfig, config_error
+from synllm_mlops.config import RunConfig, Seed, config_error, shown
 from synllm_mlops.errors import CONTINUE_AFTER, ConfigError
 from synllm_mlops.generation import GenerationBackend, make_backend
 from synllm_mlops.calibration import CALIBRATION_SPACE
@@ -53,7 +54,7 @@ class TuneConfig(BaseModel):
     storage: str = Field(default=DEFAULT_STORAGE, description="optuna.sqlite3 (default) | path.journal | postgresql://user@host:port/db")
     study_name: str = Field(default="", description="default synllm-<dataset>; same name = resume")
     sampler: str = Field(default="tpe", description=" | ".join(SAMPLERS))
-    sampler_seed: int | None = Field(default=None, ge=0, description="default: seed; give each worker its own")
+    sampler_seed: Seed | None = Field(default=None, description="default: seed; give each worker its own")
     strategies: tuple[str, ...] = Field(default=PROMPT_SPACE["strategy"]["choices"], description="strategies to search")
     calibrations: tuple[str, ...] = Field(default=CALIBRATION_SPACE["calibration"]["choices"],
                                           description="calibration modes to search (one = fixed)")
@@ -81,10 +82,29 @@ class TuneConfig(BaseModel):
         run = run.flat_params() if isinstance(run, RunConfig) else dict(run)
         return {**{k: v for k, v in data.items() if k not in given}, "run": {**run, **given}}
 
-    @field_validator("models", "strategies", "calibrations", mode="before")
+    @field_validator("models", mode="before")
     @classmethod
     def _lists(cls, v):
         return _csv(v)
+
+    @field_validator("strategies", "calibrations", mode="before")
+    @classmethod
+    def _known(cls, v, info):
+        known = (PROMPT_SPACE["strategy"] if info.field_name == "strategies" else CALIBRATION_SPACE["calibration"])["choices"]
+        items = _csv(v)
+        bad = [s for s in items if s not in known]
+        if bad:
+            raise ValueError(f"unknown {info.field_name} {bad}; choose from: {', '.join(known)}")
+        if not items:
+            raise ValueError(f"{info.field_name} names none (got {shown(v)}); choose one or more from: {', '.join(known)}, "
+                             "comma-separated, or leave it out to search them all")
+        return items
+
+    @field_validator("storage")
+    @classmethod
+    def _storage(cls, v: str) -> str:
+        check_storage(v)
+        return v
 
     @field_validator("sampler")
     @classmethod
@@ -108,7 +128,7 @@ class TuneConfig(BaseModel):
         try:
             return cls(**{k: v for k, v in kwargs.items() if v is not None})
         except ValidationError as e:
-            raise config_error("tune configuration", e) from None
+            raise config_error("tune configuration", e, {**RunConfig.flat_fields(), **cls.tune_fields()}) from None
 
 
 _SECRET_QUERY = re.compile(r"([?&;](?:password|passwd|pwd|secret|token|api_?key|access_?key|sslpassword)=)[^&;#]*", re.I)
@@ -122,6 +142,34 @@ def redact(url: str) -> str:
         'postgresql://u:***@h/db?sslmode=require&password=***'
     """
     return _SECRET_QUERY.sub(r"\1***", re.sub(r"(://[^:/@?#]+):[^/?#]*@", r"\1:***@", url))
+
+
+_STORAGE_SCHEMES = ("sqlite", "postgresql", "mysql")
+_STORAGE_FORMS = ("a file path (SQLite)", "path.journal", "sqlite:///path.db", "postgresql+psycopg2://user@host:port/db",
+                  "mysql://user@host:port/db")
+
+
+def check_storage(storage: str) -> None:
+    """Refuse a storage that cannot work before anything is created: an unknown scheme, a folder that is missing.
+
+    Raises:
+        ValueError: naming the storage (password hidden) and the fix.
+    """
+    shown = redact(storage)
+    if "://" in storage:
+        scheme = storage.split("://", 1)[0].split("+", 1)[0].lower()
+        if scheme not in _STORAGE_SCHEMES:
+            raise ValueError(f"unknown storage scheme {scheme + '://'!r} in {shown!r}; fix: pass --storage as one of: "
+                             f"{', '.join(_STORAGE_FORMS)}")
+        if scheme != "sqlite" or storage.rstrip("/").lower() in ("sqlite:", "sqlite:/"):
+            return  # a server database (reached when the study opens) or an in-memory SQLite
+        path = Path(storage.split(":///", 1)[-1])
+    else:
+        path = Path(storage or DEFAULT_STORAGE)
+    folder = path.expanduser().parent
+    if not folder.is_dir():
+        raise ValueError(f"the folder of storage {shown!r} does not exist ({str(folder)!r}); fix: create it "
+                         f"(mkdir -p {folder}) or pass --storage a file in an existing folder")
 
 
 def refuse_logged_secret(storage: str) -> None:
@@ -159,8 +207,10 @@ def open_storage(storage: str):
         from synllm_mlops.tuning._faults import fail_trial_runs, heartbeat
 
         interval, grace = heartbeat()
-        return optuna.storages.RDBStorage(storage, heartbeat_interval=interval, grace_period=grace,
-                                          heartbeat_stale_trial_callback=fail_trial_runs)
+        with warnings.catch_warnings():  # heartbeats are "experimental" in optuna; they are our documented choice
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(storage, heartbeat_interval=interval, grace_period=grace,
+                                              heartbeat_stale_trial_callback=fail_trial_runs)
     return storage
 
 
@@ -229,8 +279,13 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
     space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules), tune_dp=cfg.tune_dp,
                         calibrations=cfg.calibrations)
     sampler_seed = cfg.run.seed if cfg.sampler_seed is None else cfg.sampler_seed
-    study = optuna.create_study(storage=open_storage(cfg.storage), study_name=cfg.study_name,
-                                directions=list(DIRECTIONS), load_if_exists=True)
+    if cfg.n_trials == 0:
+        refuse_empty_summary(cfg)
+    if backend_factory is None:  # an unknown or absent model fails now, not once per trial
+        for model in cfg.models:
+            make_backend(cfg.run.backend, model, spec=spec)
+    tracking.check_reachable()  # before the study is created and any model loads
+    study = _open_study(cfg)
     # a resumed study must not replay its earlier trials: seed from (sampler_seed, trials so far)
     derived_seed = resume_seed(sampler_seed, len(study.get_trials(deepcopy=False)))
     study.sampler = make_sampler(cfg.sampler, derived_seed, cfg.n_startup_trials)
@@ -270,6 +325,55 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
         if cfg.register_champion:
             _register_champion(study, cfg, backends, result)
         return result
+
+
+def _existing_trials(cfg: TuneConfig) -> int | None:
+    """Trials of the named study, or None when there is no such study (a missing file is not created)."""
+    import optuna
+
+    storage = cfg.storage or DEFAULT_STORAGE
+    if "://" not in storage and not Path(storage).expanduser().is_file():
+        return None
+    try:
+        return len(optuna.load_study(study_name=cfg.study_name, storage=open_storage(storage)).get_trials(deepcopy=False))
+    except KeyError:  # optuna: no study of that name
+        return None
+
+
+def refuse_empty_summary(cfg: TuneConfig) -> None:
+    """``n_trials=0`` reports an existing study; on a study without trials there is nothing to report."""
+    n = _existing_trials(cfg)
+    if not n:
+        raise ConfigError(f"n_trials=0 only summarises an existing study, but study {cfg.study_name!r} in "
+                          f"{redact(cfg.storage or DEFAULT_STORAGE)!r} {'has no trials' if n == 0 else 'does not exist'}; "
+                          "fix: pass --n-trials 1 or more, or the --study-name and --storage of a study with trials")
+
+
+def _open_study(cfg: TuneConfig):
+    """Create or resume the study; a storage that cannot be opened is a :class:`ConfigError` with the fix."""
+    import optuna
+
+    try:
+        return optuna.create_study(storage=open_storage(cfg.storage), study_name=cfg.study_name,
+                                   directions=list(DIRECTIONS), load_if_exists=True)
+    except ValueError as e:  # e.g. an existing study of that name with other directions
+        raise ConfigError(f"cannot use study {cfg.study_name!r} in {redact(cfg.storage)!r}: {e}; fix: pass another "
+                          "--study-name") from None
+    except (ImportError, OSError, RuntimeError) as e:
+        raise _storage_error(cfg, e) from None
+    except Exception as e:  # sqlalchemy's errors (bad URL, server down, driver missing) without importing it here
+        if type(e).__module__.startswith("sqlalchemy"):
+            raise _storage_error(cfg, e) from None
+        raise
+
+
+def _storage_error(cfg: TuneConfig, e: BaseException) -> ConfigError:
+    cause = e.__cause__ or e
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+    return ConfigError(f"cannot open the study storage {redact(cfg.storage)!r}: {redact(first)}; fix: check the URL, that "
+                       "the database server is running and its driver installed (PostgreSQL: pip install psycopg2-binary and "
+                       "use postgresql+psycopg2://...), "
+                       "or pass --storage a local file such as optuna.sqlite3")
 
 
 def _summarise(study, cfg: TuneConfig):
