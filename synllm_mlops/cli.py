@@ -10,7 +10,7 @@ import click
 from synllm_mlops.cli_options import explicit, field_options
 from synllm_mlops.compare import compare_cmd
 from synllm_mlops.config import EvaluateConfig, ProbeConfig
-from synllm_mlops.errors import SynLLMError
+from synllm_mlops.errors import ConfigError, SynLLMError
 from synllm_mlops.tuning import tune_cmd
 
 

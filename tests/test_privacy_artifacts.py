@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import pytest
 
 from synllm_mlops.config import RunConfig

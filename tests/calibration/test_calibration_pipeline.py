@@ -1,6 +1,5 @@
 """Calibration inside the pipeline (deterministic fake backend): it helps, and it reads only released statistics."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

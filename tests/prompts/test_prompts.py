@@ -1,7 +1,6 @@
 import pytest
 
 from synllm_mlops.errors import UnknownNameError
-from synllm_mlops.parsing import table_keys
 from synllm_mlops.prompts import STRATEGIES, PromptOptions, format_rows, get_strategy
 
 

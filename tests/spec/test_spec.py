@@ -163,7 +163,7 @@ def test_infer_spec_huge_and_infinite_values(tmp_path):
 
 
 def test_rules_evaluate_on_tables():
-    from synllm_mlops.spec import Condition, ImplicationRule, OrderingRule, RangeRule
+    from synllm_mlops.spec import ImplicationRule, OrderingRule, RangeRule
 
     df = pd.DataFrame({"a": [1.0, 5.0, None], "b": [2.0, 1.0, 0.0], "c": ["Y", "Y", "N"]})
     assert RangeRule(id="r", note="n", column="a", min=0, max=2).violations(df).tolist() == [False, True, False]
