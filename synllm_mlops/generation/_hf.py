@@ -8,7 +8,6 @@ decoded; grammar enforced with xgrammar during decoding.
 from __future__ import annotations
 
 import contextlib
-import math
 import warnings
 
 from synllm_mlops.errors import ModelLoadError
@@ -16,7 +15,8 @@ from synllm_mlops.generation._backend import Completion, GenerationBackend, Mode
 from synllm_mlops.generation._catalog import ModelRef, resolve_model
 from synllm_mlops.generation import _shared_prefix as _shared
 from synllm_mlops.generation._params import GenerationParams
-from synllm_mlops.generation._rules import RowGuide, RowTracker
+from synllm_mlops.generation._rule_mask import RuleLogitsProcessor, TokenTable
+from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.generation._weights import dequantized_dir
 from synllm_mlops.prompts import Prompt
 
@@ -31,47 +31,6 @@ def _no_cache_deprecation():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*past_key_values.*deprecated", category=FutureWarning)
         yield
-
-
-class RuleLogitsProcessor:
-    """Masks the tokens that would break a hard rule between columns (see :class:`RowGuide`).
-
-    Follows each sequence's current row as tokens arrive; where the field being written depends on
-    earlier ones, it drops the grammar-allowed tokens that cannot lead to a value satisfying the
-    rule. It never leaves a sequence without a token: at a dead end it drops nothing.
-    """
-
-    def __init__(self, guide: RowGuide, token_text, prompt_len: int, batch_size: int, seed: int = 0):
-        self.guide, self.token_text, self.prompt_len = guide, token_text, prompt_len
-        steer = None
-        if guide.steering is not None:  # one seeded draw stream for the batch, in decoding order
-            import numpy as np
-
-            from synllm_mlops.generation._steering import FieldSteer
-
-            steer = FieldSteer(guide.steering, guide.columns, np.random.default_rng(seed))
-        self.steer = steer
-        self.rows = [RowTracker(steer) for _ in range(batch_size)]
-        self.masked = 0  # tokens dropped, over all steps and sequences
-
-    def __call__(self, input_ids, scores):
-        import torch
-
-        if input_ids.shape[1] > self.prompt_len:
-            for row, token in zip(self.rows, input_ids[:, -1].tolist()):
-                row.feed(self.token_text(token))
-        for b, row in enumerate(self.rows):
-            constraint = row.constraint(self.guide)
-            if constraint is None:
-                continue
-            allowed = torch.isfinite(scores[b]).nonzero().flatten().tolist()
-            if len(allowed) > 512:  # not inside a constrained field (e.g. free text): leave it
-                continue
-            bad = [t for t in allowed if not row.allows(constraint, self.token_text(t))]
-            if bad and len(bad) < len(allowed):
-                scores[b, bad] = -math.inf
-                self.masked += len(bad)
-        return scores
 
 
 @register_backend("hf")
@@ -97,6 +56,8 @@ class HFBackend(GenerationBackend):
         self._compiler = None
         self._grammars: dict[str, object] = {}
         self._texts: dict[int, str] = {}  # token id -> decoded text, for the rule processor
+        self._table: TokenTable | None = None  # every token's text, for the rule processor's masks
+        self.rule_processor = RuleLogitsProcessor  # _rule_mask.LoopRuleLogitsProcessor: the reference, for tests and benchmarks
 
     # -- loading -------------------------------------------------------------------------------
     def load(self) -> "HFBackend":
@@ -142,7 +103,7 @@ class HFBackend(GenerationBackend):
     def close(self) -> None:
         """Drop the weights, the prompt's KV cache and the compiled grammars."""
         self._model = self._tok = self._prefix = self._compiler = None
-        self._grammars, self._texts = {}, {}
+        self._grammars, self._texts, self._table = {}, {}, None
 
     # -- generation ----------------------------------------------------------------------------
     def _prefill(self, text: str):
@@ -205,6 +166,14 @@ class HFBackend(GenerationBackend):
             text = self._texts[token_id] = self._tok.decode([token_id], skip_special_tokens=True)
         return text
 
+    def _token_table(self, width: int) -> TokenTable:
+        if self._table is None or len(self._table.texts) != width:
+            n = min(width, len(self._tok))  # ids past the tokenizer (padded embeddings) decode to nothing
+            texts = self._tok.batch_decode([[t] for t in range(n)], skip_special_tokens=True) + [""] * (width - n)
+            self._table = TokenTable(texts)
+            self._texts.update(enumerate(texts[:n]))
+        return self._table
+
     def _generate_batch(self, prompt: Prompt, batch_size: int, params: GenerationParams, regex: str | None,
                         max_new_tokens: int, seed: int, guide: RowGuide | None = None) -> list[Completion]:
         import torch
@@ -228,7 +197,9 @@ class HFBackend(GenerationBackend):
 
             procs.append(xgr.contrib.hf.LogitsProcessor(self._grammar(regex)))
             if guide is not None:  # after the grammar: it only narrows what the grammar allows
-                procs.append(RuleLogitsProcessor(guide, self._token_text, ids.shape[1], batch_size, seed))
+                kwargs = {"table": self._token_table(self._model.config.vocab_size)} \
+                    if self.rule_processor is RuleLogitsProcessor else {}
+                procs.append(self.rule_processor(guide, self._token_text, ids.shape[1], batch_size, seed, **kwargs))
         procs.append(TemperatureLogitsWarper(params.temperature))
         if params.top_k:
             procs.append(TopKLogitsWarper(params.top_k))
