@@ -120,10 +120,13 @@ class HFBackend(GenerationBackend):
         return self._prefix[1], self._prefix[2]
 
     def _batch_cache(self, prefix, prompt_len: int, batch_size: int, max_new_tokens: int):
-        """A preallocated KV cache for one batch, its first ``prompt_len - 1`` positions copied from the prefix.
+        """A preallocated KV cache for one batch, positioned after the prompt's first ``prompt_len - 1`` tokens.
 
-        A static cache writes each new token in place; the default dynamic cache concatenates the whole
-        (prompt-long) cache at every step, which made long prompts ~2-3x slower on CPU.
+        With shared-prefix attention the prompt is read from ``prefix`` itself, so the batch cache holds the
+        new tokens only (``_kv``: memory grows with batch x new tokens, not batch x prompt). Otherwise a
+        static cache with the prefix copied into each sequence. A static cache writes each new token in
+        place; the default dynamic cache concatenates the whole (prompt-long) cache at every step, which
+        made long prompts ~2-3x slower on CPU.
         """
         from transformers import StaticCache
 
@@ -137,13 +140,19 @@ class HFBackend(GenerationBackend):
                 layer.batch_repeat_interleave(batch_size)
             return kv
         cfg = self._model.config
+        if self.shared_prefix:
+            from synllm_mlops.generation._kv import new_tokens_cache
+
+            # the last prompt token and every new token but the last are written; one slot more keeps a
+            # masked column in every step's mask, so transformers never drops the mask (as with the static cache)
+            return new_tokens_cache(cfg, offset=prompt_len - 1, capacity=max_new_tokens + 1, batch_size=batch_size,
+                                    dtype=self._model.dtype, device=self._model.device)
         head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         kv = StaticCache(config=cfg, max_cache_len=prompt_len + max_new_tokens)
         kv.early_initialization(batch_size, cfg.num_key_value_heads, head_dim, self._model.dtype, self._model.device)
         for static, dyn in zip(kv.layers, prefix.layers):
-            if not self.shared_prefix:  # shared-prefix attention reads the prompt from ``prefix`` itself
-                static.keys[:, :, : prompt_len - 1] = dyn.keys
-                static.values[:, :, : prompt_len - 1] = dyn.values
+            static.keys[:, :, : prompt_len - 1] = dyn.keys
+            static.values[:, :, : prompt_len - 1] = dyn.values
             static.cumulative_length.fill_(prompt_len - 1)
         return kv
 
