@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 
-from synllm_mlops.errors import ModelLoadError
+from synllm_mlops.errors import ConfigError, ModelLoadError
 from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo, register_backend
 from synllm_mlops.generation._catalog import ModelRef, resolve_model
 from synllm_mlops.generation import _shared_prefix as _shared
@@ -33,6 +33,9 @@ def _no_cache_deprecation():
         yield
 
 
+COMPILE_MODES = ("off", "on")
+
+
 @register_backend("hf")
 class HFBackend(GenerationBackend):
     """transformers backend.
@@ -42,12 +45,23 @@ class HFBackend(GenerationBackend):
         device: ``cuda``/``cpu``; default CUDA when available.
         dtype: ``float32``/``bfloat16``/``float16``; default float32 on CPU, bfloat16 on CUDA.
         attn_implementation: ``sdpa`` (default) or ``eager``.
+        compile: ``off`` (default) or ``on``: compile the decoding step with torch inductor, on CUDA only
+            (on CPU compiling takes minutes and is always off). Off, transformers' own automatic compile
+            is disabled too (it compiled inside ``generate`` and again for every new batch shape). On,
+            every batch of a run has the run's shape (the last batch is padded with sequences that are
+            thrown away), so the step compiles once per run, in a timed warm-up reported as
+            :attr:`compile_seconds` and not counted as generation time.
     """
 
     name = "hf"
 
     def __init__(self, model: str, *, device: str | None = None, dtype: str | None = None,
-                 attn_implementation: str = "sdpa", shared_prefix: bool = True, ref: ModelRef | None = None):
+                 attn_implementation: str = "sdpa", shared_prefix: bool = True, ref: ModelRef | None = None,
+                 compile: str = "off"):
+        if compile not in COMPILE_MODES:
+            raise ConfigError(f"compile must be one of: {', '.join(COMPILE_MODES)}; got {compile!r}")
+        self.compile = compile
+        self._compiled: set[tuple[int, int, int]] = set()  # (batch, prompt, new tokens) shapes warmed up
         self.ref = ref or resolve_model(model)
         self.device, self.dtype_name, self.attn = device, dtype, attn_implementation
         self.shared_prefix = shared_prefix  # turned off at load for models it does not support
@@ -103,7 +117,13 @@ class HFBackend(GenerationBackend):
     def close(self) -> None:
         """Drop the weights, the prompt's KV cache and the compiled grammars."""
         self._model = self._tok = self._prefix = self._compiler = None
+        self._compiled = set()
         self._grammars, self._texts, self._table = {}, {}, None
+
+    @property
+    def compiling(self) -> bool:
+        """Whether decoding steps run compiled: ``compile="on"`` on a CUDA device."""
+        return self.compile == "on" and self.device == "cuda"
 
     # -- generation ----------------------------------------------------------------------------
     def _prefill(self, text: str):
@@ -156,6 +176,24 @@ class HFBackend(GenerationBackend):
             static.cumulative_length.fill_(prompt_len - 1)
         return kv
 
+    def _warm_up(self, input_ids, prefix, max_new_tokens: int, gen_cfg, shared) -> None:
+        """Compile the decoding step for this shape (same batch, prompt and cache size) before timing starts."""
+        import copy
+        import time
+
+        import torch
+
+        t0 = time.perf_counter()
+        kv = self._batch_cache(prefix, input_ids.shape[1], input_ids.shape[0], max_new_tokens)
+        cfg = copy.deepcopy(gen_cfg)
+        cfg.max_new_tokens = 3  # the first step is the uncompiled prefill; the next ones run (and compile) the graph
+        with torch.inference_mode(), shared, _no_cache_deprecation():
+            self._model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), past_key_values=kv,
+                                 generation_config=cfg)
+        torch.cuda.synchronize()
+        self.compile_seconds += time.perf_counter() - t0
+        self._compiled.add((input_ids.shape[0], input_ids.shape[1], max_new_tokens))
+
     def _grammar(self, regex: str):
         import xgrammar as xgr
 
@@ -196,6 +234,7 @@ class HFBackend(GenerationBackend):
 
         self.load()
         ids, cache = self._prefill(self.prompt_text(prompt))
+        wanted, batch_size = batch_size, (params.batch_size if self.compiling else batch_size)  # compiled: one shape
         # Order matters: the grammar mask must come before top-k/top-p, or they could keep only
         # tokens the grammar forbids and leave nothing to sample.
         procs = LogitsProcessorList()
@@ -214,16 +253,19 @@ class HFBackend(GenerationBackend):
             procs.append(TopKLogitsWarper(params.top_k))
         if params.top_p < 1.0:
             procs.append(TopPLogitsWarper(params.top_p))
-        kv = self._batch_cache(cache, ids.shape[1], batch_size, max_new_tokens)
         input_ids = ids.repeat(batch_size, 1)
         gen_cfg = GenerationConfig(do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
-                                   pad_token_id=self._tok.pad_token_id,
+                                   pad_token_id=self._tok.pad_token_id, disable_compile=not self.compiling,
                                    eos_token_id=self._model.generation_config.eos_token_id or self._tok.eos_token_id)
-        torch.manual_seed(seed)
         shared = _shared.shared_prefix(cache, ids.shape[1] - 1) if self.shared_prefix else contextlib.nullcontext()
+        if self.compiling and (batch_size, ids.shape[1], max_new_tokens) not in self._compiled:
+            self._warm_up(input_ids, cache, max_new_tokens, gen_cfg, shared)
+        kv = self._batch_cache(cache, ids.shape[1], batch_size, max_new_tokens)
+        torch.manual_seed(seed)
         with torch.inference_mode(), shared, _no_cache_deprecation():
             out = self._model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                                        past_key_values=kv, generation_config=gen_cfg, logits_processor=procs)
+        out = out[:wanted]  # the padding sequences of a compiled run's last batch are dropped here
         new = out[:, ids.shape[1]:]  # decode only the new tokens, never the prompt
         pad = self._tok.pad_token_id
         comps = []
