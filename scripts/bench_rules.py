@@ -18,6 +18,68 @@ import argparse
 import statistics
 
 
+def processor_only(args) -> None:
+    """ms per decoding step of each processor at ``batch``: sequences write real train rows, token by token.
+
+    The "grammar" allows the tokens a numeric or diagnosis field can hold (digits, ``.``, ``,``, newline,
+    ``M``, ``B``), with random scores. No model runs: this isolates the guide's own cost per step.
+    """
+    import time
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from synllm_mlops.calibration import Steering
+    from synllm_mlops.config import RunConfig
+    from synllm_mlops.generation import RowGuide, resolve_model
+    from synllm_mlops.generation._rule_mask import LoopRuleLogitsProcessor, RuleLogitsProcessor, TokenTable
+    from synllm_mlops.generation._weights import dequantized_dir
+
+    prep = prepare_only(RunConfig(dataset=args.dataset, strategy=args.strategy, model=args.model))
+    tok = AutoTokenizer.from_pretrained(str(dequantized_dir(resolve_model(args.model))))
+    texts = tok.batch_decode([[t] for t in range(len(tok))], skip_special_tokens=True)
+    table = TokenTable(texts)
+    spec, train = prep.spec, prep.split.train
+    def fmt(col, v) -> str:
+        return "NA" if v != v else (f"{float(v):.{col.decimals}f}" if col.is_numeric else str(v))
+    lines = [",".join(fmt(c, r[c.name]) for c in spec.columns) + "\n" for _, r in train.head(args.batch_size).iterrows()]
+    seqs = [tok(line, add_special_tokens=False)["input_ids"] for line in lines]
+    steps = min(len(x) for x in seqs)
+    ids = torch.tensor([x[:steps] for x in seqs])
+    allowed = torch.tensor([t.strip() != "" and all(ch in "0123456789.,\nMB" for ch in t) and len(t) <= 2
+                            for t in texts])
+    gen = torch.Generator().manual_seed(0)
+    scores = torch.randn(args.repeats, steps, len(texts), generator=gen)
+    scores[:, :, ~allowed] = -float("inf")
+    text_of = texts.__getitem__
+    out = {}
+    for name in [v for v in args.variants.split(",") if v != "none"]:
+        per_rep = []
+        for r in range(args.repeats):
+            steering = Steering(prep.targets, 1.0) if name == "steer" else None
+            guide = RowGuide.for_spec(spec, steering)
+            if name == "loop":
+                proc = LoopRuleLogitsProcessor(guide, text_of, 1, args.batch_size, r)
+            else:
+                proc = RuleLogitsProcessor(guide, text_of, 1, args.batch_size, r, table=table)
+            t0 = time.perf_counter()
+            for s in range(steps):
+                proc(ids[:, : s + 1], scores[r, s].expand(args.batch_size, -1).clone())
+            per_rep.append(1000 * (time.perf_counter() - t0) / steps)
+        out[name] = statistics.median(per_rep)
+    print(f"\n{args.dataset}, batch {args.batch_size}, {steps} steps replaying train rows, medians of {args.repeats}\n")
+    print("| processor | ms per step |")
+    print("|---|---|")
+    for name, ms in out.items():
+        print(f"| {name} | {ms:.2f} |")
+
+
+def prepare_only(cfg):
+    from synllm_mlops.pipeline import prepare
+
+    return prepare(cfg)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="breast_cancer")
@@ -27,7 +89,11 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=210, help="one breast_cancer row is ~205 tokens")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--variants", default="none,loop,vec", help="comma-separated: none, loop, vec, steer")
+    ap.add_argument("--processor-only", action="store_true",
+                    help="time the two processors alone, replaying real train rows (no model forward; quick)")
     args = ap.parse_args()
+    if args.processor_only:
+        return processor_only(args)
 
     import torch
 

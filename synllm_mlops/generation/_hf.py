@@ -15,7 +15,7 @@ from synllm_mlops.generation._backend import Completion, GenerationBackend, Mode
 from synllm_mlops.generation._catalog import ModelRef, resolve_model
 from synllm_mlops.generation import _shared_prefix as _shared
 from synllm_mlops.generation._params import GenerationParams
-from synllm_mlops.generation._rule_mask import RuleLogitsProcessor, TokenTable
+from synllm_mlops.generation._rule_mask import LoopRuleLogitsProcessor, RuleLogitsProcessor, TokenTable
 from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.generation._weights import dequantized_dir
 from synllm_mlops.prompts import Prompt
@@ -71,7 +71,9 @@ class HFBackend(GenerationBackend):
         self._grammars: dict[str, object] = {}
         self._texts: dict[int, str] = {}  # token id -> decoded text, for the rule processor
         self._table: TokenTable | None = None  # every token's text, for the rule processor's masks
-        self.rule_processor = RuleLogitsProcessor  # _rule_mask.LoopRuleLogitsProcessor: the reference, for tests and benchmarks
+        # the loop stays the default: the vectorised RuleLogitsProcessor is exact but measured slower per step
+        # on CPU at batch 16 (README, "Rule guide cost"); select it explicitly (tests, benchmarks, GPU trials)
+        self.rule_processor = LoopRuleLogitsProcessor
 
     # -- loading -------------------------------------------------------------------------------
     def load(self) -> "HFBackend":

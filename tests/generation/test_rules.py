@@ -269,7 +269,7 @@ def test_vectorised_guide_samples_the_same_tokens_as_the_loop_on_the_real_model(
             res = hf_backend.generate(prep.prompt, 2, params, regex=completion_regex(prep.spec, 1), seed=11,
                                       max_new_tokens=40 if steer else 165, guide=RowGuide.for_spec(prep.spec, steering))
         finally:
-            hf_backend.rule_processor = RuleLogitsProcessor
+            hf_backend.rule_processor = LoopRuleLogitsProcessor
         return [c.text for c in res.completions]
 
     new, old = sample(RuleLogitsProcessor), sample(LoopRuleLogitsProcessor)
