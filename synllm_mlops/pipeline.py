@@ -190,6 +190,7 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
     want = cfg.pool_size() if prep.targets is not None else cfg.n_rows
     bar = tqdm(total=want, desc=f"generate {cfg.dataset}/{cfg.strategy}", unit="row", disable=not progress)
     counts = {"rejects": 0, "tokens": 0}
+    compiled_before = backend.compile_seconds
     t0 = time.perf_counter()
 
     def on_round(new_valid: int, new_rejects: int, tokens: int) -> None:
@@ -204,7 +205,8 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
                         max_new_tokens=max_new_tokens(backend, prep), on_round=on_round, targets=prep.targets)
     finally:
         bar.close()
-    synthetic, rej, seconds = s.rows, s.rejects, s.seconds
+    compile_seconds = backend.compile_seconds - compiled_before  # a compiled backend's warm-up: not generation
+    synthetic, rej, seconds = s.rows, s.rejects, max(s.seconds - compile_seconds, 0.0)
     n_lines = len(s.pool) + len(rej)
     metrics = {
         "gen.rows_valid": float(len(synthetic)),
@@ -215,6 +217,7 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
         "gen.completions": float(s.n_completions),
         "gen.tokens": float(s.n_tokens),
         "gen.seconds": seconds,
+        "gen.compile_seconds": compile_seconds,
         "gen.tokens_per_s": s.n_tokens / seconds if seconds else 0.0,
         "gen.rows_per_s": len(synthetic) / seconds if seconds else 0.0,
         **s.calib,

@@ -67,6 +67,7 @@ class GenerationBackend(ABC):
     """
 
     name: str
+    compile_seconds: float = 0.0  # spent compiling (since construction): reported apart from generation time
 
     @classmethod
     def require(cls) -> None:

@@ -8,15 +8,15 @@ decoded; grammar enforced with xgrammar during decoding.
 from __future__ import annotations
 
 import contextlib
-import math
 import warnings
 
-from synllm_mlops.errors import ModelLoadError
+from synllm_mlops.errors import ConfigError, ModelLoadError
 from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo, register_backend
 from synllm_mlops.generation._catalog import ModelRef, resolve_model
 from synllm_mlops.generation import _shared_prefix as _shared
 from synllm_mlops.generation._params import GenerationParams
-from synllm_mlops.generation._rules import RowGuide, RowTracker
+from synllm_mlops.generation._rule_mask import LoopRuleLogitsProcessor, RuleLogitsProcessor, TokenTable
+from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.generation._weights import dequantized_dir
 from synllm_mlops.prompts import Prompt
 
@@ -33,45 +33,7 @@ def _no_cache_deprecation():
         yield
 
 
-class RuleLogitsProcessor:
-    """Masks the tokens that would break a hard rule between columns (see :class:`RowGuide`).
-
-    Follows each sequence's current row as tokens arrive; where the field being written depends on
-    earlier ones, it drops the grammar-allowed tokens that cannot lead to a value satisfying the
-    rule. It never leaves a sequence without a token: at a dead end it drops nothing.
-    """
-
-    def __init__(self, guide: RowGuide, token_text, prompt_len: int, batch_size: int, seed: int = 0):
-        self.guide, self.token_text, self.prompt_len = guide, token_text, prompt_len
-        steer = None
-        if guide.steering is not None:  # one seeded draw stream for the batch, in decoding order
-            import numpy as np
-
-            from synllm_mlops.generation._steering import FieldSteer
-
-            steer = FieldSteer(guide.steering, guide.columns, np.random.default_rng(seed))
-        self.steer = steer
-        self.rows = [RowTracker(steer) for _ in range(batch_size)]
-        self.masked = 0  # tokens dropped, over all steps and sequences
-
-    def __call__(self, input_ids, scores):
-        import torch
-
-        if input_ids.shape[1] > self.prompt_len:
-            for row, token in zip(self.rows, input_ids[:, -1].tolist()):
-                row.feed(self.token_text(token))
-        for b, row in enumerate(self.rows):
-            constraint = row.constraint(self.guide)
-            if constraint is None:
-                continue
-            allowed = torch.isfinite(scores[b]).nonzero().flatten().tolist()
-            if len(allowed) > 512:  # not inside a constrained field (e.g. free text): leave it
-                continue
-            bad = [t for t in allowed if not row.allows(constraint, self.token_text(t))]
-            if bad and len(bad) < len(allowed):
-                scores[b, bad] = -math.inf
-                self.masked += len(bad)
-        return scores
+COMPILE_MODES = ("off", "on")
 
 
 @register_backend("hf")
@@ -83,12 +45,23 @@ class HFBackend(GenerationBackend):
         device: ``cuda``/``cpu``; default CUDA when available.
         dtype: ``float32``/``bfloat16``/``float16``; default float32 on CPU, bfloat16 on CUDA.
         attn_implementation: ``sdpa`` (default) or ``eager``.
+        compile: ``off`` (default) or ``on``: compile the decoding step with torch inductor, on CUDA only
+            (on CPU compiling takes minutes and is always off). Off, transformers' own automatic compile
+            is disabled too (it compiled inside ``generate`` and again for every new batch shape). On,
+            every batch of a run has the run's shape (the last batch is padded with sequences that are
+            thrown away), so the step compiles once per run, in a timed warm-up reported as
+            :attr:`compile_seconds` and not counted as generation time.
     """
 
     name = "hf"
 
     def __init__(self, model: str, *, device: str | None = None, dtype: str | None = None,
-                 attn_implementation: str = "sdpa", shared_prefix: bool = True, ref: ModelRef | None = None):
+                 attn_implementation: str = "sdpa", shared_prefix: bool = True, ref: ModelRef | None = None,
+                 compile: str = "off"):
+        if compile not in COMPILE_MODES:
+            raise ConfigError(f"compile must be one of: {', '.join(COMPILE_MODES)}; got {compile!r}")
+        self.compile = compile
+        self._compiled: set[tuple[int, int, int]] = set()  # (batch, prompt, new tokens) shapes warmed up
         self.ref = ref or resolve_model(model)
         self.device, self.dtype_name, self.attn = device, dtype, attn_implementation
         self.shared_prefix = shared_prefix  # turned off at load for models it does not support
@@ -97,6 +70,10 @@ class HFBackend(GenerationBackend):
         self._compiler = None
         self._grammars: dict[str, object] = {}
         self._texts: dict[int, str] = {}  # token id -> decoded text, for the rule processor
+        self._table: TokenTable | None = None  # every token's text, for the rule processor's masks
+        # the loop stays the default: the vectorised RuleLogitsProcessor is exact but measured slower per step
+        # on CPU at batch 16 (README, "Rule guide cost"); select it explicitly (tests, benchmarks, GPU trials)
+        self.rule_processor = LoopRuleLogitsProcessor
 
     # -- loading -------------------------------------------------------------------------------
     def load(self) -> "HFBackend":
@@ -142,7 +119,13 @@ class HFBackend(GenerationBackend):
     def close(self) -> None:
         """Drop the weights, the prompt's KV cache and the compiled grammars."""
         self._model = self._tok = self._prefix = self._compiler = None
-        self._grammars, self._texts = {}, {}
+        self._compiled = set()
+        self._grammars, self._texts, self._table = {}, {}, None
+
+    @property
+    def compiling(self) -> bool:
+        """Whether decoding steps run compiled: ``compile="on"`` on a CUDA device."""
+        return self.compile == "on" and self.device == "cuda"
 
     # -- generation ----------------------------------------------------------------------------
     def _prefill(self, text: str):
@@ -159,10 +142,13 @@ class HFBackend(GenerationBackend):
         return self._prefix[1], self._prefix[2]
 
     def _batch_cache(self, prefix, prompt_len: int, batch_size: int, max_new_tokens: int):
-        """A preallocated KV cache for one batch, its first ``prompt_len - 1`` positions copied from the prefix.
+        """A preallocated KV cache for one batch, positioned after the prompt's first ``prompt_len - 1`` tokens.
 
-        A static cache writes each new token in place; the default dynamic cache concatenates the whole
-        (prompt-long) cache at every step, which made long prompts ~2-3x slower on CPU.
+        With shared-prefix attention the prompt is read from ``prefix`` itself, so the batch cache holds the
+        new tokens only (``_kv``: memory grows with batch x new tokens, not batch x prompt). Otherwise a
+        static cache with the prefix copied into each sequence. A static cache writes each new token in
+        place; the default dynamic cache concatenates the whole (prompt-long) cache at every step, which
+        made long prompts ~2-3x slower on CPU.
         """
         from transformers import StaticCache
 
@@ -176,15 +162,39 @@ class HFBackend(GenerationBackend):
                 layer.batch_repeat_interleave(batch_size)
             return kv
         cfg = self._model.config
+        if self.shared_prefix:
+            from synllm_mlops.generation._kv import new_tokens_cache
+
+            # the last prompt token and every new token but the last are written; one slot more keeps a
+            # masked column in every step's mask, so transformers never drops the mask (as with the static cache)
+            return new_tokens_cache(cfg, offset=prompt_len - 1, capacity=max_new_tokens + 1, batch_size=batch_size,
+                                    dtype=self._model.dtype, device=self._model.device)
         head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         kv = StaticCache(config=cfg, max_cache_len=prompt_len + max_new_tokens)
         kv.early_initialization(batch_size, cfg.num_key_value_heads, head_dim, self._model.dtype, self._model.device)
         for static, dyn in zip(kv.layers, prefix.layers):
-            if not self.shared_prefix:  # shared-prefix attention reads the prompt from ``prefix`` itself
-                static.keys[:, :, : prompt_len - 1] = dyn.keys
-                static.values[:, :, : prompt_len - 1] = dyn.values
+            static.keys[:, :, : prompt_len - 1] = dyn.keys
+            static.values[:, :, : prompt_len - 1] = dyn.values
             static.cumulative_length.fill_(prompt_len - 1)
         return kv
+
+    def _warm_up(self, input_ids, prefix, max_new_tokens: int, gen_cfg, shared) -> None:
+        """Compile the decoding step for this shape (same batch, prompt and cache size) before timing starts."""
+        import copy
+        import time
+
+        import torch
+
+        t0 = time.perf_counter()
+        kv = self._batch_cache(prefix, input_ids.shape[1], input_ids.shape[0], max_new_tokens)
+        cfg = copy.deepcopy(gen_cfg)
+        cfg.max_new_tokens = 3  # the first step is the uncompiled prefill; the next ones run (and compile) the graph
+        with torch.inference_mode(), shared, _no_cache_deprecation():
+            self._model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), past_key_values=kv,
+                                 generation_config=cfg)
+        torch.cuda.synchronize()
+        self.compile_seconds += time.perf_counter() - t0
+        self._compiled.add((input_ids.shape[0], input_ids.shape[1], max_new_tokens))
 
     def _grammar(self, regex: str):
         import xgrammar as xgr
@@ -205,6 +215,14 @@ class HFBackend(GenerationBackend):
             text = self._texts[token_id] = self._tok.decode([token_id], skip_special_tokens=True)
         return text
 
+    def _token_table(self, width: int) -> TokenTable:
+        if self._table is None or len(self._table.texts) != width:
+            n = min(width, len(self._tok))  # ids past the tokenizer (padded embeddings) decode to nothing
+            texts = self._tok.batch_decode([[t] for t in range(n)], skip_special_tokens=True) + [""] * (width - n)
+            self._table = TokenTable(texts)
+            self._texts.update(enumerate(texts[:n]))
+        return self._table
+
     def _generate_batch(self, prompt: Prompt, batch_size: int, params: GenerationParams, regex: str | None,
                         max_new_tokens: int, seed: int, guide: RowGuide | None = None) -> list[Completion]:
         import torch
@@ -218,6 +236,7 @@ class HFBackend(GenerationBackend):
 
         self.load()
         ids, cache = self._prefill(self.prompt_text(prompt))
+        wanted, batch_size = batch_size, (params.batch_size if self.compiling else batch_size)  # compiled: one shape
         # Order matters: the grammar mask must come before top-k/top-p, or they could keep only
         # tokens the grammar forbids and leave nothing to sample.
         procs = LogitsProcessorList()
@@ -228,22 +247,27 @@ class HFBackend(GenerationBackend):
 
             procs.append(xgr.contrib.hf.LogitsProcessor(self._grammar(regex)))
             if guide is not None:  # after the grammar: it only narrows what the grammar allows
-                procs.append(RuleLogitsProcessor(guide, self._token_text, ids.shape[1], batch_size, seed))
+                kwargs = {"table": self._token_table(self._model.config.vocab_size)} \
+                    if self.rule_processor is RuleLogitsProcessor else {}
+                procs.append(self.rule_processor(guide, self._token_text, ids.shape[1], batch_size, seed, **kwargs))
         procs.append(TemperatureLogitsWarper(params.temperature))
         if params.top_k:
             procs.append(TopKLogitsWarper(params.top_k))
         if params.top_p < 1.0:
             procs.append(TopPLogitsWarper(params.top_p))
-        kv = self._batch_cache(cache, ids.shape[1], batch_size, max_new_tokens)
         input_ids = ids.repeat(batch_size, 1)
         gen_cfg = GenerationConfig(do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
-                                   pad_token_id=self._tok.pad_token_id,
+                                   pad_token_id=self._tok.pad_token_id, disable_compile=not self.compiling,
                                    eos_token_id=self._model.generation_config.eos_token_id or self._tok.eos_token_id)
-        torch.manual_seed(seed)
         shared = _shared.shared_prefix(cache, ids.shape[1] - 1) if self.shared_prefix else contextlib.nullcontext()
+        if self.compiling and (batch_size, ids.shape[1], max_new_tokens) not in self._compiled:
+            self._warm_up(input_ids, cache, max_new_tokens, gen_cfg, shared)
+        kv = self._batch_cache(cache, ids.shape[1], batch_size, max_new_tokens)
+        torch.manual_seed(seed)
         with torch.inference_mode(), shared, _no_cache_deprecation():
             out = self._model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                                        past_key_values=kv, generation_config=gen_cfg, logits_processor=procs)
+        out = out[:wanted]  # the padding sequences of a compiled run's last batch are dropped here
         new = out[:, ids.shape[1]:]  # decode only the new tokens, never the prompt
         pad = self._tok.pad_token_id
         comps = []

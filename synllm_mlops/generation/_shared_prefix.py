@@ -26,7 +26,7 @@ NAME = "synllm_shared_prefix"
 class _Prefix:
     keys: list  # per layer: (1, kv_heads, P, head_dim)
     values: list
-    length: int  # P: positions [0, P) of the batch cache belong to the prefix and are never read there
+    length: int  # P: positions [0, P) are the prefix; the batch cache holds positions P.. only (``_kv``)
 
 
 # the prefix of the generate() call running in this thread (a context variable: a served model may
@@ -58,7 +58,7 @@ def _attention(module, query, key, value, attention_mask, scaling=None, dropout=
                                       **kwargs)
     p = st.length
     kp, vp = st.keys[module.layer_idx][0], st.values[module.layer_idx][0]  # (Hkv, P, D)
-    ks, vs = key[:, :, p:], value[:, :, p:]  # this batch's own tokens: (B, Hkv, S, D)
+    ks, vs = key, value  # this batch's own tokens (a new-tokens cache: no prompt slots): (B, Hkv, S, D)
     b, h, _, d = query.shape
     hkv = kp.shape[0]
     g = h // hkv
@@ -68,7 +68,10 @@ def _attention(module, query, key, value, attention_mask, scaling=None, dropout=
     sp = torch.matmul(qp, kp.transpose(-1, -2)).mul_(scale)  # (Hkv, B*g, P): the prefix read once
     sp = sp.reshape(hkv, b, g, p).permute(1, 0, 2, 3)  # (B, Hkv, g, P)
     ss = torch.matmul(q, ks.transpose(-1, -2)).mul_(scale)  # (B, Hkv, g, S)
-    mask = attention_mask[..., p:]  # (B, 1, 1, S)
+    mask = attention_mask  # (B, 1, 1, S): its columns are positions P.., as the cache's slots
+    if mask.shape[-1] != ks.shape[2]:
+        raise RuntimeError(f"shared-prefix attention needs a cache of new tokens only (hf backend's _batch_cache); "
+                           f"got {ks.shape[2]} cached positions for a mask over {mask.shape[-1]}")
     if mask.dtype == torch.bool:
         ss = ss.masked_fill(~mask, float("-inf"))
     else:

@@ -1,0 +1,141 @@
+"""Rule guide cost: tokens/s of the hf backend with the rule guide vs without it, same process, same model.
+
+Variants, each sampling ``batch`` sequences of one row (grammar on in all):
+  none  -- the grammar alone;
+  loop  -- the rule guide as it was (every sequence, every allowed token checked in Python each step);
+  vec   -- the rule guide as it is (one masked fill over the batch per step);
+  steer -- the rule guide with calibration steering (every field constrained), with ``--steer``.
+
+Variants run interleaved, in a rotating order, in every repeat (the machine is shared: ratios within one
+process and medians of repeats are what to read, not absolute figures).
+
+    python scripts/bench_rules.py --dataset breast_cancer --strategy clin_rule --batch-size 16 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+
+def processor_only(args) -> None:
+    """ms per decoding step of each processor at ``batch``: sequences write real train rows, token by token.
+
+    The "grammar" allows the tokens a numeric or diagnosis field can hold (digits, ``.``, ``,``, newline,
+    ``M``, ``B``), with random scores. No model runs: this isolates the guide's own cost per step.
+    """
+    import time
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from synllm_mlops.calibration import Steering
+    from synllm_mlops.config import RunConfig
+    from synllm_mlops.generation import RowGuide, resolve_model
+    from synllm_mlops.generation._rule_mask import LoopRuleLogitsProcessor, RuleLogitsProcessor, TokenTable
+    from synllm_mlops.generation._weights import dequantized_dir
+
+    prep = prepare_only(RunConfig(dataset=args.dataset, strategy=args.strategy, model=args.model))
+    tok = AutoTokenizer.from_pretrained(str(dequantized_dir(resolve_model(args.model))))
+    texts = tok.batch_decode([[t] for t in range(len(tok))], skip_special_tokens=True)
+    table = TokenTable(texts)
+    spec, train = prep.spec, prep.split.train
+    def fmt(col, v) -> str:
+        return "NA" if v != v else (f"{float(v):.{col.decimals}f}" if col.is_numeric else str(v))
+    lines = [",".join(fmt(c, r[c.name]) for c in spec.columns) + "\n" for _, r in train.head(args.batch_size).iterrows()]
+    seqs = [tok(line, add_special_tokens=False)["input_ids"] for line in lines]
+    steps = min(len(x) for x in seqs)
+    ids = torch.tensor([x[:steps] for x in seqs])
+    allowed = torch.tensor([t.strip() != "" and all(ch in "0123456789.,\nMB" for ch in t) and len(t) <= 2
+                            for t in texts])
+    gen = torch.Generator().manual_seed(0)
+    scores = torch.randn(args.repeats, steps, len(texts), generator=gen)
+    scores[:, :, ~allowed] = -float("inf")
+    text_of = texts.__getitem__
+    out = {}
+    for name in [v for v in args.variants.split(",") if v != "none"]:
+        per_rep = []
+        for r in range(args.repeats):
+            steering = Steering(prep.targets, 1.0) if name == "steer" else None
+            guide = RowGuide.for_spec(spec, steering)
+            if name == "loop":
+                proc = LoopRuleLogitsProcessor(guide, text_of, 1, args.batch_size, r)
+            else:
+                proc = RuleLogitsProcessor(guide, text_of, 1, args.batch_size, r, table=table)
+            t0 = time.perf_counter()
+            for s in range(steps):
+                proc(ids[:, : s + 1], scores[r, s].expand(args.batch_size, -1).clone())
+            per_rep.append(1000 * (time.perf_counter() - t0) / steps)
+        out[name] = statistics.median(per_rep)
+    print(f"\n{args.dataset}, batch {args.batch_size}, {steps} steps replaying train rows, medians of {args.repeats}\n")
+    print("| processor | ms per step |")
+    print("|---|---|")
+    for name, ms in out.items():
+        print(f"| {name} | {ms:.2f} |")
+
+
+def prepare_only(cfg):
+    from synllm_mlops.pipeline import prepare
+
+    return prepare(cfg)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", default="breast_cancer")
+    ap.add_argument("--strategy", default="clin_rule")
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--max-new-tokens", type=int, default=210, help="one breast_cancer row is ~205 tokens")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--variants", default="none,loop,vec", help="comma-separated: none, loop, vec, steer")
+    ap.add_argument("--processor-only", action="store_true",
+                    help="time the two processors alone, replaying real train rows (no model forward; quick)")
+    args = ap.parse_args()
+    if args.processor_only:
+        return processor_only(args)
+
+    import torch
+
+    from synllm_mlops.calibration import Steering
+    from synllm_mlops.config import RunConfig
+    from synllm_mlops.generation import GenerationParams, RowGuide, completion_regex, make_backend
+    from synllm_mlops.generation._rule_mask import LoopRuleLogitsProcessor, RuleLogitsProcessor
+    from synllm_mlops.pipeline import prepare
+
+    prep = prepare(RunConfig(dataset=args.dataset, strategy=args.strategy, model=args.model))
+    backend = make_backend("hf", args.model).load()
+    params = GenerationParams(batch_size=args.batch_size)
+    regex = completion_regex(prep.spec, 1)
+    backend._prefill(backend.prompt_text(prep.prompt))  # the one-off prefill is not what we time
+    variants = args.variants.split(",")
+    print(f"torch threads {torch.get_num_threads()}, prompt {backend.count_tokens(backend.prompt_text(prep.prompt))} "
+          f"tokens, batch {args.batch_size}, {args.max_new_tokens} new tokens", flush=True)
+
+    def run(variant: str, seed: int) -> float:
+        guide = None
+        if variant != "none":
+            steering = Steering(prep.targets, 1.0) if variant == "steer" else None
+            guide = RowGuide.for_spec(prep.spec, steering)
+        backend.rule_processor = LoopRuleLogitsProcessor if variant == "loop" else RuleLogitsProcessor
+        res = backend.generate(prep.prompt, args.batch_size, params, regex=regex, max_new_tokens=args.max_new_tokens,
+                               seed=seed, guide=guide)
+        return res.n_tokens / res.seconds
+
+    tps: dict[str, list[float]] = {v: [] for v in variants}
+    for r in range(args.repeats):
+        for v in variants[r % len(variants):] + variants[: r % len(variants)]:
+            tps[v].append(run(v, seed=r))
+        print(f"repeat {r}: " + ", ".join(f"{v} {tps[v][-1]:.1f}" for v in variants), flush=True)
+    med = {v: statistics.median(x) for v, x in tps.items()}
+    print(f"\n{args.dataset}/{args.strategy}, {args.model}, batch {args.batch_size}, medians of {args.repeats} repeats\n")
+    print("| variant | tokens/s | vs grammar alone |")
+    print("|---|---|---|")
+    base = med.get("none")
+    for v in variants:
+        ratio = f"{100 * med[v] / base:.0f} %" if base else "-"
+        print(f"| {v} | {med[v]:.1f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
