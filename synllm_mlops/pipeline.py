@@ -100,7 +100,7 @@ class Sampled:
     interrupted: bool = False
     near_copy_rejects: int = 0
     pool: pd.DataFrame | None = None  # every valid row drawn, before calibrated selection
-    calib: dict[str, float] = field(default_factory=dict)  # calib.* metrics (calibration on)
+    calib: dict[str, float] = field(default_factory=dict)  # calib/* metrics (calibration on)
 
 
 def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, cfg: RunConfig, parser: RowParser, *,
@@ -161,7 +161,7 @@ def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, c
 def calibrate(pool: pd.DataFrame, targets: CalibrationTargets | None, cfg: RunConfig) -> tuple[pd.DataFrame, dict[str, float]]:
     """Keep ``cfg.n_rows`` of ``pool``: the best match to ``targets`` when calibration selects, else the first.
 
-    Returns the table and ``calib.*`` metrics: marginal and pairwise total-variation error of the pool
+    Returns the table and ``calib/*`` metrics: marginal and pairwise total-variation error of the pool
     (before) and of the kept rows (after), and rows generated per row kept.
     """
     if targets is None or len(pool) == 0:
@@ -171,10 +171,10 @@ def calibrate(pool: pd.DataFrame, targets: CalibrationTargets | None, cfg: RunCo
     if cfg.calibrate.selects and len(pool) > cfg.n_rows:
         table = pool.iloc[select_rows(targets.codes(pool), targets, cfg.n_rows, seed=cfg.seed)].reset_index(drop=True)
     after = targets.errors(table)
-    return table, {"calib.pool_rows": float(len(pool)), "calib.marginal_tv_before": before["marginal_tv"],
-                   "calib.pairwise_tv_before": before["pairwise_tv"], "calib.marginal_tv": after["marginal_tv"],
-                   "calib.pairwise_tv": after["pairwise_tv"],
-                   "calib.rows_generated_per_kept": len(pool) / max(len(table), 1)}
+    return table, {"calib/pool_rows": float(len(pool)), "calib/marginal_tv_before": before["marginal_tv"],
+                   "calib/pairwise_tv_before": before["pairwise_tv"], "calib/marginal_tv": after["marginal_tv"],
+                   "calib/pairwise_tv": after["pairwise_tv"],
+                   "calib/rows_generated_per_kept": len(pool) / max(len(table), 1)}
 
 
 def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, progress: bool = True) -> GenerationOutcome:
@@ -207,20 +207,20 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
     synthetic, rej, seconds = s.rows, s.rejects, s.seconds
     n_lines = len(s.pool) + len(rej)
     metrics = {
-        "gen.rows_valid": float(len(synthetic)),
-        "gen.rows_rejected": float(len(rej)),
-        "gen.validity_rate": len(s.pool) / n_lines if n_lines else 0.0,
-        "gen.copy_rejects": float(s.copy_rejects),
-        "gen.near_copy_rejects": float(s.near_copy_rejects),
-        "gen.completions": float(s.n_completions),
-        "gen.tokens": float(s.n_tokens),
-        "gen.seconds": seconds,
-        "gen.tokens_per_s": s.n_tokens / seconds if seconds else 0.0,
-        "gen.rows_per_s": len(synthetic) / seconds if seconds else 0.0,
+        "gen/rows_valid": float(len(synthetic)),
+        "gen/rows_rejected": float(len(rej)),
+        "gen/validity_rate": len(s.pool) / n_lines if n_lines else 0.0,
+        "gen/copy_rejects": float(s.copy_rejects),
+        "gen/near_copy_rejects": float(s.near_copy_rejects),
+        "gen/completions": float(s.n_completions),
+        "gen/tokens": float(s.n_tokens),
+        "gen/seconds": seconds,
+        "gen/tokens_per_s": s.n_tokens / seconds if seconds else 0.0,
+        "gen/rows_per_s": len(synthetic) / seconds if seconds else 0.0,
         **s.calib,
     }
     for reason, count in rej["reason"].value_counts().items():
-        metrics[f"gen.rejects.{str(reason).replace(' ', '_').replace('-', '_')}"] = float(count)
+        metrics[f"gen/rejects/{str(reason).replace(' ', '_').replace('-', '_')}"] = float(count)
     notes = ["interrupted by the user; kept the rows generated so far"] if s.interrupted else []
     if len(synthetic) < cfg.n_rows and not s.interrupted:
         notes.append(f"only {len(synthetic)} of {cfg.n_rows} valid rows after {s.n_completions} completions "

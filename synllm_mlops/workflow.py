@@ -63,7 +63,7 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
     Example:
         >>> from synllm_mlops.config import RunConfig
         >>> out = run_generation(RunConfig(n_rows=20))  # doctest: +SKIP
-        >>> out.metrics["gen.validity_rate"]  # doctest: +SKIP
+        >>> out.metrics["gen/validity_rate"]  # doctest: +SKIP
         1.0
     """
     prep = prepare(cfg)  # spec, data, strategy errors surface before any model loads
@@ -88,7 +88,7 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
                 tracking.log_figures({"calibration.png": calibration_figure(prep.targets, gen.pool, gen.synthetic)})
         if prep.budget is not None:  # every release derived from real data, with its mechanism and epsilon
             tracking.log_text(prep.budget.to_json(), "privacy/dp_ledger.json")
-            tracking.log_metrics({"privacy.dp_epsilon_spent": prep.budget.spent})
+            tracking.log_metrics({"privacy/dp_epsilon_spent": prep.budget.spent})
         tracking.log_synthetic(gen.synthetic, to_csv(gen.synthetic, prep.spec), gen.rejects)
         if gen.notes:
             tracking.log_text("\n".join(gen.notes), "generation/notes.txt")
@@ -98,7 +98,7 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
             raise KeyboardInterrupt  # mlflow marks the run KILLED; rows and rejects are already logged
         if len(gen.synthetic) == 0:
             reasons = gen.rejects["reason"].value_counts().to_dict()
-            raise GenerationError(f"the model wrote no valid row in {int(gen.metrics['gen.completions'])} completions "
+            raise GenerationError(f"the model wrote no valid row in {int(gen.metrics['gen/completions'])} completions "
                                   f"(rejects by reason: {reasons}); rejects are logged in run {run.info.run_id}; try "
                                   "constrained=true, another strategy or another model")
         result = None
@@ -146,8 +146,8 @@ def run_probe(*, dataset: str = "cirrhosis", data: str = "", model: str = "smoll
               backend_obj: GenerationBackend | None = None) -> RunOutcome:
     """The memorisation probe of one model on one table, as a tracked run (``synllm.stage=probe``).
 
-    Logs ``privacy.memorisation_rate`` (share of real rows the model completes exactly from the header
-    and their first ``n_prefix_fields`` fields; default: half the columns), ``privacy.memorisation_baseline``
+    Logs ``privacy/memorisation_rate`` (share of real rows the model completes exactly from the header
+    and their first ``n_prefix_fields`` fields; default: half the columns), ``privacy/memorisation_baseline``
     (the same completions against a random other row) and per-column rates — never a row or a completion.
     """
     from synllm_mlops.evaluation import memorisation_probe
@@ -160,9 +160,9 @@ def run_probe(*, dataset: str = "cirrhosis", data: str = "", model: str = "smoll
         tracking.log_params({"dataset": dataset, "data": data, "model": model, "backend": backend,
                              "n_prefix_fields": k, "n_probes": n_probes, "seed": seed})
         out = memorisation_probe(backend_obj, spec, split.train, k, n_probes=n_probes, seed=seed)
-        metrics = {"privacy.memorisation_rate": out["memorisation_rate"],
-                   "privacy.memorisation_baseline": out["baseline_rate"],
-                   "privacy.memorisation_parse_rate": out["parse_rate"]}
+        metrics = {"privacy/memorisation_rate": out["memorisation_rate"],
+                   "privacy/memorisation_baseline": out["baseline_rate"],
+                   "privacy/memorisation_parse_rate": out["parse_rate"]}
         tracking.log_metrics(metrics)
         tracking.log_dict(out, "privacy/memorisation_probe.json")
         return RunOutcome(run.info.run_id, pd.DataFrame(), metrics)

@@ -40,7 +40,7 @@ def test_unconstrained_seed_ex_run_leaks_no_real_row_anywhere(mlflow_store, cirr
                     calibration="none")
     out = run_generation(cfg, evaluate=False, backend=backend, progress=False)
     run = mlflow.get_run(out.run_id)
-    assert run.data.metrics["gen.copy_rejects"] + run.data.metrics["gen.near_copy_rejects"] > 0
+    assert run.data.metrics["gen/copy_rejects"] + run.data.metrics["gen/near_copy_rejects"] > 0
     index = NearCopyIndex(table_keys(real, spec), spec)
     d = Path(mlflow.artifacts.download_artifacts(run_id=out.run_id, dst_path=str(tmp_path / "a")))
     texts = {str(f.relative_to(d)): f.read_text(errors="replace") for f in d.rglob("*") if f.is_file()

@@ -95,7 +95,7 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
 
     Example:
         >>> out = run_compare("experiments/cpu_grid.yaml")  # doctest: +SKIP
-        >>> out.leaderboard[["model", "strategy", "dataset", "score.harmonic_mean"]]  # doctest: +SKIP
+        >>> out.leaderboard[["model", "strategy", "dataset", "score/harmonic_mean"]]  # doctest: +SKIP
     """
     from tqdm.auto import tqdm
 
@@ -163,14 +163,14 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
             try:  # keep what finished visible on the parent, then mark it KILLED
                 if rows:
                     _finish_parent(grid, rows)
-                tracking.log_metrics({f"compare.cells_{k}": v for k, v in counts.items()})
+                tracking.log_metrics({f"compare/cells_{k}": v for k, v in counts.items()})
             finally:
                 grid_tracking.end_active_run("KILLED")
             raise
         bar.close()
         if isinstance(backends, _Backends):
             backends.release()
-        tracking.log_metrics({f"compare.cells_{k}": v for k, v in counts.items()})
+        tracking.log_metrics({f"compare/cells_{k}": v for k, v in counts.items()})
         table, board = _finish_parent(grid, rows)
         return CompareOutcome(pid, table, board, counts)
 

@@ -207,7 +207,7 @@ def _backend_factory(cfg: TuneConfig, spec) -> Callable[[str], GenerationBackend
 
 def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend] | None = None,
          progress: bool = True) -> TuneResult:
-    """Run (or resume) a multi-objective study: maximise ``score.quality``, minimise ``1 - score.privacy``.
+    """Run (or resume) a multi-objective study: maximise ``score/quality``, minimise ``1 - score/privacy``.
 
     Each trial is a nested MLflow run; the model of each ``models`` entry loads once and serves every trial.
 
@@ -252,7 +252,7 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
 
         def on_trial(study, trial) -> None:
             bar.update(1)
-            h = trial.user_attrs.get("score.harmonic")
+            h = trial.user_attrs.get("score/harmonic")
             bar.set_postfix(last=trial.state.name, harmonic=f"{h:.3f}" if h is not None else "-")
 
         try:
@@ -282,9 +282,9 @@ def _summarise(study, cfg: TuneConfig):
         runs.set_run_tags(row["mlflow_run_id"], {"synllm.pareto": str(bool(row["pareto"])).lower()})
     hv = hypervolume_2d(list(zip(front["quality"], front["privacy_risk"])))
     done = table["state"] == "COMPLETE"
-    tracking.log_metrics({"tune.hypervolume": hv, "tune.n_trials": len(table), "tune.n_complete": int(done.sum()),
-                          "tune.n_fail": int((table["state"] == "FAIL").sum()), "tune.n_pareto": len(front),
-                          "tune.best_harmonic": float(front["harmonic"].max()) if len(front) else math.nan})
+    tracking.log_metrics({"tune/hypervolume": hv, "tune/n_trials": len(table), "tune/n_complete": int(done.sum()),
+                          "tune/n_fail": int((table["state"] == "FAIL").sum()), "tune/n_pareto": len(front),
+                          "tune/best_harmonic": float(front["harmonic"].max()) if len(front) else math.nan})
     if done.any():
         pfig, mfig = pareto_figures(table, f"{cfg.study_name}: Pareto front ({int(done.sum())} complete trials)")
         runs.log_plotly(pfig, "plots/pareto_front.html")
@@ -296,7 +296,7 @@ def _summarise(study, cfg: TuneConfig):
 
 
 def choose_champion(study, cfg: TuneConfig):
-    """The user's ``champion_trial``, else the best ``score.harmonic`` among feasible Pareto trials (None if none).
+    """The user's ``champion_trial``, else the best ``score/harmonic`` among feasible Pareto trials (None if none).
 
     Without ``allow_real_rows``, trials whose prompt shows real rows (seed_ex) are not candidates.
     """
@@ -310,7 +310,7 @@ def choose_champion(study, cfg: TuneConfig):
         return trials[0]
     candidates = [t for t in study.best_trials
                   if cfg.allow_real_rows or t.user_attrs.get("config", {}).get("strategy") != "seed_ex"]
-    return max(candidates, key=lambda t: t.user_attrs.get("score.harmonic", -1.0), default=None)
+    return max(candidates, key=lambda t: t.user_attrs.get("score/harmonic", -1.0), default=None)
 
 
 def _register_champion(study, cfg: TuneConfig, backends: BackendCache, result: TuneResult) -> None:

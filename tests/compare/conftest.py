@@ -37,8 +37,8 @@ def fast_eval(monkeypatch):
     def fake_evaluate_and_log(split, synthetic, spec, seed, *, progress=True):
         q = 0.5 + 0.1 * seed
         p = 0.8
-        m = {"score.quality": q, "score.privacy": p, "score.harmonic": 2 * p * q / (p + q),
-             "fidelity.column_shapes": math.nan}
+        m = {"score/quality": q, "score/privacy": p, "score/harmonic": 2 * p * q / (p + q),
+             "fidelity/column_shapes": math.nan}
         tracking.log_metrics(m)
         return _Result(m)
 
