@@ -3,8 +3,9 @@
 Every run of every entry point lands in one named experiment: ``MLFLOW_EXPERIMENT_NAME`` (or ``mlflow run
 --experiment-name``) when the user gave one, else ``SYNLLM_EXPERIMENT``, else ``synllm``. ``mlflow run``
 without ``--experiment-name`` creates its run in ``Default`` before our code starts; that run is
-relocated: the work is logged to a run in the named experiment (with the launch tags copied), and the
-empty launch run is ended and deleted, so the UI shows one run, where the README says.
+relocated: the work is logged to a run in the named experiment (with the launch tags copied); the empty
+launch run is ended, points to the real run, and is deleted by the next run (``mlflow run`` itself ends it
+after our process exits and fails on a deleted run, so it cannot go at once).
 """
 
 from __future__ import annotations
@@ -89,12 +90,30 @@ def adopt_launch_run(launch_id: str) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k in LAUNCH_TAGS} | {"synllm.launch_run_id": launch_id}
 
 
+RELOCATED_TAG = "synllm.relocated_to"
+
+
 def retire_launch_run(launch_id: str, run_id: str, status: str) -> None:
-    """End the empty launch run with the real run's status and delete it (``mlflow run`` then leaves it alone)."""
+    """End the empty launch run with the real run's status and point it to the real run."""
     import mlflow
 
     client = mlflow.MlflowClient()
+    client.set_tag(launch_id, RELOCATED_TAG, run_id)
     client.set_tag(launch_id, "mlflow.note.content", f"Relocated: this launch's run is `{run_id}` in experiment "
-                   f"`{experiment_name()}`.")
+                   f"`{experiment_name()}`; this empty run is deleted by the next run.")
     client.set_terminated(launch_id, status)
-    client.delete_run(launch_id)
+
+
+def delete_retired_launch_runs() -> None:
+    """Delete the ended launch runs left in Default by earlier relocations (see the module docstring)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient()
+    try:
+        old = client.search_runs([DEFAULT_EXPERIMENT_ID], f"tags.`{RELOCATED_TAG}` != ''", max_results=100)
+    except MlflowException:  # no Default experiment in this store
+        return
+    for run in old:
+        if run.info.status != "RUNNING" and run.info.run_id != os.environ.get("MLFLOW_RUN_ID"):
+            client.delete_run(run.info.run_id)

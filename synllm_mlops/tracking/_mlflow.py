@@ -58,6 +58,7 @@ def tracked_run(stage: str, *, run_name: str | None = None, nested: bool = False
     mlflow = _mlflow()
     launch = None
     if not nested and mlflow.active_run() is None:
+        _experiment.delete_retired_launch_runs()
         launch = _experiment.launch_run_to_relocate()
         if launch:
             tags = {**_experiment.adopt_launch_run(launch), **(tags or {})}
