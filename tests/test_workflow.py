@@ -186,3 +186,33 @@ def test_dp_run_logs_one_ledger_that_spends_epsilon_on_prompt_and_targets(mlflow
     assert mlflow.get_run(out.run_id).data.metrics["privacy/dp_epsilon_spent"] == pytest.approx(1.0)
     targets = json.loads(mlflow.artifacts.load_text(f"runs:/{out.run_id}/calibration/targets.json"))
     assert targets["source"] == "dp"
+
+
+def test_run_reads_well_in_the_ui(mlflow_store, cirrhosis):
+    """Issue 13: model in the run name, no empty params, a description with the scores, a logged model, a trace."""
+    spec, real, split = cirrhosis
+    out = run_generation(RunConfig(n_rows=24, batch_size=8, strategy="clin_rule"), backend=_fake(spec), progress=False)
+    run = mlflow.get_run(out.run_id)
+    assert run.info.run_name == "main-cirrhosis-clin_rule-smollm2-135m-s0"
+    assert "" not in run.data.params.values() and "data" not in run.data.params and "dp_epsilon" not in run.data.params
+    note = run.data.tags["mlflow.note.content"]
+    assert note.startswith("**smollm2-135m** · `clin_rule` · cirrhosis · 24 of 24 rows · validity 1.000")
+    for name in ("score/quality", "score/privacy", "score/harmonic"):
+        assert f"| `{name}` | **{run.data.metrics[name]:.3f}** |" in note
+    assert "evaluation/report.html" in note
+    [model] = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+    assert model.source_run_id == out.run_id and model.params["strategy"] == "clin_rule"
+    assert model.tags["synllm.prompt_uri"] == run.data.tags["synllm.prompt_uri"]
+    assert {m.key for m in model.metrics} >= {"score/harmonic", "gen/validity_rate"}  # comparable in the Models view
+    [trace] = mlflow.search_traces(run_id=out.run_id, return_type="list")
+    batches = [s for s in trace.data.spans if s.name.startswith("batch ")]
+    assert len(batches) == int(run.data.metrics["gen/completions"] // 8 + (run.data.metrics["gen/completions"] % 8 > 0))
+    assert sum(s.attributes["rows.valid"] for s in batches) == run.data.metrics["calib/pool_rows"]
+    assert all(s.attributes["prompt_uri"] == run.data.tags["synllm.prompt_uri"] for s in batches)
+    report = mlflow.artifacts.load_text(f"runs:/{out.run_id}/evaluation/report.html")
+    summary = report[report.index("id='summary'"):report.index("Every metric")]
+    for text in (out.run_id, "smollm2-135m", "clin_rule", run.data.tags["synllm.prompt_uri"], run.data.params["data_digest"]):
+        assert text in summary, text
+    assert summary.count("class='worst'") == 1
+    pv = mlflow.genai.load_prompt(run.data.tags["synllm.prompt_uri"])
+    assert pv.tags["synllm.last_run_id"] == out.run_id and "synllm.prompt_uri" in pv.tags["synllm.runs_filter"]
