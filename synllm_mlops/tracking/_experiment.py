@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlparse
 EXPERIMENT = "synllm"
 EXPERIMENT_ENV = "SYNLLM_EXPERIMENT"
 DEFAULT_EXPERIMENT_ID = "0"
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 # tags `mlflow run` puts on its run that say where it came from: the relocated run keeps them
 LAUNCH_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit", "mlflow.source.git.branch",
                "mlflow.source.git.repoURL", "mlflow.gitRepoURL", "mlflow.project.entryPoint", "mlflow.project.env",
@@ -56,13 +57,17 @@ def ensure_experiment(name: str) -> str:
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient()
-    if (exp := client.get_experiment_by_name(name)) is not None:
-        return exp.experiment_id
-    root = local_artifact_root(mlflow.get_tracking_uri())
-    try:
-        return client.create_experiment(name, artifact_location=f"{root}/{name}" if root else None)
-    except MlflowException:  # another worker created it a moment ago
-        return client.get_experiment_by_name(name).experiment_id
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        root = local_artifact_root(mlflow.get_tracking_uri())
+        try:
+            client.create_experiment(name, artifact_location=f"{root}/{name}" if root else None)
+        except MlflowException:  # another worker created it a moment ago
+            pass
+        exp = client.get_experiment_by_name(name)
+    if KIND_TAG not in exp.tags:  # runs, not a GenAI app: the UI opens on the runs table, not on trace charts
+        client.set_experiment_tag(exp.experiment_id, KIND_TAG, KIND)
+    return exp.experiment_id
 
 
 def launch_run_to_relocate() -> str | None:
