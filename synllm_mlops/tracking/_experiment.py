@@ -65,8 +65,11 @@ def ensure_experiment(name: str) -> str:
         except MlflowException:  # another worker created it a moment ago
             pass
         exp = client.get_experiment_by_name(name)
-    if KIND_TAG not in exp.tags:  # runs, not a GenAI app: the UI opens on the runs table, not on trace charts
-        client.set_experiment_tag(exp.experiment_id, KIND_TAG, KIND)
+    if KIND_TAG not in exp.tags:  # runs, not a GenAI app: the UI lists runs, not trace charts
+        try:
+            client.set_experiment_tag(exp.experiment_id, KIND_TAG, KIND)
+        except MlflowException:  # e.g. a user without MANAGE permission on a shared server: a UI nicety only
+            pass
     return exp.experiment_id
 
 

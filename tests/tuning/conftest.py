@@ -27,7 +27,7 @@ class StubEval:
         self.adherence = 1.0
         self.calls = 0
 
-    def __call__(self, split, synthetic, spec, seed, *, progress=True):
+    def __call__(self, split, synthetic, spec, seed, *, progress=True, context=None):
         from synllm_mlops import tracking
 
         self.calls += 1
@@ -36,7 +36,7 @@ class StubEval:
         metrics = {"score/quality": q, "score/privacy": p, "score/harmonic": 2 * q * p / (q + p),
                    "clinical/rule_adherence": self.adherence}
         tracking.log_metrics(metrics)
-        return SimpleNamespace(metrics=metrics)
+        return SimpleNamespace(metrics=metrics, summary=lambda: None)  # no summary: the description omits scores
 
 
 @pytest.fixture()
