@@ -42,6 +42,8 @@ def main() -> None:
     backend = make_backend(args.backend, cfg.model, **({"spec": prep.spec} if args.backend == "fake" else {})).load()
     seconds: dict[str, list[float]] = {"traced": [], "untraced": []}
     in_tracing: list[float] = []
+    tracing_ms: list[float] = []
+    n_batches: list[int] = []
     mlflow.set_experiment("bench-tracing")
     with mlflow.start_run():
         generate_rows(prep, backend, progress=False)  # warm-up (first-call costs stay out of both arms)
@@ -61,12 +63,17 @@ def main() -> None:
                 total = time.perf_counter() - t0
                 seconds[arm].append(total)
                 if arm == "traced":
-                    in_tracing.append((spent[0] + (total - gen_s)) / gen_s)  # the hooks + opening/closing the trace
+                    cost = spent[0] + (total - gen_s)  # the hooks + opening/closing (and exporting) the trace
+                    in_tracing.append(cost / gen_s)
+                    tracing_ms.append(1000 * cost)
+                    n_batches.append(-(-int(out.metrics["gen/completions"]) // args.batch_size))
                 print(arm, r, f"{total:.2f} s", f"{out.metrics['gen/completions']:.0f} completions", flush=True)
     t, u = statistics.median(seconds["traced"]), statistics.median(seconds["untraced"])
     print(f"\nmedian traced {t:.2f} s, untraced {u:.2f} s: overhead {100 * (t / u - 1):+.2f} % "
           f"(machine noise included); time in tracing calls: median {100 * statistics.median(in_tracing):.3f} % "
-          f"of generation time ({args.repeats} repeats, {args.n_rows} rows, batch {args.batch_size}, {args.backend})")
+          f"of generation time ({args.repeats} repeats, {args.n_rows} rows, batch {args.batch_size}, {args.backend}); "
+          f"tracing cost per generation: median {statistics.median(tracing_ms):.1f} ms for "
+          f"{statistics.median(n_batches):.0f} batches")
 
 
 if __name__ == "__main__":
