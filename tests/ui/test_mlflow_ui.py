@@ -67,11 +67,11 @@ def ui(tmp_path_factory):
     uri = f"sqlite:///{work / 'mlflow.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}  # a plain `mlflow run`, as a user types it
     env.update({"MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"})
-    # one batch of 4 sequences, 2 rows each (calibration off: no 1.5x pool); SYNLLM_UI_BACKEND=fake checks the UI
-    # alone on a machine too busy for the real model
+    # the settings of tests/integration's real-model main run (8 rows kept of a 12-row calibrated pool, batches of 4
+    # sequences writing 2 rows each); SYNLLM_UI_BACKEND=fake checks the UI alone on a machine too busy for the model
     cmd = [sys.executable, "-m", "mlflow", "run", str(ROOT), "-e", "main", "--env-manager", "local",
            "-P", f"backend={os.environ.get('SYNLLM_UI_BACKEND', 'hf')}", "-P", "model=smollm2-135m", "-P", "n_rows=8",
-           "-P", "batch_size=4", "-P", "rows_per_completion=2", "-P", "calibration=none"]
+           "-P", "batch_size=4", "-P", "rows_per_completion=2"]
     r = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
     port = _free_port()
@@ -163,7 +163,7 @@ def test_metric_charts_are_grouped_by_stage(ui):
     _open(ui, f"/experiments/{ui.exp.experiment_id}/runs/{ui.run.info.run_id}/model-metrics")
     body = _wait_text(ui, "score\n(3)")
     _close_assistant(ui)
-    for section in ("gen", "fidelity", "clinical", "privacy", "utility"):
+    for section in ("gen", "calib", "fidelity", "clinical", "privacy", "utility"):
         assert f"\n{section}\n(" in body, section
     box = ui.driver.find_element(By.CSS_SELECTOR, "input[placeholder='Search metric charts']")
     box.send_keys("score/")
