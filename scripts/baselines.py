@@ -24,9 +24,9 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-KEYS = ["fidelity.column_shapes", "fidelity.column_pair_trends", "fidelity.detection_auc", "utility.tstr_auc",
-        "utility.trtr_auc", "privacy.dcr_share_closer_to_train", "privacy.exact_match_rate", "score.quality",
-        "score.privacy", "score.harmonic"]
+KEYS = ["fidelity/column_shapes", "fidelity/column_pair_trends", "fidelity/detection_auc", "utility/tstr_auc",
+        "utility/trtr_auc", "privacy/dcr_share_closer_to_train", "privacy/exact_match_rate", "score/quality",
+        "score/privacy", "score/harmonic"]
 
 
 def independent_marginals(train: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:

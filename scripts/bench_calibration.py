@@ -48,8 +48,8 @@ def main() -> None:
             m = out.metrics
             # the kept table's error against exact targets of train, for every mode (none releases none)
             err = CalibrationTargets.from_table(prep.split.train, prep.spec).errors(out.synthetic)
-            results[mode].append({"tokens_per_s": m["gen.tokens_per_s"], "seconds": m["gen.seconds"],
-                                  "generated_per_kept": m.get("calib.rows_generated_per_kept", 1.0),
+            results[mode].append({"tokens_per_s": m["gen/tokens_per_s"], "seconds": m["gen/seconds"],
+                                  "generated_per_kept": m.get("calib/rows_generated_per_kept", 1.0),
                                   "marginal_tv": err["marginal_tv"], "pairwise_tv": err["pairwise_tv"]})
             print(mode, seed, {k: round(v, 3) for k, v in results[mode][-1].items()}, flush=True)
     base = statistics.median(r["seconds"] for r in results["none"])

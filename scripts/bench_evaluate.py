@@ -54,8 +54,8 @@ def worker(n: int) -> dict:
     top = sorted(result.timings.items(), key=lambda kv: -kv[1])[:4]
     return {"n": n, "wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "rss_before_mb": rss0 / 1024, "slowest": top,
-            "metrics": {k: result.metrics[k] for k in ("fidelity.column_shapes", "privacy.dcr_share_closer_to_train",
-                                                       "privacy.mia_auc", "utility.tstr_auc", "score.harmonic")}}
+            "metrics": {k: result.metrics[k] for k in ("fidelity/column_shapes", "privacy/dcr_share_closer_to_train",
+                                                       "privacy/mia_auc", "utility/tstr_auc", "score/harmonic")}}
 
 
 def dcr_worker(n: int, loop: bool, sklearn: bool) -> dict:

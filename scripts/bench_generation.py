@@ -57,8 +57,8 @@ def ours(backend, prep, seed: int, shared_prefix: bool = True):
     finally:
         backend.shared_prefix = supported
     m = out.metrics
-    return {"tokens_per_s": m["gen.tokens_per_s"], "valid_rows_per_s": m["gen.rows_per_s"],
-            "validity": m["gen.validity_rate"], "valid_rows": m["gen.rows_valid"], "seconds": m["gen.seconds"]}
+    return {"tokens_per_s": m["gen/tokens_per_s"], "valid_rows_per_s": m["gen/rows_per_s"],
+            "validity": m["gen/validity_rate"], "valid_rows": m["gen/rows_valid"], "seconds": m["gen/seconds"]}
 
 
 def roofline(backend, prep, batch_size: int, steps: int):

@@ -69,8 +69,8 @@ def main() -> None:
                     print(f"{strategy} seed {s}: {e}")
                     continue
                 m = out.metrics
-                points.append((m["score.quality"], 1 - m["score.privacy"]))
-                best = m["score.harmonic"] if best != best else max(best, m["score.harmonic"])
+                points.append((m["score/quality"], 1 - m["score/privacy"]))
+                best = m["score/harmonic"] if best != best else max(best, m["score/harmonic"])
         all_points += points
         fixed_rows.append((f"  of which {strategy} alone", hypervolume_2d(points), len(points), best,
                            time.perf_counter() - t0))

@@ -84,10 +84,10 @@ def _generate(evaluate: bool, config_file: str, **kw) -> None:
     except SynLLMError as e:
         _fail(e)
     m = out.metrics
-    click.echo(f"run {out.run_id}: {int(m['gen.rows_valid'])} valid rows, validity {m['gen.validity_rate']:.3f}, "
-               f"{m['gen.rows_per_s']:.2f} rows/s, {m['gen.tokens_per_s']:.1f} tok/s, copies rejected {int(m['gen.copy_rejects'])}")
+    click.echo(f"run {out.run_id}: {int(m['gen/rows_valid'])} valid rows, validity {m['gen/validity_rate']:.3f}, "
+               f"{m['gen/rows_per_s']:.2f} rows/s, {m['gen/tokens_per_s']:.1f} tok/s, copies rejected {int(m['gen/copy_rejects'])}")
     if evaluate:
-        click.echo("scores: " + ", ".join(f"{k}={m[k]:.3f}" for k in ("score.quality", "score.privacy", "score.harmonic") if k in m))
+        click.echo("scores: " + ", ".join(f"{k}={m[k]:.3f}" for k in ("score/quality", "score/privacy", "score/harmonic") if k in m))
 
 
 @cli.command("main")
@@ -118,7 +118,7 @@ def evaluate_cmd(**kw) -> None:
         out = run_evaluation(**cfg.model_dump())
     except SynLLMError as e:
         _fail(e)
-    click.echo(f"run {out.run_id}: " + ", ".join(f"{k}={v:.3f}" for k, v in out.metrics.items() if k.startswith("score.")))
+    click.echo(f"run {out.run_id}: " + ", ".join(f"{k}={v:.3f}" for k, v in out.metrics.items() if k.startswith("score/")))
 
 
 @cli.command("probe")
@@ -133,8 +133,8 @@ def probe_cmd(**kw) -> None:
     except SynLLMError as e:
         _fail(e)
     m = out.metrics
-    click.echo(f"run {out.run_id}: memorisation rate {m['privacy.memorisation_rate']:.3f} "
-               f"(chance baseline {m['privacy.memorisation_baseline']:.3f})")
+    click.echo(f"run {out.run_id}: memorisation rate {m['privacy/memorisation_rate']:.3f} "
+               f"(chance baseline {m['privacy/memorisation_baseline']:.3f})")
 
 
 @cli.group("spec")

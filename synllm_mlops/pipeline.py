@@ -88,6 +88,28 @@ def max_new_tokens(backend: GenerationBackend, prep: Prepared) -> int:
 
 
 @dataclass
+class BatchRecord:
+    """One ``backend.generate`` call as the tracing layer sees it: counts, timing and reject reasons, no text."""
+
+    index: int
+    size: int
+    seed: int
+    tokens: int
+    valid: int
+    rejected: int
+    copy_rejects: int
+    near_copy_rejects: int
+    reasons: dict[str, int]
+    start_ns: int
+    end_ns: int
+    max_new_tokens: int
+
+    @property
+    def seconds(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9
+
+
+@dataclass
 class Sampled:
     """What :func:`sample_rows` drew: the selected valid rows, every reject, and the cost."""
 
@@ -100,18 +122,20 @@ class Sampled:
     interrupted: bool = False
     near_copy_rejects: int = 0
     pool: pd.DataFrame | None = None  # every valid row drawn, before calibrated selection
-    calib: dict[str, float] = field(default_factory=dict)  # calib.* metrics (calibration on)
+    calib: dict[str, float] = field(default_factory=dict)  # calib/* metrics (calibration on)
 
 
 def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, cfg: RunConfig, parser: RowParser, *,
                 max_new_tokens: int, on_round: Callable[[int, int, int], None] | None = None,
-                targets: CalibrationTargets | None = None) -> Sampled:
+                targets: CalibrationTargets | None = None,
+                on_batch: Callable[[BatchRecord], None] | None = None) -> Sampled:
     """The sampling loop of every caller (the pipeline, the served model): draw rounds until ``cfg.n_rows``
     valid rows or the completion budget is spent; keep what was drawn either way (Ctrl-C included).
 
     Round ``r`` is seeded with ``derive_seed(cfg.seed, r)``. Per-run decoding state (the rule guide) is
     built once here and handed to every ``backend.generate`` call; the valid rows form a pool from which
-    the last step selects ``n_rows``. ``on_round(new_valid, new_rejects, tokens)`` reports progress.
+    the last step selects ``n_rows``. ``on_round(new_valid, new_rejects, tokens)`` reports progress;
+    ``on_batch`` receives a :class:`BatchRecord` per batch (the tracing layer's span).
 
     With ``targets`` (the released calibration statistics) and ``cfg.calibrate``: steering state for the
     run is part of the guide (the decoder draws each field's bin from the targets), the pool holds
@@ -135,8 +159,9 @@ def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, c
         while n_valid < want and n_completions < budget:
             need = -(-(want - n_valid) // cfg.prompt.rows_per_completion)
             n = min(budget - n_completions, max(need, 1), cfg.generation.batch_size)
+            start_ns, seed = time.time_ns(), derive_seed(cfg.seed, round_)
             res = backend.generate(prompt, n, cfg.generation, regex=regex, guide=guide, max_new_tokens=max_new_tokens,
-                                   seed=derive_seed(cfg.seed, round_))
+                                   seed=seed)
             round_ += 1
             n_completions += n
             n_tokens += res.n_tokens
@@ -148,6 +173,10 @@ def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, c
             n_valid += len(parsed.rows)
             if on_round is not None:
                 on_round(len(parsed.rows), len(parsed.rejects), res.n_tokens)
+            if on_batch is not None:
+                on_batch(BatchRecord(round_ - 1, n, seed, res.n_tokens, len(parsed.rows), len(parsed.rejects),
+                                     parsed.copy_rejects, parsed.near_copy_rejects, dict(parsed.reasons), start_ns,
+                                     time.time_ns(), max_new_tokens))
     except KeyboardInterrupt:  # an interrupt keeps what was generated so far
         interrupted = True
     seconds = time.perf_counter() - t0
@@ -161,7 +190,7 @@ def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, c
 def calibrate(pool: pd.DataFrame, targets: CalibrationTargets | None, cfg: RunConfig) -> tuple[pd.DataFrame, dict[str, float]]:
     """Keep ``cfg.n_rows`` of ``pool``: the best match to ``targets`` when calibration selects, else the first.
 
-    Returns the table and ``calib.*`` metrics: marginal and pairwise total-variation error of the pool
+    Returns the table and ``calib/*`` metrics: marginal and pairwise total-variation error of the pool
     (before) and of the kept rows (after), and rows generated per row kept.
     """
     if targets is None or len(pool) == 0:
@@ -171,13 +200,14 @@ def calibrate(pool: pd.DataFrame, targets: CalibrationTargets | None, cfg: RunCo
     if cfg.calibrate.selects and len(pool) > cfg.n_rows:
         table = pool.iloc[select_rows(targets.codes(pool), targets, cfg.n_rows, seed=cfg.seed)].reset_index(drop=True)
     after = targets.errors(table)
-    return table, {"calib.pool_rows": float(len(pool)), "calib.marginal_tv_before": before["marginal_tv"],
-                   "calib.pairwise_tv_before": before["pairwise_tv"], "calib.marginal_tv": after["marginal_tv"],
-                   "calib.pairwise_tv": after["pairwise_tv"],
-                   "calib.rows_generated_per_kept": len(pool) / max(len(table), 1)}
+    return table, {"calib/pool_rows": float(len(pool)), "calib/marginal_tv_before": before["marginal_tv"],
+                   "calib/pairwise_tv_before": before["pairwise_tv"], "calib/marginal_tv": after["marginal_tv"],
+                   "calib/pairwise_tv": after["pairwise_tv"],
+                   "calib/rows_generated_per_kept": len(pool) / max(len(table), 1)}
 
 
-def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, progress: bool = True) -> GenerationOutcome:
+def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, progress: bool = True,
+                  on_batch: Callable[[BatchRecord], None] | None = None) -> GenerationOutcome:
     """Sample until ``n_rows`` valid rows or the completion budget is spent; keep what we have either way.
 
     Rows identical to a real train or holdout row are rejected by the privacy guard and counted.
@@ -202,28 +232,29 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
     try:
         keys = real_row_keys(prep)
         s = sample_rows(backend, prep.prompt, prep.spec, cfg, RowParser(prep.spec, keys, NearCopyIndex(keys, prep.spec)),
-                        max_new_tokens=max_new_tokens(backend, prep), on_round=on_round, targets=prep.targets)
+                        max_new_tokens=max_new_tokens(backend, prep), on_round=on_round, targets=prep.targets,
+                        on_batch=on_batch)
     finally:
         bar.close()
     compile_seconds = backend.compile_seconds - compiled_before  # a compiled backend's warm-up: not generation
     synthetic, rej, seconds = s.rows, s.rejects, max(s.seconds - compile_seconds, 0.0)
     n_lines = len(s.pool) + len(rej)
     metrics = {
-        "gen.rows_valid": float(len(synthetic)),
-        "gen.rows_rejected": float(len(rej)),
-        "gen.validity_rate": len(s.pool) / n_lines if n_lines else 0.0,
-        "gen.copy_rejects": float(s.copy_rejects),
-        "gen.near_copy_rejects": float(s.near_copy_rejects),
-        "gen.completions": float(s.n_completions),
-        "gen.tokens": float(s.n_tokens),
-        "gen.seconds": seconds,
-        "gen.compile_seconds": compile_seconds,
-        "gen.tokens_per_s": s.n_tokens / seconds if seconds else 0.0,
-        "gen.rows_per_s": len(synthetic) / seconds if seconds else 0.0,
+        "gen/rows_valid": float(len(synthetic)),
+        "gen/rows_rejected": float(len(rej)),
+        "gen/validity_rate": len(s.pool) / n_lines if n_lines else 0.0,
+        "gen/copy_rejects": float(s.copy_rejects),
+        "gen/near_copy_rejects": float(s.near_copy_rejects),
+        "gen/completions": float(s.n_completions),
+        "gen/tokens": float(s.n_tokens),
+        "gen/seconds": seconds,
+        "gen/compile_seconds": compile_seconds,
+        "gen/tokens_per_s": s.n_tokens / seconds if seconds else 0.0,
+        "gen/rows_per_s": len(synthetic) / seconds if seconds else 0.0,
         **s.calib,
     }
     for reason, count in rej["reason"].value_counts().items():
-        metrics[f"gen.rejects.{str(reason).replace(' ', '_').replace('-', '_')}"] = float(count)
+        metrics[f"gen/rejects/{str(reason).replace(' ', '_').replace('-', '_')}"] = float(count)
     notes = ["interrupted by the user; kept the rows generated so far"] if s.interrupted else []
     if len(synthetic) < cfg.n_rows and not s.interrupted:
         notes.append(f"only {len(synthetic)} of {cfg.n_rows} valid rows after {s.n_completions} completions "

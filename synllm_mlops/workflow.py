@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,13 @@ def _log_inputs(prep: Prepared) -> None:
     tracking.log_dict({"spec": prep.spec.model_dump(mode="json", by_alias=True)}, "spec/spec.json")
 
 
-def evaluate_and_log(split: Split, synthetic: pd.DataFrame, spec: DatasetSpec, seed: int, *, progress: bool = True):
+def evaluate_and_log(split: Split, synthetic: pd.DataFrame, spec: DatasetSpec, seed: int, *, progress: bool = True,
+                     context: dict[str, str] | None = None):
+    """Evaluate and log metrics, report and figures; ``context`` (run, model, strategy, ...) heads the HTML report."""
     from synllm_mlops.evaluation import evaluate
 
     result = evaluate(split.train, split.holdout, synthetic, spec, seed=seed, progress=progress)
+    result.context = dict(context or {})
     tracking.log_evaluation(result)
     return result
 
@@ -67,50 +71,83 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
     Example:
         >>> from synllm_mlops.config import RunConfig
         >>> out = run_generation(RunConfig(n_rows=20))  # doctest: +SKIP
-        >>> out.metrics["gen.validity_rate"]  # doctest: +SKIP
+        >>> out.metrics["gen/validity_rate"]  # doctest: +SKIP
         1.0
     """
     prep = prepare(cfg)  # spec, data, strategy errors surface before any model loads
     backend = backend or make_backend(cfg.backend, cfg.model, spec=prep.spec)
     tracking.check_reachable()  # and a tracking server that is down, before the model loads
     stage = stage or ("main" if evaluate else "generate")
-    name = run_name or f"{stage}-{cfg.dataset}-{cfg.strategy}-s{cfg.seed}"
-    with tracking.tracked_run(stage, run_name=name, nested=nested, tags=extra_tags, run_id=run_id) as run:
+    alias = tracking.model_alias(cfg.model)
+    name = run_name or f"{stage}-{cfg.dataset}-{cfg.strategy}-{alias}-s{cfg.seed}"
+    with tracking.tracked_run(stage, run_name=name, nested=nested, tags=extra_tags, run_id=run_id,
+                              system_metrics=not nested) as run:
         tracking.log_params(cfg.flat_params())
         _log_inputs(prep)
-        tracking.log_prompt(prep.prompt, loggable_prompt_text(prep.prompt))
+        prompt_text = loggable_prompt_text(prep.prompt)
+        prompt_uri = tracking.log_prompt(prep.prompt, prompt_text)
         info = backend.info()
         tracking.log_params({"model_id": info.hf_id, "model_revision": info.revision, "model_dtype": info.dtype,
                              "model_backend": info.backend, "model_device": info.device,
                              **{f"model_{k}": v for k, v in info.extra.items()}})
-        gen = generate_rows(prep, backend, progress=progress)
-        tracking.log_metrics(gen.metrics)
-        if prep.targets is not None:  # released binned statistics only: no rows
-            from synllm_mlops.calibration import calibration_figure
+        if stage in ("main", "trial"):  # the generator as a logged model: the Models view compares runs by it
+            tracking.record_generator(
+                name=f"generator-{alias}-{cfg.strategy}", params=cfg.flat_params(),
+                tags={"synllm.model": cfg.model, "synllm.model_id": info.hf_id, "synllm.strategy": cfg.strategy,
+                      "synllm.dataset": cfg.dataset, "synllm.prompt_uri": prompt_uri, "synllm.stage": stage,
+                      "synllm.uses_real_rows": str(prep.prompt.uses_real_rows).lower()},
+                files={"config.json": cfg.model_dump_json(indent=2), "spec.yaml": prep.spec.to_yaml(),
+                       "prompt.json": json.dumps({"prompt_uri": prompt_uri, "strategy": cfg.strategy,
+                                                  "uses_real_rows": prep.prompt.uses_real_rows}, indent=2)})
+        try:
+            return _generate_and_log(prep, backend, cfg, run, stage, evaluate, progress, prompt_text, prompt_uri)
+        finally:
+            tracking.release_generator()
 
-            tracking.log_text(prep.targets.to_json(), "calibration/targets.json")
-            if gen.pool is not None and len(gen.pool):
-                tracking.log_figures({"calibration.png": calibration_figure(prep.targets, gen.pool, gen.synthetic)})
-        if prep.budget is not None:  # every release derived from real data, with its mechanism and epsilon
-            tracking.log_text(prep.budget.to_json(), "privacy/dp_ledger.json")
-            tracking.log_metrics({"privacy.dp_epsilon_spent": prep.budget.spent})
-        tracking.log_synthetic(gen.synthetic, to_csv(gen.synthetic, prep.spec), gen.rejects)
-        if gen.notes:
-            tracking.log_text("\n".join(gen.notes), "generation/notes.txt")
-            tracking.set_tags({"synllm.incomplete": "; ".join(gen.notes)})
-        metrics = dict(gen.metrics)
-        if gen.interrupted:
-            raise KeyboardInterrupt  # mlflow marks the run KILLED; rows and rejects are already logged
-        if len(gen.synthetic) == 0:
-            reasons = gen.rejects["reason"].value_counts().to_dict()
-            raise GenerationError(f"the model wrote no valid row in {int(gen.metrics['gen.completions'])} completions "
-                                  f"(rejects by reason: {reasons}); rejects are logged in run {run.info.run_id}; try "
-                                  "constrained=true, another strategy or another model")
-        result = None
-        if evaluate:
-            result = evaluate_and_log(prep.split, gen.synthetic, prep.spec, cfg.seed, progress=progress)
-            metrics.update(result.metrics)
-        return RunOutcome(run.info.run_id, gen.synthetic, metrics, gen, result)
+
+def _generate_and_log(prep: Prepared, backend: GenerationBackend, cfg: RunConfig, run, stage: str, evaluate: bool,
+                      progress: bool, prompt_text: str, prompt_uri: str) -> RunOutcome:
+    trace_attrs = {"prompt_uri": prompt_uri, "strategy": cfg.strategy, "model": cfg.model, "dataset": cfg.dataset,
+                   "n_rows": cfg.n_rows, "batch_size": cfg.generation.batch_size,
+                   "rows_per_completion": cfg.prompt.rows_per_completion, "constrained": cfg.constrained,
+                   "calibration": cfg.calibrate.calibration}
+    with tracking.generation_trace(trace_attrs, prompt_text) as on_batch:
+        gen = generate_rows(prep, backend, progress=progress, on_batch=on_batch)
+    tracking.log_metrics(gen.metrics)
+    if prep.targets is not None:  # released binned statistics only: no rows
+        from synllm_mlops.calibration import calibration_figure
+
+        tracking.log_text(prep.targets.to_json(), "calibration/targets.json")
+        if gen.pool is not None and len(gen.pool):
+            tracking.log_figures({"calibration.png": calibration_figure(prep.targets, gen.pool, gen.synthetic)})
+    if prep.budget is not None:  # every release derived from real data, with its mechanism and epsilon
+        tracking.log_text(prep.budget.to_json(), "privacy/dp_ledger.json")
+        tracking.log_metrics({"privacy/dp_epsilon_spent": prep.budget.spent})
+    tracking.log_synthetic(gen.synthetic, to_csv(gen.synthetic, prep.spec), gen.rejects)
+    if gen.notes:
+        tracking.log_text("\n".join(gen.notes), "generation/notes.txt")
+        tracking.set_tags({"synllm.incomplete": "; ".join(gen.notes)})
+    metrics = dict(gen.metrics)
+    describe = dict(model=cfg.model, strategy=cfg.strategy, dataset=cfg.dataset, n_rows_asked=cfg.n_rows,
+                    prompt_uri=prompt_uri, stage=stage)
+    tracking.set_tags({tracking.NOTE_TAG: tracking.run_description(metrics=metrics, **describe)})
+    if gen.interrupted:
+        raise KeyboardInterrupt  # mlflow marks the run KILLED; rows and rejects are already logged
+    if len(gen.synthetic) == 0:
+        reasons = gen.rejects["reason"].value_counts().to_dict()
+        raise GenerationError(f"the model wrote no valid row in {int(gen.metrics['gen/completions'])} completions "
+                              f"(rejects by reason: {reasons}); rejects are logged in run {run.info.run_id}; try "
+                              "constrained=true, another strategy or another model")
+    result = None
+    if evaluate:
+        context = {"run": run.info.run_id, "experiment": tracking.active_experiment_name(), "model": cfg.model,
+                   "strategy": cfg.strategy, "prompt": prompt_uri, "dataset": cfg.dataset, "data_digest": prep.digest,
+                   "rows": f"{len(gen.synthetic)} of {cfg.n_rows}", "seed": str(cfg.seed)}
+        result = evaluate_and_log(prep.split, gen.synthetic, prep.spec, cfg.seed, progress=progress, context=context)
+        metrics.update(result.metrics)
+        tracking.set_tags({tracking.NOTE_TAG: tracking.run_description(metrics=metrics, summary=result.summary(),
+                                                                       **describe)})
+    return RunOutcome(run.info.run_id, gen.synthetic, metrics, gen, result)
 
 
 def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", data: str = "", seed: int | None = None,
@@ -156,7 +193,17 @@ def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", 
                               tags={"synllm.source_run_id": run_id} if run_id else None) as run:
         tracking.log_params({"dataset": dataset, "data": data, "seed": seed, "run_id": run_id, "synthetic": synthetic,
                              "n_synthetic": len(syn)})
-        result = evaluate_and_log(split, syn, spec, seed, progress=progress)
+        context = {"run": run.info.run_id, "experiment": tracking.active_experiment_name(), "dataset": dataset,
+                   "rows": str(len(syn)), "seed": str(seed)}
+        if run_id:
+            context.update({"model": params.get("model", ""), "strategy": params.get("strategy", ""),
+                            "prompt": tracking.run_tag(run_id, "synllm.prompt_uri") or "",
+                            "data_digest": params.get("data_digest", ""), "source run": run_id})
+        result = evaluate_and_log(split, syn, spec, seed, progress=progress, context=context)
+        tracking.set_tags({tracking.NOTE_TAG: tracking.run_description(
+            model=context.get("model") or "?", strategy=context.get("strategy") or "?", dataset=dataset,
+            n_rows_asked=len(syn), metrics={"gen/rows_valid": float(len(syn)), **result.metrics},
+            summary=result.summary(), prompt_uri=context.get("prompt", ""), stage="evaluate")})
         return RunOutcome(run.info.run_id, syn, dict(result.metrics), None, result)
 
 
@@ -165,8 +212,8 @@ def run_probe(*, dataset: str = "cirrhosis", data: str = "", model: str = "smoll
               backend_obj: GenerationBackend | None = None) -> RunOutcome:
     """The memorisation probe of one model on one table, as a tracked run (``synllm.stage=probe``).
 
-    Logs ``privacy.memorisation_rate`` (share of real rows the model completes exactly from the header
-    and their first ``n_prefix_fields`` fields; default: half the columns), ``privacy.memorisation_baseline``
+    Logs ``privacy/memorisation_rate`` (share of real rows the model completes exactly from the header
+    and their first ``n_prefix_fields`` fields; default: half the columns), ``privacy/memorisation_baseline``
     (the same completions against a random other row) and per-column rates — never a row or a completion.
     """
     from synllm_mlops.evaluation import memorisation_probe
@@ -184,9 +231,9 @@ def run_probe(*, dataset: str = "cirrhosis", data: str = "", model: str = "smoll
         tracking.log_params({"dataset": dataset, "data": data, "model": model, "backend": backend,
                              "n_prefix_fields": k, "n_probes": n_probes, "seed": seed})
         out = memorisation_probe(backend_obj, spec, split.train, k, n_probes=n_probes, seed=seed)
-        metrics = {"privacy.memorisation_rate": out["memorisation_rate"],
-                   "privacy.memorisation_baseline": out["baseline_rate"],
-                   "privacy.memorisation_parse_rate": out["parse_rate"]}
+        metrics = {"privacy/memorisation_rate": out["memorisation_rate"],
+                   "privacy/memorisation_baseline": out["baseline_rate"],
+                   "privacy/memorisation_parse_rate": out["parse_rate"]}
         tracking.log_metrics(metrics)
         tracking.log_dict(out, "privacy/memorisation_probe.json")
         return RunOutcome(run.info.run_id, pd.DataFrame(), metrics)

@@ -35,11 +35,11 @@ def test_generate_run_logs_the_contract(mlflow_store, cirrhosis):
     for p in ("dataset", "strategy", "model", "seed", "n_rows", "temperature", "top_p", "model_id", "model_revision",
               "model_dtype", "model_backend", "data_digest"):
         assert p in run.data.params, p
-    for m in ("gen.validity_rate", "gen.rows_valid", "gen.rows_per_s", "gen.tokens_per_s", "gen.copy_rejects"):
+    for m in ("gen/validity_rate", "gen/rows_valid", "gen/rows_per_s", "gen/tokens_per_s", "gen/copy_rejects"):
         assert m in run.data.metrics, m
     arts = _artifacts(out.run_id)
     assert {"synthetic/synthetic.csv", "prompt/prompt.txt", "generation/rejects.csv"} <= set(arts)
-    assert len(out.synthetic) == 12 and run.data.metrics["gen.rows_valid"] == 12
+    assert len(out.synthetic) == 12 and run.data.metrics["gen/rows_valid"] == 12
     inputs = {d.dataset.name: d.dataset for d in run.inputs.dataset_inputs}
     assert set(inputs) == {"cirrhosis-train", "cirrhosis-holdout"}
     assert all(d.digest and "N_Days" in d.schema for d in inputs.values())
@@ -52,7 +52,7 @@ def test_real_rows_never_reach_mlflow(mlflow_store, cirrhosis, tmp_path):
     backend = _fake(spec, copy_rows=real_lines)
     out = run_generation(RunConfig(n_rows=20, batch_size=4, strategy="clin_rule"), evaluate=False, backend=backend,
                          progress=False)
-    assert mlflow.get_run(out.run_id).data.metrics["gen.copy_rejects"] > 0
+    assert mlflow.get_run(out.run_id).data.metrics["gen/copy_rejects"] > 0
     all_real = set(format_rows(real, spec).splitlines())
     d = mlflow.artifacts.download_artifacts(run_id=out.run_id, dst_path=str(tmp_path / "a"))
     from pathlib import Path
@@ -130,10 +130,10 @@ def test_same_seed_same_table_fake(mlflow_store, cirrhosis):
 def test_main_then_evaluate_by_run_id(mlflow_store, cirrhosis):
     spec = cirrhosis[0]
     out = run_generation(RunConfig(n_rows=30, batch_size=8, rows_per_completion=4), backend=_fake(spec), progress=False)
-    for m in ("fidelity.column_shapes", "privacy.mia_auc", "score.harmonic", "utility.trtr_auc"):
+    for m in ("fidelity/column_shapes", "privacy/mia_auc", "score/harmonic", "utility/trtr_auc"):
         assert m in out.metrics
     ev = run_evaluation(run_id=out.run_id, progress=False)
-    assert ev.metrics["fidelity.column_shapes"] == pytest.approx(out.metrics["fidelity.column_shapes"])
+    assert ev.metrics["fidelity/column_shapes"] == pytest.approx(out.metrics["fidelity/column_shapes"])
     run = mlflow.get_run(ev.run_id)
     assert run.data.tags["synllm.stage"] == "evaluate" and run.data.tags["synllm.source_run_id"] == out.run_id
     assert "evaluation/report.json" in _artifacts(ev.run_id)
@@ -164,7 +164,7 @@ def test_probe_run_logs_the_memorisation_rate_and_no_row(mlflow_store, cirrhosis
     assert r.exit_code == 0, r.output
     run = mlflow.search_runs(search_all_experiments=True, filter_string="tags.`synllm.stage` = 'probe'",
                              output_format="list")[0]
-    assert 0 <= run.data.metrics["privacy.memorisation_rate"] <= 1 and "privacy.memorisation_baseline" in run.data.metrics
+    assert 0 <= run.data.metrics["privacy/memorisation_rate"] <= 1 and "privacy/memorisation_baseline" in run.data.metrics
     assert run.data.params["n_prefix_fields"] == str(len(spec.columns) // 2)
     text = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/privacy/memorisation_probe.json")
     assert not any(line in text for line in format_rows(real, spec).splitlines())
@@ -183,6 +183,36 @@ def test_dp_run_logs_one_ledger_that_spends_epsilon_on_prompt_and_targets(mlflow
     releases = [e["release"] for e in entries]
     assert any(r.startswith("calibration:") for r in releases) and any(not r.startswith("calibration:") for r in releases)
     assert sum(e["epsilon"] for e in entries) == pytest.approx(1.0)
-    assert mlflow.get_run(out.run_id).data.metrics["privacy.dp_epsilon_spent"] == pytest.approx(1.0)
+    assert mlflow.get_run(out.run_id).data.metrics["privacy/dp_epsilon_spent"] == pytest.approx(1.0)
     targets = json.loads(mlflow.artifacts.load_text(f"runs:/{out.run_id}/calibration/targets.json"))
     assert targets["source"] == "dp"
+
+
+def test_run_reads_well_in_the_ui(mlflow_store, cirrhosis):
+    """Issue 13: model in the run name, no empty params, a description with the scores, a logged model, a trace."""
+    spec, real, split = cirrhosis
+    out = run_generation(RunConfig(n_rows=24, batch_size=8, strategy="clin_rule"), backend=_fake(spec), progress=False)
+    run = mlflow.get_run(out.run_id)
+    assert run.info.run_name == "main-cirrhosis-clin_rule-smollm2-135m-s0"
+    assert "" not in run.data.params.values() and "data" not in run.data.params and "dp_epsilon" not in run.data.params
+    note = run.data.tags["mlflow.note.content"]
+    assert note.startswith("**smollm2-135m** · `clin_rule` · cirrhosis · 24 of 24 rows · validity 1.000")
+    for name in ("score/quality", "score/privacy", "score/harmonic"):
+        assert f"| `{name}` | **{run.data.metrics[name]:.3f}** |" in note
+    assert "evaluation/report.html" in note
+    [model] = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+    assert model.source_run_id == out.run_id and model.params["strategy"] == "clin_rule"
+    assert model.tags["synllm.prompt_uri"] == run.data.tags["synllm.prompt_uri"]
+    assert {m.key for m in model.metrics} >= {"score/harmonic", "gen/validity_rate"}  # comparable in the Models view
+    [trace] = mlflow.search_traces(run_id=out.run_id, return_type="list")
+    batches = [s for s in trace.data.spans if s.name.startswith("batch ")]
+    assert len(batches) == int(run.data.metrics["gen/completions"] // 8 + (run.data.metrics["gen/completions"] % 8 > 0))
+    assert sum(s.attributes["rows.valid"] for s in batches) == run.data.metrics["calib/pool_rows"]
+    assert all(s.attributes["prompt_uri"] == run.data.tags["synllm.prompt_uri"] for s in batches)
+    report = mlflow.artifacts.load_text(f"runs:/{out.run_id}/evaluation/report.html")
+    summary = report[report.index("id='summary'"):report.index("Every metric")]
+    for text in (out.run_id, "smollm2-135m", "clin_rule", run.data.tags["synllm.prompt_uri"], run.data.params["data_digest"]):
+        assert text in summary, text
+    assert summary.count("class='worst'") == 1
+    pv = mlflow.genai.load_prompt(run.data.tags["synllm.prompt_uri"])
+    assert pv.tags["synllm.last_run_id"] == out.run_id and "synllm.prompt_uri" in pv.tags["synllm.runs_filter"]

@@ -13,7 +13,7 @@ def _datasets(cells: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(cells["dataset"]))
 
 
-def harmonic_heatmap(cells: pd.DataFrame, metric: str = "score.harmonic"):
+def harmonic_heatmap(cells: pd.DataFrame, metric: str = "score/harmonic"):
     """Mean ``metric`` over seeds, models x strategies, one panel per dataset, on the fixed 0–1 scale."""
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
 
@@ -59,12 +59,12 @@ def privacy_quality_scatter(cells: pd.DataFrame):
     for ax, ds in zip(axes[0], datasets):
         sub = ok[ok["dataset"] == ds]
         for _, r in sub.iterrows():
-            q, p = r.get("score.quality", math.nan), r.get("score.privacy", math.nan)
+            q, p = r.get("score/quality", math.nan), r.get("score/privacy", math.nan)
             if not (pd.isna(q) or pd.isna(p)):
                 ax.scatter(q, p, color=colours[r["strategy"]], marker=markers[r["model"]], s=40, alpha=0.8)
-        ax.set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="score.quality", title=ds)
+        ax.set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="score/quality", title=ds)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("score.privacy")
+    axes[0][0].set_ylabel("score/privacy")
     handles = ([Line2D([], [], color=c, marker="o", ls="", label=s) for s, c in colours.items()]
                + [Line2D([], [], color="grey", marker=mk, ls="", label=m) for m, mk in markers.items()])
     fig.legend(handles=handles, loc="center right", fontsize=8, frameon=False)

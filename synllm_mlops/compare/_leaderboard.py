@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 
-LEADERBOARD_METRICS = ("score.quality", "score.privacy", "score.harmonic", "gen.validity_rate",
-                       "fidelity.column_shapes", "fidelity.column_pair_trends", "fidelity.detection_auc",
-                       "utility.tstr_auc", "utility.trtr_auc", "privacy.dcr_share_closer_to_train", "gen.seconds",
-                       "calib.rows_generated_per_kept")
+LEADERBOARD_METRICS = ("score/quality", "score/privacy", "score/harmonic", "gen/validity_rate",
+                       "fidelity/column_shapes", "fidelity/column_pair_trends", "fidelity/detection_auc",
+                       "utility/tstr_auc", "utility/trtr_auc", "privacy/dcr_share_closer_to_train", "gen/seconds",
+                       "calib/rows_generated_per_kept")
 GROUP = ["model", "strategy", "calibration", "dataset"]
 
 
@@ -36,7 +36,7 @@ def t_interval(values, confidence: float = 0.95) -> tuple[float, float]:
 
 
 def leaderboard(cells: pd.DataFrame, metrics: tuple[str, ...] = LEADERBOARD_METRICS) -> pd.DataFrame:
-    """One row per model x strategy x dataset over the *finished* cells, best ``score.harmonic`` first.
+    """One row per model x strategy x dataset over the *finished* cells, best ``score/harmonic`` first.
 
     Args:
         cells: one row per cell with columns model, strategy, dataset, status and the metrics.
@@ -55,8 +55,8 @@ def leaderboard(cells: pd.DataFrame, metrics: tuple[str, ...] = LEADERBOARD_METR
         rows.append(row)
     cols = GROUP + ["n_cells", "n_failed"] + [f"{m}_{s}" for m in metrics for s in ("mean", "ci95")]
     out = pd.DataFrame(rows, columns=cols)
-    return out.sort_values(["dataset", "score.harmonic_mean"] if "score.harmonic" in metrics else GROUP,
-                           ascending=[True, False] if "score.harmonic" in metrics else True,
+    return out.sort_values(["dataset", "score/harmonic_mean"] if "score/harmonic" in metrics else GROUP,
+                           ascending=[True, False] if "score/harmonic" in metrics else True,
                            na_position="last", ignore_index=True)
 
 

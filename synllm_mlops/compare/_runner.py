@@ -102,7 +102,7 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
 
     Example:
         >>> out = run_compare("experiments/cpu_grid.yaml")  # doctest: +SKIP
-        >>> out.leaderboard[["model", "strategy", "dataset", "score.harmonic_mean"]]  # doctest: +SKIP
+        >>> out.leaderboard[["model", "strategy", "dataset", "score/harmonic_mean"]]  # doctest: +SKIP
     """
     from synllm_mlops import tracking
 
@@ -129,7 +129,7 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
             try:  # keep what finished visible on the parent, then mark it KILLED
                 if runner.rows:
                     _finish_parent(grid, runner.rows)
-                tracking.log_metrics({f"compare.cells_{k}": v for k, v in runner.counts.items()})
+                tracking.log_metrics({f"compare/cells_{k}": v for k, v in runner.counts.items()})
             finally:
                 tracking.end_active_run("KILLED")
             raise
@@ -137,7 +137,7 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
         if isinstance(runner.backends, _Backends):
             runner.backends.release()
         rows = sorted(runner.rows, key=lambda r: runner.order[r["cell_hash"]])  # grid order, whoever ran them
-        tracking.log_metrics({f"compare.cells_{k}": v for k, v in runner.counts.items()})
+        tracking.log_metrics({f"compare/cells_{k}": v for k, v in runner.counts.items()})
         if not rows:  # a shard that drew no cell of a small grid
             tracking.set_tags({"synllm.compare_empty": "no cell in this shard"})
             return CompareOutcome(pid, pd.DataFrame(), pd.DataFrame(), runner.counts)

@@ -3,7 +3,7 @@
 Example:
     >>> from synllm_mlops.evaluation import evaluate
     >>> result = evaluate(train, holdout, synthetic, spec, seed=0)  # doctest: +SKIP
-    >>> result.metrics["score.harmonic"]  # doctest: +SKIP
+    >>> result.metrics["score/harmonic"]  # doctest: +SKIP
 """
 
 from synllm_mlops.evaluation._base import EvalData, Metric

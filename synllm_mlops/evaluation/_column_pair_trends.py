@@ -55,7 +55,7 @@ class ColumnPairTrends(Metric):
     missing as its own level. Pairs whose correlation is undefined (a constant column) are skipped.
     """
 
-    name = "fidelity.column_pair_trends"
+    name = "fidelity/column_pair_trends"
     group = "fidelity"
     goal = "maximize"
     min_value, max_value = 0.0, 1.0

@@ -38,7 +38,7 @@ class ColumnShapes(Metric):
     1 means every marginal (and every missing rate) matches; 0 means disjoint supports.
     """
 
-    name = "fidelity.column_shapes"
+    name = "fidelity/column_shapes"
     group = "fidelity"
     goal = "maximize"
     min_value, max_value = 0.0, 1.0

@@ -21,7 +21,7 @@ class DetectionAUC(Metric):
     every synthetic row is recognisable.
     """
 
-    name = "fidelity.detection_auc"
+    name = "fidelity/detection_auc"
     group = "fidelity"
     goal = "minimize"
     min_value, max_value = 0.0, 1.0

@@ -22,7 +22,7 @@ class ExactMatchRate(Metric):
     """Share of synthetic rows equal to some train row after normalisation (numbers rounded to the
     spec's decimals, text stripped; missing equals missing)."""
 
-    name = "privacy.exact_match_rate"
+    name = "privacy/exact_match_rate"
     group = "privacy"
     goal = "minimize"
     min_value, max_value = 0.0, 1.0
@@ -57,7 +57,7 @@ class DCRShareCloserToTrain(Metric):
     half. 0.5 = no memorisation signal; 1 = every synthetic row sits nearer the training data.
     """
 
-    name = "privacy.dcr_share_closer_to_train"
+    name = "privacy/dcr_share_closer_to_train"
     group = "privacy"
     goal = "minimize"
     min_value, max_value = 0.0, 1.0
@@ -89,7 +89,7 @@ class DCRQuantile(Metric):
         if not 0 <= q <= 1:
             raise ValueError(f"q must be in [0, 1], got {q}")
         self.q = q
-        self.name = f"privacy.dcr_train_p{int(round(q * 100)):02d}"  # type: ignore[misc]
+        self.name = f"privacy/dcr_train_p{int(round(q * 100)):02d}"  # type: ignore[misc]
         self.description = (f"{q:.0%} quantile of synthetic->train DCR (reference: synthetic->holdout)")  # type: ignore[misc]
 
     def _compute(self, data: EvalData) -> dict[str, Any]:
@@ -120,7 +120,7 @@ class NNDRQuantile(Metric):
         if not 0 <= q <= 1:
             raise ValueError(f"q must be in [0, 1], got {q}")
         self.q = q
-        self.name = f"privacy.nndr_train_p{int(round(q * 100)):02d}"  # type: ignore[misc]
+        self.name = f"privacy/nndr_train_p{int(round(q * 100)):02d}"  # type: ignore[misc]
         self.description = f"{q:.0%} quantile of nearest/second-nearest train distance ratio (reference: holdout)"  # type: ignore[misc]
 
     def _compute(self, data: EvalData) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from synllm_mlops.evaluation._encoding import row_keys
 class DuplicateRate(Metric):
     """Share of synthetic rows that repeat an earlier synthetic row (after normalisation)."""
 
-    name = "diversity.duplicate_rate"
+    name = "diversity/duplicate_rate"
     group = "diversity"
     goal = "minimize"
     min_value, max_value = 0.0, 1.0
@@ -31,7 +31,7 @@ class DuplicateRate(Metric):
 class UniqueRows(Metric):
     """Number of distinct synthetic rows (after normalisation)."""
 
-    name = "diversity.unique_rows"
+    name = "diversity/unique_rows"
     group = "diversity"
     goal = "maximize"
     min_value, max_value = 0.0, float("inf")

@@ -77,7 +77,7 @@ def evaluate(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame
         >>> from synllm_mlops.spec import load_spec, load_data, split_data
         >>> spec = load_spec("cirrhosis"); split = split_data(load_data(spec), spec, seed=0)
         >>> result = evaluate(split.train, split.holdout, split.holdout.sample(50, random_state=0), spec, seed=0)
-        >>> 0.0 <= result.metrics["score.harmonic"] <= 1.0
+        >>> 0.0 <= result.metrics["score/harmonic"] <= 1.0
         True
     """
     data = EvalData(train, holdout, synthetic, spec, seed=seed)

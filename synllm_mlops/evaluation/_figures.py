@@ -92,7 +92,7 @@ def dcr_histogram(data: "EvalData") -> "Figure":
 
 def rule_violations(data: "EvalData", breakdowns: dict[str, Any]) -> "Figure":
     """Per-rule violation rates, synthetic vs real train."""
-    rules = (breakdowns.get("clinical.rule_adherence") or {}).get("rules") or {}
+    rules = (breakdowns.get("clinical/rule_adherence") or {}).get("rules") or {}
     fig, axes = _new(1, 1, figsize=(8, 0.45 * max(len(rules), 2) + 1.5), layout="constrained")
     ax = axes[0, 0]
     if not rules:

@@ -35,7 +35,7 @@ class InferenceRisk(Metric):
     clinical outcome); ``per_column`` has all of them and ``max_risk`` the worst.
     """
 
-    name = "privacy.inference_risk"
+    name = "privacy/inference_risk"
     group = "privacy"
     goal = "minimize"
     min_value, max_value = 0.0, 1.0
@@ -84,7 +84,7 @@ class InferenceRisk(Metric):
 class InferenceRiskMax(Metric):
     """The largest per-column inference risk (worst secret); noisier than the target's, so kept separate."""
 
-    name = "privacy.inference_risk_max"
+    name = "privacy/inference_risk_max"
     group = "privacy"
     goal = "minimize"
     min_value, max_value = 0.0, 1.0

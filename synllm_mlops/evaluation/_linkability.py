@@ -26,7 +26,7 @@ class LinkabilityRisk(Metric):
     The two disjoint column sets are a seeded random halving of the spec's columns unless given.
     """
 
-    name = "privacy.linkability_risk"
+    name = "privacy/linkability_risk"
     group = "privacy"
     goal = "minimize"
     min_value, max_value = 0.0, 1.0

@@ -45,7 +45,7 @@ class RelativeMeanError(Metric):
     Where the real mean is 0 the spec range width is the denominator instead.
     """
 
-    name = "fidelity.relative_mean_error"
+    name = "fidelity/relative_mean_error"
     group = "fidelity"
     goal = "minimize"
     min_value, max_value = 0.0, float("inf")
@@ -69,7 +69,7 @@ class WassersteinDistance(Metric):
     average, 10 % of the plausible range away from the real ones.
     """
 
-    name = "fidelity.wasserstein"
+    name = "fidelity/wasserstein"
     group = "fidelity"
     goal = "minimize"
     min_value, max_value = 0.0, float("inf")
@@ -104,7 +104,7 @@ def _histogram(s: pd.Series, col: ColumnSpec) -> np.ndarray:
 class JensenShannonDistance(Metric):
     """Mean over all columns of the Jensen–Shannon distance (base 2, in [0, 1]) on common fixed bins."""
 
-    name = "fidelity.jensen_shannon"
+    name = "fidelity/jensen_shannon"
     group = "fidelity"
     goal = "minimize"
     min_value, max_value = 0.0, 1.0
@@ -122,7 +122,7 @@ class JensenShannonDistance(Metric):
 class RangeCoverage(Metric):
     """Mean over numeric columns of the share of the real train range ``[min, max]`` the synthetic values span."""
 
-    name = "fidelity.range_coverage"
+    name = "fidelity/range_coverage"
     group = "fidelity"
     goal = "maximize"
     min_value, max_value = 0.0, 1.0
@@ -144,7 +144,7 @@ class RangeCoverage(Metric):
 class CategoryCoverage(Metric):
     """Mean over categorical columns of the share of the categories seen in real train that synthetic uses."""
 
-    name = "fidelity.category_coverage"
+    name = "fidelity/category_coverage"
     group = "fidelity"
     goal = "maximize"
     min_value, max_value = 0.0, 1.0

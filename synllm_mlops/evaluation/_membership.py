@@ -58,7 +58,7 @@ class MembershipInferenceAUC(_Membership):
     so that no attack is fitted on a record it scores). 0.5 = no leak; 1 = membership is certain.
     """
 
-    name = "privacy.mia_auc"
+    name = "privacy/mia_auc"
     baseline = 0.5
     description = "worst AUC over membership attacks (DCR, DOMIAS density ratio, classifier), train vs holdout (0.5 = no leak)"
 
@@ -85,7 +85,7 @@ class MembershipTPRAtFPR(_Membership):
             raise ValueError(f"fpr must be in (0, 1), got {fpr}")
         super().__init__(cap)
         self.fpr = fpr
-        self.name = "privacy.mia_tpr_at_" + f"{fpr * 100:g}".replace(".", "_") + "pct_fpr"  # type: ignore[misc]
+        self.name = "privacy/mia_tpr_at_" + f"{fpr * 100:g}".replace(".", "_") + "pct_fpr"  # type: ignore[misc]
         self.baseline = fpr  # type: ignore[misc]
         self.description = (f"worst TPR over membership attacks at FPR <= {fpr:g} on holdout non-members "  # type: ignore[misc]
                             f"(about {fpr:g} = no leak)")
@@ -112,7 +112,7 @@ class RareClassMembershipAUC(_Membership):
     than 5 such members or non-members were sampled.
     """
 
-    name = "privacy.mia_rare_auc"
+    name = "privacy/mia_rare_auc"
     baseline = 0.5
     description = "worst membership-attack AUC on records of target classes under 10 % of train (0.5 = no leak)"
 

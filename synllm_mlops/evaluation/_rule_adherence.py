@@ -22,7 +22,7 @@ class RuleAdherence(Metric):
     also breaks is a soft tendency, not an error of the generator.
     """
 
-    name = "clinical.rule_adherence"
+    name = "clinical/rule_adherence"
     group = "clinical"
     goal = "maximize"
     min_value, max_value = 0.0, 1.0
@@ -56,7 +56,7 @@ def _synthetic_violations(data: EvalData):
 class RowsWithoutViolation(Metric):
     """Share of synthetic rows that break no clinical rule at all."""
 
-    name = "clinical.rows_without_violation"
+    name = "clinical/rows_without_violation"
     group = "clinical"
     goal = "maximize"
     min_value, max_value = 0.0, 1.0

@@ -69,7 +69,7 @@ class SinglingOutRisk(Metric):
     risk = (attack_rate - control_rate) / (1 - control_rate), Wilson 95 % interval.
     """
 
-    name = "privacy.singling_out_risk"
+    name = "privacy/singling_out_risk"
     group = "privacy"
     goal = "minimize"
     min_value, max_value = 0.0, 1.0

@@ -97,7 +97,7 @@ def _utility(data: EvalData) -> dict[str, Any]:
 class TSTRAUC(Metric):
     """Mean AUROC (gradient boosting, logistic regression) of models trained on synthetic, tested on holdout."""
 
-    name = "utility.tstr_auc"
+    name = "utility/tstr_auc"
     group = "utility"
     goal = "maximize"
     min_value, max_value = 0.0, 1.0
@@ -111,7 +111,7 @@ class TSTRAUC(Metric):
 class TRTRAUC(Metric):
     """Mean AUROC of the same models trained on real train, tested on holdout: the ceiling for TSTR."""
 
-    name = "utility.trtr_auc"
+    name = "utility/trtr_auc"
     group = "utility"
     goal = "maximize"
     min_value, max_value = 0.0, 1.0

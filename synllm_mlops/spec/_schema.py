@@ -339,7 +339,7 @@ def cell_key(value: Any, column: ColumnSpec) -> str:
 
 
 def row_key(values: list[Any], spec: "DatasetSpec") -> tuple[str, ...]:
-    """The answer to "is this the same row?": the copy guard and ``privacy.exact_match_rate`` both use it."""
+    """The answer to "is this the same row?": the copy guard and ``privacy/exact_match_rate`` both use it."""
     return tuple(cell_key(v, c) for v, c in zip(values, spec.columns))
 
 

@@ -21,6 +21,9 @@ from synllm_mlops.tracking._mlflow import (
     set_tags,
     tracked_run,
 )
+from synllm_mlops.tracking._describe import NOTE_TAG, model_alias, run_description
+from synllm_mlops.tracking._experiment import active_experiment_name, experiment_name
+from synllm_mlops.tracking._tracing import generation_trace, tracing_enabled
 from synllm_mlops.tracking._model import (
     end_active_run,
     end_open_runs,
@@ -29,6 +32,8 @@ from synllm_mlops.tracking._model import (
     log_matplotlib,
     log_plotly,
     log_run_params,
+    record_generator,
+    release_generator,
     run_tag,
     set_run_tags,
 )
@@ -50,15 +55,15 @@ from synllm_mlops.tracking._compare import (
     record_failed_cell,
 )
 
-__all__ = ["CELL_HASH_TAG", "CLAIM_TAG", "EXPERIMENT", "HEARTBEAT_TAG", "PARENT_TAG", "WORKER_TAG", "CellRun",
-           "SynLLMGenerator", "active_run_id", "beat", "cell_metrics", "cell_runs", "check_reachable", "create_cell_run", "discard_run",
-           "end_lost_run",
-           "download_run_csv", "download_run_text", "end_active_run", "end_open_runs", "find_child_run",
-           "finished_cells", "git_commit", "log_dataframe",
-           "log_dict", "log_evaluation", "log_figures", "log_generator_model", "log_matplotlib", "log_metrics",
-           "log_params", "log_plotly", "log_prompt", "log_real_data_input", "log_run_params", "log_synthetic",
-           "log_text", "record_failed_cell", "register_prompt", "run_params", "run_tag", "set_run_tags", "set_tags",
-           "tracked_run"]
+__all__ = ["CELL_HASH_TAG", "CLAIM_TAG", "CellRun", "EXPERIMENT", "HEARTBEAT_TAG", "NOTE_TAG", "PARENT_TAG",
+           "SynLLMGenerator", "WORKER_TAG", "active_experiment_name", "active_run_id", "beat", "cell_metrics",
+           "cell_runs", "check_reachable", "create_cell_run", "discard_run", "download_run_csv", "download_run_text",
+           "end_active_run", "end_lost_run", "end_open_runs", "experiment_name", "find_child_run", "finished_cells",
+           "generation_trace", "git_commit", "log_dataframe", "log_dict", "log_evaluation", "log_figures",
+           "log_generator_model", "log_matplotlib", "log_metrics", "log_params", "log_plotly", "log_prompt",
+           "log_real_data_input", "log_run_params", "log_synthetic", "log_text", "model_alias", "record_failed_cell",
+           "record_generator", "register_prompt", "release_generator", "run_description", "run_params", "run_tag",
+           "set_run_tags", "set_tags", "tracing_enabled", "tracked_run"]
 
 
 def __getattr__(name: str):

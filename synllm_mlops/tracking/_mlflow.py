@@ -23,7 +23,7 @@ from synllm_mlops.errors import ConfigError
 from synllm_mlops.spec import DatasetSpec
 from synllm_mlops.tracking._reach import _shown_uri, check_reachable
 
-EXPERIMENT = "synllm"
+from synllm_mlops.tracking._experiment import EXPERIMENT  # noqa: E402  (re-exported)
 PROMPT_PREFIX = "synllm-"
 
 
@@ -47,36 +47,58 @@ def git_commit() -> str:
 
 @contextmanager
 def tracked_run(stage: str, *, run_name: str | None = None, nested: bool = False, tags: dict[str, str] | None = None,
-                experiment: str | None = None, run_id: str | None = None) -> Iterator[Any]:
+                experiment: str | None = None, run_id: str | None = None, description: str | None = None,
+                system_metrics: bool = False) -> Iterator[Any]:
     """Start (or join, under ``mlflow run``) a run tagged with its stage, package version and commit.
 
-    ``run_id`` continues a run created beforehand (a grid cell a worker claimed by creating its run).
+    The run goes to the named experiment (see ``_experiment``), whatever started it: a run ``mlflow run``
+    made in Default because no experiment was given is relocated there. ``system_metrics`` samples CPU,
+    memory (and GPU where available) while the run is open. ``run_id`` continues a run created beforehand
+    (a grid cell a worker claimed by creating its run).
     """
+    from synllm_mlops.tracking import _experiment
+
     mlflow = _mlflow()
     check_reachable()  # a server that is down fails here, in seconds, with the fix
-    if not nested and mlflow.active_run() is None and not os.environ.get("MLFLOW_RUN_ID"):
-        mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", experiment or EXPERIMENT))
+    launch = None
+    if not nested and mlflow.active_run() is None and run_id is None:
+        _experiment.delete_retired_launch_runs()
+        launch = _experiment.launch_run_to_relocate()
+        if launch:
+            tags = {**_experiment.adopt_launch_run(launch), **(tags or {})}
+        if not os.environ.get("MLFLOW_RUN_ID") and not os.environ.get("MLFLOW_EXPERIMENT_ID"):
+            mlflow.set_experiment(experiment_id=_experiment.ensure_experiment(_experiment.experiment_name(experiment)))
     # tags go in with the run itself: a worker killed a moment later leaves a run that says whose it is
-    run = mlflow.start_run(run_id=run_id, run_name=run_name, nested=nested, tags={
+    run = mlflow.start_run(run_id=run_id, run_name=run_name, nested=nested, description=description,
+                           log_system_metrics=system_metrics and _system_metrics_available() or None, tags={
         "synllm.stage": stage, "synllm.version": synllm_mlops.__version__, "synllm.git_commit": git_commit(), **(tags or {})})
+    status = "FAILED"
     try:
         yield run
+        status = "FINISHED"
     except KeyboardInterrupt:  # the user stopped it: KILLED, not FAILED; what was logged stays
-        mlflow.end_run("KILLED")
+        status = "KILLED"
         raise
-    except BaseException:
-        mlflow.end_run("FAILED")
-        raise
-    else:
-        mlflow.end_run("FINISHED")
+    finally:
+        mlflow.end_run(status)
+        if launch:
+            _experiment.retire_launch_run(launch, run.info.run_id, status)
+
+
+def _system_metrics_available() -> bool:
+    """MLflow samples system metrics with psutil (and pynvml for GPUs); without psutil there is nothing to log."""
+    import importlib.util
+
+    return importlib.util.find_spec("psutil") is not None
 
 
 def log_params(params: dict[str, Any]) -> None:
-    """Log params, skipping keys the run already has (``mlflow run`` logs its -P values itself)."""
+    """Log params, skipping keys the run already has (``mlflow run`` logs its -P values itself) and absent
+    values (None, ""): the UI would show them as empty strings."""
     mlflow = _mlflow()
     run = mlflow.active_run()
     existing = mlflow.MlflowClient().get_run(run.info.run_id).data.params
-    fresh = {k: ("" if v is None else str(v)) for k, v in params.items() if k not in existing}
+    fresh = {k: str(v) for k, v in params.items() if k not in existing and v is not None and v != ""}
     if fresh:
         mlflow.log_params(fresh)
 
@@ -173,8 +195,24 @@ def log_prompt(prompt, rendered_text: str) -> str:
     except Exception:  # noqa: BLE001 - linking is a UI nicety; the URI is logged below regardless
         pass
     mlflow.set_tags({"synllm.prompt_uri": uri, "synllm.uses_real_rows": str(prompt.uses_real_rows).lower()})
+    link_prompt_to_runs(uri, mlflow.active_run().info.run_id)
     log_text(rendered_text, "prompt/prompt.txt")
     return uri
+
+
+def link_prompt_to_runs(uri: str, run_id: str) -> None:
+    """Tag the prompt version with the runs that used it: a runs-search filter (paste it into the UI's search
+    box) and the latest run id. The Prompt Registry then leads to the runs, not only the runs to the prompt."""
+    mlflow = _mlflow()
+    from mlflow.exceptions import MlflowException
+
+    name, version = uri.removeprefix("prompts:/").split("/")
+    client = mlflow.MlflowClient()
+    try:
+        client.set_prompt_version_tag(name, version, "synllm.runs_filter", f"tags.`synllm.prompt_uri` = '{uri}'")
+        client.set_prompt_version_tag(name, version, "synllm.last_run_id", run_id)
+    except MlflowException:  # a registry without prompt tags: the run still names its prompt (synllm.prompt_uri)
+        pass
 
 
 def log_synthetic(synthetic: pd.DataFrame, csv_text: str, rejects: pd.DataFrame, sample_rows: int = 100) -> None:

@@ -169,3 +169,35 @@ def log_plotly(fig, path: str) -> None:
 
 def log_matplotlib(fig, path: str) -> None:
     _mlflow().log_figure(fig, path)
+
+
+# --- the generator of a run as an MLflow 3 logged model (the Models view compares runs by model) ---
+
+GENERATOR_MODEL_TYPE = "synllm-generator"
+
+
+def record_generator(*, name: str, params: dict[str, Any], tags: dict[str, str], files: dict[str, str]) -> str:
+    """Record the active run's generator as a logged model (READY) and make it the active model.
+
+    Its params are the run's settings (flat names, absent ones left out); ``files`` (name -> text: the
+    RunConfig JSON, the spec YAML, the prompt reference) are its artifacts. Metrics logged afterwards on
+    this run, and traces, are linked to it until :func:`release_generator`. Nothing here holds a real row.
+
+    Returns:
+        the logged model id.
+    """
+    mlflow = _mlflow()
+    model = mlflow.initialize_logged_model(name=name, model_type=GENERATOR_MODEL_TYPE, tags=tags,
+                                           params={k: str(v) for k, v in params.items() if v is not None and v != ""})
+    with tempfile.TemporaryDirectory() as d:
+        for fname, text in files.items():
+            (Path(d) / fname).write_text(text)
+        mlflow.MlflowClient().log_model_artifacts(model.model_id, d)
+    mlflow.finalize_logged_model(model.model_id, "READY")
+    mlflow.set_active_model(model_id=model.model_id)
+    return model.model_id
+
+
+def release_generator() -> None:
+    """Metrics logged from now on are the run's own (e.g. the next trial of a study)."""
+    _mlflow().clear_active_model()

@@ -11,9 +11,9 @@ from synllm_mlops.generation import GenerationBackend
 from synllm_mlops.tuning._faults import WORKER
 from synllm_mlops.tuning._space import SearchSpace
 
-OBJECTIVES = ("score.quality", "privacy.risk")  # privacy.risk = 1 - score.privacy
+OBJECTIVES = ("score/quality", "privacy/risk")  # privacy/risk = 1 - score/privacy
 DIRECTIONS = ("maximize", "minimize")
-USER_METRICS = ("score.quality", "score.privacy", "score.harmonic", "gen.validity_rate", "clinical.rule_adherence")
+USER_METRICS = ("score/quality", "score/privacy", "score/harmonic", "gen/validity_rate", "clinical/rule_adherence")
 
 
 class BackendCache:
@@ -31,8 +31,8 @@ class BackendCache:
 class Objective:
     """Suggest -> :meth:`RunConfig.build` -> ``run_generation`` (nested trial run) -> (quality, privacy risk).
 
-    Constraints (feasible when <= 0) are set on the trial: ``validity`` = min_validity - gen.validity_rate,
-    ``rule_adherence`` = min_rule_adherence - clinical.rule_adherence; the same numbers are user attrs.
+    Constraints (feasible when <= 0) are set on the trial: ``validity`` = min_validity - gen/validity_rate,
+    ``rule_adherence`` = min_rule_adherence - clinical/rule_adherence; the same numbers are user attrs.
     """
 
     def __init__(self, space: SearchSpace, base: RunConfig, backends: BackendCache, *, study_name: str,
@@ -67,10 +67,10 @@ class Objective:
         m = out.metrics
         for k in USER_METRICS:
             trial.set_user_attr(k, float(m.get(k, math.nan)))
-        adherence = m.get("clinical.rule_adherence", math.nan)
-        trial.set_constraint("validity", self.min_validity - m["gen.validity_rate"])
+        adherence = m.get("clinical/rule_adherence", math.nan)
+        trial.set_constraint("validity", self.min_validity - m["gen/validity_rate"])
         trial.set_constraint("rule_adherence", 0.0 if math.isnan(adherence) else self.min_rule_adherence - adherence)
-        return m["score.quality"], 1.0 - m["score.privacy"]
+        return m["score/quality"], 1.0 - m["score/privacy"]
 
     @staticmethod
     def _link(trial, run_id: str) -> None:

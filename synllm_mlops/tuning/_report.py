@@ -36,7 +36,7 @@ def trials_table(study) -> pd.DataFrame:
     for t in study.get_trials(deepcopy=False):
         v = t.values or [math.nan, math.nan]
         rows.append({"number": t.number, "state": t.state.name, "quality": v[0], "privacy_risk": v[1],
-                     "harmonic": t.user_attrs.get("score.harmonic", math.nan),
+                     "harmonic": t.user_attrs.get("score/harmonic", math.nan),
                      "feasible": bool(t.values) and all(c <= 0 for c in t.constraints.values()),
                      "pareto": t.number in pareto, "strategy": t.params.get("strategy", t.user_attrs.get("config", {}).get("strategy")),
                      "params": json.dumps(t.params, sort_keys=True, default=str),
@@ -69,10 +69,10 @@ def pareto_figures(table: pd.DataFrame, title: str) -> tuple[Any, Any]:
         pfig.add_trace(go.Scatter(x=front["privacy_risk"], y=front["quality"], mode="lines", line={"shape": "hv", "color": colours["Pareto (feasible)"]},
                                   showlegend=False, hoverinfo="skip"))
         ax.step(front["privacy_risk"], front["quality"], where="post", c=colours["Pareto (feasible)"], lw=1)
-    pfig.update_layout(title=title, xaxis_title="privacy risk (1 - score.privacy), lower is better",
-                       yaxis_title="score.quality, higher is better")
-    ax.set_xlabel("privacy risk (1 - score.privacy) ↓")
-    ax.set_ylabel("score.quality ↑")
+    pfig.update_layout(title=title, xaxis_title="privacy risk (1 - score/privacy), lower is better",
+                       yaxis_title="score/quality, higher is better")
+    ax.set_xlabel("privacy risk (1 - score/privacy) ↓")
+    ax.set_ylabel("score/quality ↑")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -88,7 +88,7 @@ def importances(study) -> dict[str, dict[str, float]] | None:
         return None
     out = {}
     # the default evaluator (PED-ANOVA) ranks what drives *low* targets: negate the maximised quality
-    for i, (name, sign) in enumerate((("score.quality", -1.0), ("privacy.risk", 1.0))):
+    for i, (name, sign) in enumerate((("score/quality", -1.0), ("privacy/risk", 1.0))):
         try:
             out[name] = optuna.importance.get_param_importances(study, target=lambda t, i=i, s=sign: s * t.values[i])
         except (ValueError, RuntimeError) as e:  # e.g. no parameter shared by all complete trials

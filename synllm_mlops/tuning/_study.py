@@ -257,7 +257,7 @@ def _backend_factory(cfg: TuneConfig, spec) -> Callable[[str], GenerationBackend
 
 def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend] | None = None,
          progress: bool = True) -> TuneResult:
-    """Run (or resume) a multi-objective study: maximise ``score.quality``, minimise ``1 - score.privacy``.
+    """Run (or resume) a multi-objective study: maximise ``score/quality``, minimise ``1 - score/privacy``.
 
     Each trial is a nested MLflow run; the model of each ``models`` entry loads once and serves every trial.
 
@@ -292,7 +292,7 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
     backends = BackendCache(backend_factory or _backend_factory(cfg, spec))
     objective = Objective(space, cfg.run, backends, study_name=cfg.study_name, min_validity=cfg.min_validity,
                           min_rule_adherence=cfg.min_rule_adherence)
-    with tracking.tracked_run("tune", run_name=f"tune-{cfg.study_name}") as parent:
+    with tracking.tracked_run("tune", run_name=f"tune-{cfg.study_name}", system_metrics=True) as parent:
         run = cfg.run
         tracking.log_params({"dataset": run.dataset, "data": run.data, "model": run.model, "models": ",".join(cfg.models),
                              "backend": run.backend, "n_trials": cfg.n_trials, "sampler": cfg.sampler, "seed": run.seed,
@@ -307,7 +307,7 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
 
         def on_trial(study, trial) -> None:
             bar.update(1)
-            h = trial.user_attrs.get("score.harmonic")
+            h = trial.user_attrs.get("score/harmonic")
             bar.set_postfix(last=trial.state.name, harmonic=f"{h:.3f}" if h is not None else "-")
 
         try:
@@ -386,9 +386,9 @@ def _summarise(study, cfg: TuneConfig):
         runs.set_run_tags(row["mlflow_run_id"], {"synllm.pareto": str(bool(row["pareto"])).lower()})
     hv = hypervolume_2d(list(zip(front["quality"], front["privacy_risk"])))
     done = table["state"] == "COMPLETE"
-    tracking.log_metrics({"tune.hypervolume": hv, "tune.n_trials": len(table), "tune.n_complete": int(done.sum()),
-                          "tune.n_fail": int((table["state"] == "FAIL").sum()), "tune.n_pareto": len(front),
-                          "tune.best_harmonic": float(front["harmonic"].max()) if len(front) else math.nan})
+    tracking.log_metrics({"tune/hypervolume": hv, "tune/n_trials": len(table), "tune/n_complete": int(done.sum()),
+                          "tune/n_fail": int((table["state"] == "FAIL").sum()), "tune/n_pareto": len(front),
+                          "tune/best_harmonic": float(front["harmonic"].max()) if len(front) else math.nan})
     if done.any():
         pfig, mfig = pareto_figures(table, f"{cfg.study_name}: Pareto front ({int(done.sum())} complete trials)")
         runs.log_plotly(pfig, "plots/pareto_front.html")
@@ -400,7 +400,7 @@ def _summarise(study, cfg: TuneConfig):
 
 
 def choose_champion(study, cfg: TuneConfig):
-    """The user's ``champion_trial``, else the best ``score.harmonic`` among feasible Pareto trials (None if none).
+    """The user's ``champion_trial``, else the best ``score/harmonic`` among feasible Pareto trials (None if none).
 
     Without ``allow_real_rows``, trials whose prompt shows real rows (seed_ex) are not candidates.
     """
@@ -414,7 +414,7 @@ def choose_champion(study, cfg: TuneConfig):
         return trials[0]
     candidates = [t for t in study.best_trials
                   if cfg.allow_real_rows or t.user_attrs.get("config", {}).get("strategy") != "seed_ex"]
-    return max(candidates, key=lambda t: t.user_attrs.get("score.harmonic", -1.0), default=None)
+    return max(candidates, key=lambda t: t.user_attrs.get("score/harmonic", -1.0), default=None)
 
 
 def _register_champion(study, cfg: TuneConfig, backends: BackendCache, result: TuneResult) -> None:

@@ -25,8 +25,8 @@ def test_calibration_brings_the_table_closer_to_the_targets(mode):
     assert len(on.synthetic) == 60 and after["marginal_tv"] < factor * before["marginal_tv"]
     assert after["pairwise_tv"] < before["pairwise_tv"]
     if "select" in mode:
-        assert on.metrics["calib.pool_rows"] == 180 and on.metrics["calib.rows_generated_per_kept"] == 3
-        assert on.metrics["calib.marginal_tv"] == pytest.approx(after["marginal_tv"])
+        assert on.metrics["calib/pool_rows"] == 180 and on.metrics["calib/rows_generated_per_kept"] == 3
+        assert on.metrics["calib/marginal_tv"] == pytest.approx(after["marginal_tv"])
 
 
 def _write(df: pd.DataFrame, path) -> str:

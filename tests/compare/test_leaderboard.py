@@ -27,20 +27,20 @@ def test_t_interval_edge_cases():
 
 def test_leaderboard_groups_and_ignores_failed_cells():
     cells = pd.DataFrame([
-        {"model": "a", "strategy": "s", "dataset": "d", "status": "FINISHED", "score.quality": 0.4,
-         "score.privacy": 0.9, "score.harmonic": 0.5, "gen.validity_rate": 1.0},
-        {"model": "a", "strategy": "s", "dataset": "d", "status": "FINISHED", "score.quality": 0.6,
-         "score.privacy": 0.9, "score.harmonic": 0.7, "gen.validity_rate": 1.0},
-        {"model": "a", "strategy": "s", "dataset": "d", "status": "FAILED", "score.quality": math.nan,
-         "score.privacy": math.nan, "score.harmonic": math.nan, "gen.validity_rate": math.nan},
-        {"model": "b", "strategy": "s", "dataset": "d", "status": "FINISHED", "score.quality": 0.9,
-         "score.privacy": 0.9, "score.harmonic": 0.9, "gen.validity_rate": 0.5},
+        {"model": "a", "strategy": "s", "dataset": "d", "status": "FINISHED", "score/quality": 0.4,
+         "score/privacy": 0.9, "score/harmonic": 0.5, "gen/validity_rate": 1.0},
+        {"model": "a", "strategy": "s", "dataset": "d", "status": "FINISHED", "score/quality": 0.6,
+         "score/privacy": 0.9, "score/harmonic": 0.7, "gen/validity_rate": 1.0},
+        {"model": "a", "strategy": "s", "dataset": "d", "status": "FAILED", "score/quality": math.nan,
+         "score/privacy": math.nan, "score/harmonic": math.nan, "gen/validity_rate": math.nan},
+        {"model": "b", "strategy": "s", "dataset": "d", "status": "FINISHED", "score/quality": 0.9,
+         "score/privacy": 0.9, "score/harmonic": 0.9, "gen/validity_rate": 0.5},
     ])
     board = leaderboard(cells)
     assert list(board["model"]) == ["b", "a"]  # best harmonic first
     a = board.set_index("model").loc["a"]
     assert (a["n_cells"], a["n_failed"]) == (2, 1)
-    assert a["score.quality_mean"] == pytest.approx(0.5)
-    assert a["score.quality_ci95"] == pytest.approx(1.270620, abs=1e-5)
-    assert a["score.privacy_ci95"] == pytest.approx(0.0)
-    assert math.isnan(board.set_index("model").loc["b", "score.harmonic_ci95"])
+    assert a["score/quality_mean"] == pytest.approx(0.5)
+    assert a["score/quality_ci95"] == pytest.approx(1.270620, abs=1e-5)
+    assert a["score/privacy_ci95"] == pytest.approx(0.0)
+    assert math.isnan(board.set_index("model").loc["b", "score/harmonic_ci95"])

@@ -59,7 +59,7 @@ def test_grid_runs_and_logs_parent_artifacts(mlflow_store, grid_yaml, fast_eval)
     assert out.counts == {"ran": 8, "skipped": 0, "failed": 0}
     parent = mlflow.get_run(out.run_id)
     assert parent.info.status == "FINISHED" and parent.data.tags["synllm.stage"] == "compare"
-    assert parent.data.metrics["compare.cells_ran"] == 8
+    assert parent.data.metrics["compare/cells_ran"] == 8
     assert _artifacts(out.run_id, "compare") >= {"compare/leaderboard.csv", "compare/leaderboard.html",
                                                  "compare/cells.csv", "compare/grid.json"}
     assert _artifacts(out.run_id, "plots") == {"plots/harmonic_heatmap.png", "plots/privacy_vs_quality.png"}
@@ -70,9 +70,9 @@ def test_grid_runs_and_logs_parent_artifacts(mlflow_store, grid_yaml, fast_eval)
     # known answers from fast_eval: quality 0.5 / 0.6 for seeds 0 / 1 -> mean 0.55, t(1) * 0.05 = 0.635310
     board = out.leaderboard
     assert len(board) == 4 and set(board["n_cells"]) == {2}
-    assert board["score.quality_mean"].tolist() == pytest.approx([0.55] * 4)
-    assert board["score.quality_ci95"].tolist() == pytest.approx([0.635310] * 4, abs=1e-5)
-    assert board["gen.validity_rate_mean"].tolist() == pytest.approx([1.0] * 4)
+    assert board["score/quality_mean"].tolist() == pytest.approx([0.55] * 4)
+    assert board["score/quality_ci95"].tolist() == pytest.approx([0.635310] * 4, abs=1e-5)
+    assert board["gen/validity_rate_mean"].tolist() == pytest.approx([1.0] * 4)
 
 
 def test_rerun_skips_finished_cells_and_resumes(mlflow_store, grid_yaml, fast_eval):
@@ -151,7 +151,7 @@ def test_real_evaluation_metrics_reach_the_leaderboard(mlflow_store, grid_yaml):
     out = run_compare(grid_yaml(models=["fake-a"], strategies=["clin_rule"], seeds=[0], n_rows=12), progress=False)
     assert out.counts["ran"] == 1
     row = out.leaderboard.iloc[0]
-    for m in ("score.quality", "score.privacy", "score.harmonic", "gen.validity_rate"):
+    for m in ("score/quality", "score/privacy", "score/harmonic", "gen/validity_rate"):
         assert 0.0 <= row[f"{m}_mean"] <= 1.0, m
 
 

@@ -10,12 +10,12 @@ from evaluation_tables import SPEC, simulate
 from synllm_mlops.errors import DataError
 from synllm_mlops.evaluation import EvalData, EvaluationResult, Metric, default_metrics, evaluate
 
-CONTRACT = ["fidelity.column_shapes", "fidelity.column_pair_trends", "fidelity.detection_auc",
-            "clinical.rule_adherence", "privacy.exact_match_rate", "privacy.dcr_share_closer_to_train",
-            "privacy.mia_auc", "privacy.mia_tpr_at_1pct_fpr", "utility.tstr_auc", "utility.trtr_auc", "score.quality", "score.privacy",
-            "score.harmonic"]
+CONTRACT = ["fidelity/column_shapes", "fidelity/column_pair_trends", "fidelity/detection_auc",
+            "clinical/rule_adherence", "privacy/exact_match_rate", "privacy/dcr_share_closer_to_train",
+            "privacy/mia_auc", "privacy/mia_tpr_at_1pct_fpr", "utility/tstr_auc", "utility/trtr_auc", "score/quality", "score/privacy",
+            "score/harmonic"]
 ALL = [m for group in default_metrics().values() for m in group]
-MAY_SKIP = {"privacy.mia_rare_auc": "no target class under 10%"}  # the toy target is balanced
+MAY_SKIP = {"privacy/mia_rare_auc": "no target class under 10%"}  # the toy target is balanced
 TRAIN, HOLD = simulate(300, 1), simulate(200, 2)
 
 
@@ -24,7 +24,7 @@ def test_metric_contract(metric: Metric):
     assert metric.goal in ("maximize", "minimize")
     assert metric.min_value < metric.max_value
     assert metric.baseline is None or metric.min_value <= metric.baseline <= metric.max_value
-    assert metric.name.split(".")[0] == metric.group and metric.description and metric.__doc__
+    assert metric.name.replace("/", ".").split(".")[0] == metric.group  # either separator (issue 13 rename) and metric.description and metric.__doc__
     for syn in (simulate(150, 3), TRAIN.head(60)):
         out = metric.compute_breakdown(TRAIN, HOLD, syn, SPEC, seed=0)
         if metric.name in MAY_SKIP:
@@ -49,21 +49,21 @@ def test_evaluate_reports_the_design_contract_names_as_plain_floats(result):
     assert set(CONTRACT) <= set(result.metrics)
     assert all(type(v) is float for v in result.metrics.values())
     assert not any(b.get("error") for b in result.breakdowns.values())
-    assert 0.0 <= result.metrics["score.harmonic"] <= 1.0
+    assert 0.0 <= result.metrics["score/harmonic"] <= 1.0
 
 
 def test_report_json_is_strict_json_with_declarations(result):
     report = json.loads(result.to_json())
-    m = report["metrics"]["privacy.mia_auc"]
+    m = report["metrics"]["privacy/mia_auc"]
     assert m["goal"] == "minimize" and m["baseline"] == 0.5 and m["min_value"] == 0.0
-    assert report["breakdowns"]["clinical.rule_adherence"]["rules"]["y_max"]["rule"]
+    assert report["breakdowns"]["clinical/rule_adherence"]["rules"]["y_max"]["rule"]
 
 
 def test_figures_and_html(result):
     figs = result.figures()
     assert set(figs) == {"distributions.png", "correlation_heatmaps.png", "dcr_histogram.png", "rule_violations.png"}
     html = result.to_html()
-    assert html.count("data:image/png;base64,") == 4 and "privacy.dcr_share_closer_to_train" in html
+    assert html.count("data:image/png;base64,") == 4 and "privacy/dcr_share_closer_to_train" in html
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 5])
@@ -71,7 +71,7 @@ def test_tiny_synthetic_tables_never_crash(n):
     syn = TRAIN.head(n)
     res = evaluate(TRAIN, HOLD, syn, SPEC, seed=0)
     assert not [k for k, b in res.breakdowns.items() if b.get("error")]
-    nan = [k for k, v in res.metrics.items() if math.isnan(v) and not k.startswith("score.")]
+    nan = [k for k, v in res.metrics.items() if math.isnan(v) and not k.startswith("score/")]
     assert all(res.breakdowns[k].get("skipped") for k in nan)  # every NaN says why
     json.loads(res.to_json())
     res.to_html()
@@ -81,8 +81,8 @@ def test_single_class_and_oversized_synthetic_tables():
     big = simulate(900, 4)
     single = big[big["t"] == "0"]
     res = evaluate(TRAIN, HOLD, single, SPEC, seed=0)
-    assert math.isnan(res.metrics["utility.tstr_auc"]) and "class" in res.breakdowns["utility.tstr_auc"]["skipped"]
-    assert res.breakdowns["score.quality"]["components"]["utility"] == 0.0
+    assert math.isnan(res.metrics["utility/tstr_auc"]) and "class" in res.breakdowns["utility/tstr_auc"]["skipped"]
+    assert res.breakdowns["score/quality"]["components"]["utility"] == 0.0
     assert not [k for k, b in res.breakdowns.items() if b.get("error")]
 
 

@@ -28,4 +28,4 @@ def test_compile_seconds_are_a_metric_of_their_own():
     backend = make_backend("fake", "fake", spec=prep.spec)
     backend.compile_seconds = 5.0  # compiled before this run: not this run's
     m = generate_rows(prep, backend, progress=False).metrics
-    assert m["gen.compile_seconds"] == 0.0 and m["gen.seconds"] > 0
+    assert m["gen/compile_seconds"] == 0.0 and m["gen/seconds"] > 0

@@ -21,10 +21,10 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 CONTRACT_METRICS = [
-    "gen.validity_rate", "gen.rows_valid", "gen.rows_per_s", "gen.tokens_per_s", "gen.copy_rejects",
-    "fidelity.column_shapes", "fidelity.column_pair_trends", "fidelity.detection_auc", "clinical.rule_adherence",
-    "privacy.exact_match_rate", "privacy.dcr_share_closer_to_train", "privacy.mia_auc", "utility.tstr_auc",
-    "utility.trtr_auc", "score.quality", "score.privacy", "score.harmonic",
+    "gen/validity_rate", "gen/rows_valid", "gen/rows_per_s", "gen/tokens_per_s", "gen/copy_rejects",
+    "fidelity/column_shapes", "fidelity/column_pair_trends", "fidelity/detection_auc", "clinical/rule_adherence",
+    "privacy/exact_match_rate", "privacy/dcr_share_closer_to_train", "privacy/mia_auc", "utility/tstr_auc",
+    "utility/trtr_auc", "score/quality", "score/privacy", "score/harmonic",
 ]
 
 
@@ -34,17 +34,17 @@ def test_main_cirrhosis_clin_rule(mlflow_store, hf_backend, cirrhosis):
     run = mlflow.get_run(out.run_id)
     assert run.info.status == "FINISHED" and run.data.tags["synllm.stage"] == "main"
     assert len(out.synthetic) == 8
-    assert run.data.metrics["gen.validity_rate"] >= 0.99
+    assert run.data.metrics["gen/validity_rate"] >= 0.99
     # on 8 rows the detection classifier and TSTR may skip (NaN + a reason in the report); the rest must be there
     missing = {m for m in CONTRACT_METRICS if m not in run.data.metrics}
-    assert missing <= {"fidelity.detection_auc", "utility.tstr_auc"}, missing
+    assert missing <= {"fidelity/detection_auc", "utility/tstr_auc"}, missing
     arts = {f.path for f in mlflow.MlflowClient().list_artifacts(out.run_id, "plots")}
     assert {"plots/distributions.png", "plots/correlation_heatmaps.png", "plots/dcr_histogram.png",
             "plots/calibration.png"} <= arts
     assert run.data.params["model_id"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     # the default calibration (select+steer) ran on the real model: a 1.5x pool, its errors logged
-    assert run.data.params["calibration"] == "select+steer" and run.data.metrics["calib.pool_rows"] == 12
-    assert 0 <= run.data.metrics["calib.marginal_tv"] <= 1 and 0 <= run.data.metrics["calib.pairwise_tv"] <= 1
+    assert run.data.params["calibration"] == "select+steer" and run.data.metrics["calib/pool_rows"] == 12
+    assert 0 <= run.data.metrics["calib/marginal_tv"] <= 1 and 0 <= run.data.metrics["calib/pairwise_tv"] <= 1
     assert mlflow.artifacts.load_text(f"runs:/{out.run_id}/calibration/targets.json").startswith("{")
     # no generated row equal to a real one left the pipeline
     assert not set(format_rows(out.synthetic, spec).splitlines()) & set(format_rows(real, spec).splitlines())
@@ -77,7 +77,7 @@ def test_user_csv_with_its_own_spec(mlflow_store, hf_backend, small_csv, tmp_pat
     spec_path.write_text(infer_spec(small_csv, target="outcome").to_yaml())
     out = run_generation(RunConfig(dataset=str(spec_path), data=str(small_csv), n_rows=4, batch_size=2,
                                    rows_per_completion=2, strategy="statguide"), backend=hf_backend, progress=False)
-    assert len(out.synthetic) == 4 and "score.harmonic" in out.metrics
+    assert len(out.synthetic) == 4 and "score/harmonic" in out.metrics
 
 
 def test_mlflow_run_entry_point(tmp_path):
@@ -91,5 +91,5 @@ def test_mlflow_run_entry_point(tmp_path):
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
-    assert runs[0].data.metrics["gen.rows_valid"] == 2
+    assert runs[0].data.metrics["gen/rows_valid"] == 2
     mlflow.set_tracking_uri(None)

@@ -16,23 +16,23 @@ from synllm_mlops.generation._fake import FakeBackend
 class StubEval:
     """Replaces ``evaluate_and_log``: scores are a hash of the synthetic table (deterministic, varied per trial).
 
-    ``adherence`` is what every table scores on ``clinical.rule_adherence`` (to drive the constraint).
+    ``adherence`` is what every table scores on ``clinical/rule_adherence`` (to drive the constraint).
     """
 
     def __init__(self):
         self.adherence = 1.0
         self.calls = 0
 
-    def __call__(self, split, synthetic, spec, seed, *, progress=True):
+    def __call__(self, split, synthetic, spec, seed, *, progress=True, context=None):
         from synllm_mlops import tracking
 
         self.calls += 1
         h = hashlib.sha256(synthetic.to_csv(index=False).encode()).digest()
         q, p = 0.2 + 0.6 * h[0] / 255, 0.2 + 0.6 * h[1] / 255
-        metrics = {"score.quality": q, "score.privacy": p, "score.harmonic": 2 * q * p / (q + p),
-                   "clinical.rule_adherence": self.adherence}
+        metrics = {"score/quality": q, "score/privacy": p, "score/harmonic": 2 * q * p / (q + p),
+                   "clinical/rule_adherence": self.adherence}
         tracking.log_metrics(metrics)
-        return SimpleNamespace(metrics=metrics)
+        return SimpleNamespace(metrics=metrics, summary=lambda: None)  # no summary: the description omits scores
 
 
 @pytest.fixture()

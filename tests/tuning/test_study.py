@@ -48,14 +48,14 @@ def test_study_links_trials_to_runs_tags_the_front_and_registers_a_servable_cham
         assert run.data.tags["optuna.trial_number"] == str(t.number)
         assert run.data.params["strategy"] == t.params["strategy"] == run.data.params["optuna.strategy"]
         assert run.data.tags["synllm.pareto"] == str(t.number in pareto).lower()
-        assert t.values[1] == pytest.approx(1 - run.data.metrics["score.privacy"])
+        assert t.values[1] == pytest.approx(1 - run.data.metrics["score/privacy"])
     client = mlflow.MlflowClient()
     arts = {a.path for a in client.list_artifacts(res.run_id, "plots")} | {a.path for a in client.list_artifacts(res.run_id, "tuning")}
     assert {"plots/pareto_front.html", "plots/pareto_front.png", "tuning/trials.csv", "tuning/param_importances.json"} <= arts
     table = res.table
     assert list(table["number"]) == [0, 1, 2, 3, 4] and set(table["mlflow_run_id"]) == set(trial_runs)
     # champion: best harmonic among the feasible Pareto trials, registered with alias champion
-    best = max(study.best_trials, key=lambda t: t.user_attrs["score.harmonic"])
+    best = max(study.best_trials, key=lambda t: t.user_attrs["score/harmonic"])
     assert res.champion_trial == best.number and res.model_uri == "models:/synllm-cirrhosis@champion"
     mv = client.get_model_version_by_alias("synllm-cirrhosis", "champion")
     assert mv.tags["synllm.source_run_id"] == best.user_attrs["mlflow_run_id"]

@@ -1,0 +1,205 @@
+"""The MLflow UI of a fresh quickstart-sized run, in headless Chromium (issue 13: comparing runs in the UI).
+
+A plain ``mlflow run . -e main`` (the quickstart's command, small ``n_rows``, the real embedded model) into a
+temporary store, ``mlflow server`` on loopback, Debian's ``chromium`` + ``chromium-driver`` driven by
+selenium. Checked as a user would see it: the run in experiment ``synllm``, metric charts grouped by stage
+(a ``score`` section), the description with the three scores, the trace of the generation with its batches,
+and the HTML report opening with its summary. ``SYNLLM_UI_SCREENSHOTS=docs/ui`` saves the views for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import mlflow
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+RUN_NAME = "main-cirrhosis-clin_rule-smollm2-135m-s0"
+# the closed network makes Chromium hang on its own background connections without these
+CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1400,900")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+        pytest.skip(f"no Chromium ({CHROMIUM}) or chromedriver ({CHROMEDRIVER}): apt-get install chromium "
+                    "chromium-driver (.ci/run does)")
+    pytest.importorskip("selenium", reason="selenium is in the test extra: pip install -e '.[test]'")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    work = tmp_path_factory.mktemp("ui")
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}  # a plain `mlflow run`, as a user types it
+    env.update({"MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    # the settings of tests/integration's real-model main run (8 rows kept of a 12-row calibrated pool, batches of 4
+    # sequences writing 2 rows each); SYNLLM_UI_BACKEND=fake checks the UI alone on a machine too busy for the model
+    cmd = [sys.executable, "-m", "mlflow", "run", str(ROOT), "-e", "main", "--env-manager", "local",
+           "-P", f"backend={os.environ.get('SYNLLM_UI_BACKEND', 'hf')}", "-P", "model=smollm2-135m", "-P", "n_rows=8",
+           "-P", "batch_size=4", "-P", "rows_per_completion=2"]
+    r = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stderr[-3000:]
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", uri], cwd=work, env={**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    driver = None
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_http(f"{base}/health", 120)
+        mlflow.set_tracking_uri(uri)
+        exp = mlflow.get_experiment_by_name("synllm")
+        assert exp is not None, "the quickstart's run is not in experiment synllm"
+        [run] = mlflow.search_runs([exp.experiment_id], "tags.`synllm.stage` = 'main'", output_format="list")
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in (*CHROME_FLAGS, f"--user-data-dir={tempfile.mkdtemp(dir=work)}"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        driver.set_page_load_timeout(60)
+        shots = os.environ.get("SYNLLM_UI_SCREENSHOTS")
+        yield SimpleNamespace(driver=driver, base=base, exp=exp, run=run,
+                              shots=Path(shots) if shots else work / "screenshots")
+    finally:
+        if driver is not None:
+            driver.quit()
+        os.killpg(server.pid, signal.SIGTERM)  # the server and its uvicorn worker: the group we started
+        server.wait(timeout=30)
+        mlflow.set_tracking_uri(None)
+
+
+def _open(ui, path: str) -> None:
+    ui.driver.get(f"{ui.base}/#{path}{'&' if '?' in path else '?'}workflowType=machine_learning")
+
+
+def _wait_text(ui, *texts: str, timeout: float = 60) -> str:
+    from selenium.webdriver.common.by import By
+
+    end = time.monotonic() + timeout
+    body = ""
+    while time.monotonic() < end:
+        body = ui.driver.find_element(By.TAG_NAME, "body").text
+        if all(t in body for t in texts):
+            return body
+        time.sleep(0.5)
+    raise AssertionError(f"{[t for t in texts if t not in body]} not on the page; it shows: {body[:1500]}")
+
+
+def _close_assistant(ui) -> None:
+    from selenium.webdriver.common.by import By
+
+    for b in ui.driver.find_elements(By.CSS_SELECTOR, "[data-component-id='mlflow.assistant.chat_panel.close']"):
+        ui.driver.execute_script("arguments[0].click()", b)
+
+
+def _shot(ui, name: str) -> None:
+    """A small PNG of the current view (quantised: the README shows them)."""
+    from PIL import Image
+
+    ui.shots.mkdir(parents=True, exist_ok=True)
+    path = ui.shots / name
+    time.sleep(1)  # let charts finish drawing
+    ui.driver.save_screenshot(str(path))
+    Image.open(path).convert("RGB").quantize(colors=64).save(path, optimize=True)
+
+
+def test_the_quickstart_run_is_in_the_named_experiment(ui):
+    _open(ui, f"/experiments/{ui.exp.experiment_id}/runs")
+    body = _wait_text(ui, RUN_NAME)
+    _close_assistant(ui)
+    assert "synllm" in body and "1 matching run" in body
+    _shot(ui, "runs.png")
+
+
+def test_the_description_shows_the_three_scores(ui):
+    _open(ui, f"/experiments/{ui.exp.experiment_id}/runs/{ui.run.info.run_id}")
+    m = ui.run.data.metrics
+    body = _wait_text(ui, "Description", "smollm2-135m", "clin_rule", "8 of 8 rows")
+    _close_assistant(ui)
+    for name in ("score/quality", "score/privacy", "score/harmonic"):
+        assert f"{name}\n{m[name]:.3f}" in body or f"{name} {m[name]:.3f}" in body, name
+    _shot(ui, "description.png")
+
+
+def test_metric_charts_are_grouped_by_stage(ui):
+    from selenium.webdriver.common.by import By
+
+    _open(ui, f"/experiments/{ui.exp.experiment_id}/runs/{ui.run.info.run_id}/model-metrics")
+    body = _wait_text(ui, "score\n(3)")
+    _close_assistant(ui)
+    for section in ("gen", "calib", "fidelity", "clinical", "privacy", "utility"):
+        assert f"\n{section}\n(" in body, section
+    box = ui.driver.find_element(By.CSS_SELECTOR, "input[placeholder='Search metric charts']")
+    box.send_keys("score/")
+    _wait_text(ui, "harmonic", "quality")
+    _shot(ui, "metrics.png")
+
+
+def test_the_generation_trace_shows_its_batches(ui):
+    from selenium.webdriver.common.by import By
+
+    _open(ui, f"/experiments/{ui.exp.experiment_id}/runs/{ui.run.info.run_id}/traces")
+    _wait_text(ui, "tr-")
+    _close_assistant(ui)
+    row = ui.driver.find_element(By.XPATH, "//*[starts-with(normalize-space(text()), 'tr-')]")
+    ui.driver.execute_script("arguments[0].click()", row)
+    body = _wait_text(ui, "generate", "batch 0", "rows_valid")
+    assert "seconds_in_batches" in body
+    _shot(ui, "trace.png")
+
+
+def test_the_report_opens_with_its_summary(ui):
+    from selenium.webdriver.common.by import By
+
+    _open(ui, f"/experiments/{ui.exp.experiment_id}/runs/{ui.run.info.run_id}/artifacts/evaluation/report.html")
+    _wait_text(ui, "report.html")
+    _close_assistant(ui)
+    end = time.monotonic() + 60
+    while not ui.driver.find_elements(By.TAG_NAME, "iframe") and time.monotonic() < end:
+        time.sleep(0.5)
+    ui.driver.switch_to.frame(ui.driver.find_element(By.TAG_NAME, "iframe"))
+    try:
+        body = _wait_text(ui, "Summary", ui.run.info.run_id)
+    finally:
+        ui.driver.switch_to.default_content()
+    head = body[:body.index("Every metric")]
+    for text in ("smollm2-135m", "clin_rule", ui.run.data.tags["synllm.prompt_uri"], ui.run.data.params["data_digest"],
+                 "score/quality =", "score/privacy =", "score/harmonic ="):
+        assert text in head, text
+    _shot(ui, "report.png")
