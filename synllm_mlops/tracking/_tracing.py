@@ -56,6 +56,9 @@ def generation_trace(attributes: dict[str, Any], prompt_text: str) -> Iterator[C
 
         yield record
         root.set_outputs({**totals, "seconds_in_batches": round(totals["seconds_in_batches"], 3)})
+    # MLflow exports traces on a background thread: drain it while the run is open, so the trace is in the store
+    # (and searchable by run) when the run ends, not only when the process exits; one wait per generation
+    mlflow.flush_trace_async_logging()
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
