@@ -89,7 +89,13 @@ def test_mlflow_run_entry_point(tmp_path):
     r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
-    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    # `mlflow run` without --experiment-name opens its run in Default; the work lands in `synllm`, and the
+    # launch run is ended pointing at it
+    runs = mlflow.search_runs(experiment_names=["synllm"], output_format="list")
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     assert runs[0].data.metrics["gen/rows_valid"] == 2
+    assert runs[0].data.tags["mlflow.project.entryPoint"] == "generate"  # the launch tags travel with the work
+    launch = mlflow.get_run(runs[0].data.tags["synllm.launch_run_id"])
+    assert launch.info.experiment_id == "0" and launch.data.tags["synllm.relocated_to"] == runs[0].info.run_id
+    assert not launch.data.metrics  # nothing was logged to it
     mlflow.set_tracking_uri(None)
