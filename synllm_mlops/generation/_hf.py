@@ -141,6 +141,25 @@ class HFBackend(GenerationBackend):
         """Whether decoding steps run compiled: ``compile="on"`` on a CUDA device."""
         return self.compile == "on" and self.device == "cuda"
 
+    def auto_batch_size(self, prompt_tokens: int, max_new_tokens: int, cap: int) -> int:
+        """On CUDA: the largest batch whose new-token KV cache and step activations fit
+        :data:`~synllm_mlops.generation._batch.AUTO_MEMORY_FRACTION` of the free GPU memory (the weights are
+        already there, so outside it; the prompt's one batch-1 cache fits the margin), at most ``cap``; on CPU
+        the fixed choice."""
+        self.load()
+        if self.device != "cuda":
+            return super().auto_batch_size(prompt_tokens, max_new_tokens, cap)
+        import torch
+
+        from synllm_mlops.generation._batch import choose_batch_size, per_sequence_bytes
+
+        free, _total = torch.cuda.mem_get_info(self._model.device)
+        # without shared-prefix attention every sequence also holds its own copy of the prompt's cache
+        cache_tokens = max_new_tokens + 1 + (0 if self.shared_prefix else prompt_tokens)
+        per_seq = per_sequence_bytes(self._model.config, dtype_bytes=self._model.dtype.itemsize,
+                                     context=prompt_tokens + max_new_tokens, cache_tokens=cache_tokens)
+        return choose_batch_size(free, per_seq, cap)
+
     # -- generation ----------------------------------------------------------------------------
     def _prefill(self, text: str):
         """Token ids and the KV cache of all prompt tokens but the last, computed once per prompt."""
