@@ -140,8 +140,9 @@ def forward_loop(backend, prep, batch: int, steps: int, compiled: bool) -> dict:
         with torch.inference_mode(), shared, warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # transformers' past_key_values rename, at every step
             for s in range(n):
-                mask = torch.ones(batch, pos + s + 1, dtype=torch.long, device=backend.device)
-                call(input_ids=x, attention_mask=mask, past_key_values=kv, use_cache=True,
+                # no attention_mask: every sequence is full, so the causal mask over the cache is the whole mask, and
+                # its shape stays fixed (a growing 2-D mask would recompile the compiled call at every step)
+                call(input_ids=x, attention_mask=None, past_key_values=kv, use_cache=True,
                      cache_position=torch.tensor([pos + s], device=backend.device))
         sync(backend.device)
         return time.perf_counter() - t0
@@ -290,6 +291,7 @@ def main() -> None:
     ap.add_argument("--cold", choices=("on", "off"), default="on", help="run the first cell in a fresh process too")
     ap.add_argument("--cold-timeout", type=float, default=300)
     ap.add_argument("--compile-on-cpu", action="store_true", help="also run the compile=on variants on CPU (no-ops)")
+    ap.add_argument("--cpu-threads", type=int, default=1, help="torch threads when there is no CUDA device")
     ap.add_argument("--tokenizer", default=None, help="SmolLM2 tokenizer files (default: gpu_wheels/assets/tokenizer "
                                                       "or the embedded model)")
     ap.add_argument("--data-dir", default=None, help="<dataset>.csv files (default: gpu_wheels/assets/data, else built in)")
@@ -303,6 +305,11 @@ def main() -> None:
         return
     import tempfile
 
+    import torch
+
+    if not torch.cuda.is_available():
+        # CPU runs are smoke runs of the tiny shape: one thread (two on shared, busy cores thrash: 10x slower)
+        torch.set_num_threads(args.cpu_threads)
     root = Path(args.workdir or tempfile.mkdtemp(prefix="bench_gpu-"))
     tok = tokenizer_dir(args.tokenizer)
     if args.single:
@@ -314,7 +321,6 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown shape(s) {unknown}; choose from: {', '.join(SHAPES)}")
 
-    import torch
     import transformers
 
     from synllm_mlops.generation import make_backend
