@@ -174,6 +174,15 @@ def prepared(args, shape_dir: Path, dataset: str, batch: int):
                              rows_per_completion=args.rows_per_completion, calibration=args.calibration, seed=0))
 
 
+def auto_batch(backend, prep) -> int:
+    """What ``batch_size=auto`` resolves to for this prompt (CUDA: from free memory, up to the largest batch allowed)."""
+    from synllm_mlops.generation._params import MAX_BATCH_SIZE
+    from synllm_mlops.pipeline import max_new_tokens
+
+    params = prep.config.generation.model_copy(update={"batch_size": "auto"})
+    return backend.resolve_batch_size(params, prep.prompt, max_new_tokens(backend, prep), MAX_BATCH_SIZE).batch_size
+
+
 def weights_bytes(model) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())  # tied weights are counted once
 
@@ -278,7 +287,7 @@ def table(report: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shapes", default="smollm2-135m,smollm2-1.7b,llama-8b-shape", help=f"of: {', '.join(SHAPES)}")
-    ap.add_argument("--batches", default="16,64,256")
+    ap.add_argument("--batches", default="16,64,256", help="comma-separated; auto = what batch_size=auto picks")
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--strategy", default="clin_rule")
     ap.add_argument("--rows", type=int, default=0, help="valid rows a pipeline cell asks for (0: batch x rows per completion)")
@@ -315,7 +324,7 @@ def main() -> None:
     if args.single:
         return single(args, tok, root)
     start = time.monotonic()
-    shapes, batches = args.shapes.split(","), [int(b) for b in args.batches.split(",")]
+    shapes, batches = args.shapes.split(","), [b if b == "auto" else int(b) for b in args.batches.split(",")]
     datasets = args.datasets.split(",")
     unknown = [s for s in shapes if s not in SHAPES]
     if unknown:
@@ -354,18 +363,23 @@ def main() -> None:
                     report["skipped"].append(name)
                     continue
                 t0 = time.monotonic()
+                asked = batch
                 try:
-                    prep = prepared(args, model_dir(shape, tok, root), dataset, batch)
+                    prep = prepared(args, model_dir(shape, tok, root), dataset, 16 if batch == "auto" else batch)
                     if backend is None:
                         backend = make_backend("hf", prep.config.model, dtype=args.dtype, random_weights=True).load()
+                    if batch == "auto":  # the run's own choice (batch_size=auto), then measured like any batch
+                        batch = auto_batch(backend, prep)
+                        prep = prepared(args, model_dir(shape, tok, root), dataset, batch)
                     cell = measure(args, backend, prep, batch)
                     wb = weights_bytes(backend._model)
-                    cell.update(weights_bytes=wb, bound_tokens_per_s=batch * bw / wb if bw else None)
+                    cell.update(weights_bytes=wb, bound_tokens_per_s=batch * bw / wb if bw else None, batch_asked=asked)
                 except Exception as e:  # noqa: BLE001 - recorded; the next cell goes on
                     cell = {"error": f"{type(e).__name__}: {str(e)[:300]}", "pipeline": {}, "forward": {},
                             "prompt_tokens": 0, "max_new_tokens": 0, "peak_gpu_bytes": None}
                 last = time.monotonic() - t0
                 report["results"].append({"shape": shape, "dataset": dataset, "batch": batch, "seconds": last, **cell})
+                batch = asked
                 save()
                 print(f"{name}: {last:.1f} s", file=sys.stderr, flush=True)
         if backend is not None:
