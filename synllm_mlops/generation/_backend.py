@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 
 from synllm_mlops.errors import ConfigError, unknown
+from synllm_mlops.generation._batch import AUTO_CPU_BATCH
 from synllm_mlops.generation._params import GenerationParams
 from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.prompts import Prompt
@@ -95,6 +96,19 @@ class GenerationBackend(ABC):
             return tok.apply_chat_template(prompt.messages, add_generation_prompt=True, tokenize=False)
         return f"{prompt.system}\n\n{prompt.user}\n\nCSV rows:\n"
 
+    def auto_batch_size(self, prompt_tokens: int, max_new_tokens: int, cap: int) -> int:
+        """The batch ``batch_size=auto`` means for this backend: here a fixed CPU choice; ``hf`` on CUDA sizes it
+        from the free GPU memory. ``cap`` is the most sequences the run needs."""
+        return max(1, min(AUTO_CPU_BATCH, cap))
+
+    def resolve_batch_size(self, params: GenerationParams, prompt: Prompt, max_new_tokens: int,
+                           cap: int) -> GenerationParams:
+        """``params`` with ``batch_size=auto`` replaced by this backend's choice (unchanged otherwise)."""
+        if params.batch_size != "auto":
+            return params
+        n = self.auto_batch_size(self.count_tokens(self.prompt_text(prompt)), max_new_tokens, max(cap, 1))
+        return params.model_copy(update={"batch_size": n})
+
     def generate(self, prompt: Prompt, n: int, params: GenerationParams, *, regex: str | None,
                  max_new_tokens: int, seed: int, on_batch: Callable[[BatchResult], None] | None = None,
                  guide: RowGuide | None = None) -> BatchResult:
@@ -108,6 +122,7 @@ class GenerationBackend(ABC):
             raise ConfigError(f"number of sequences must be >= 1, got {n}")
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        params = self.resolve_batch_size(params, prompt, max_new_tokens, n)
         out: list[Completion] = []
         # one call at a time per backend: torch's RNG is process-wide, so two threads of a served model
         # sampling at once would each lose the reproducibility of their seed

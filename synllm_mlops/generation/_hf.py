@@ -51,16 +51,20 @@ class HFBackend(GenerationBackend):
             every batch of a run has the run's shape (the last batch is padded with sequences that are
             thrown away), so the step compiles once per run, in a timed warm-up reported as
             :attr:`compile_seconds` and not counted as generation time.
+        random_weights: build the model from the directory's ``config.json`` with random weights (seeded, made
+            on the device) instead of loading weights: throughput of a real shape without its weights
+            (``scripts/bench_gpu.py``; the grammar keeps every row valid whatever the weights).
     """
 
     name = "hf"
 
     def __init__(self, model: str, *, device: str | None = None, dtype: str | None = None,
                  attn_implementation: str = "sdpa", shared_prefix: bool = True, ref: ModelRef | None = None,
-                 compile: str = "off"):
+                 compile: str = "off", random_weights: bool = False):
         if compile not in COMPILE_MODES:
             raise ConfigError(f"compile must be one of: {', '.join(COMPILE_MODES)}; got {compile!r}")
         self.compile = compile
+        self.random_weights = random_weights
         self._compiled: set[tuple[int, int, int]] = set()  # (batch, prompt, new tokens) shapes warmed up
         self.ref = ref or resolve_model(model)
         self.device, self.dtype_name, self.attn = device, dtype, attn_implementation
@@ -87,8 +91,17 @@ class HFBackend(GenerationBackend):
         path = str(dequantized_dir(self.ref)) if self.ref.embedded else (self.ref.local_dir or self.ref.hf_id)
         try:
             self._tok = AutoTokenizer.from_pretrained(path)
-            self._model = AutoModelForCausalLM.from_pretrained(
-                path, dtype=getattr(torch, self.dtype_name), attn_implementation=self.attn).to(self.device).eval()
+            dtype = getattr(torch, self.dtype_name)
+            if self.random_weights:
+                from transformers import AutoConfig
+
+                torch.manual_seed(0)
+                with torch.device(self.device):  # initialised where it runs: an 8B shape in seconds on a GPU
+                    self._model = AutoModelForCausalLM.from_config(
+                        AutoConfig.from_pretrained(path), dtype=dtype, attn_implementation=self.attn).eval()
+            else:
+                self._model = AutoModelForCausalLM.from_pretrained(
+                    path, dtype=dtype, attn_implementation=self.attn).to(self.device).eval()
         except (OSError, ValueError) as e:
             raise ModelLoadError(f"could not load model {self.ref.alias!r} from {path}: {e}") from e
         self.shared_prefix = self.shared_prefix and self.attn == "sdpa" and _shared.supported(self._model)
@@ -103,6 +116,7 @@ class HFBackend(GenerationBackend):
         self.load()
         cfg = self._model.config
         revision = getattr(cfg, "_commit_hash", None) or (f"gguf:{self.ref.gguf_file}" if self.ref.embedded else "local")
+        revision = "random-weights" if self.random_weights else revision
         return ModelInfo(model=self.ref.alias, hf_id=self.ref.hf_id, revision=str(revision), dtype=self.dtype_name,
                          backend=self.name, device=self.device,
                          extra={"n_params": str(sum(p.numel() for p in self._model.parameters())),
@@ -126,6 +140,25 @@ class HFBackend(GenerationBackend):
     def compiling(self) -> bool:
         """Whether decoding steps run compiled: ``compile="on"`` on a CUDA device."""
         return self.compile == "on" and self.device == "cuda"
+
+    def auto_batch_size(self, prompt_tokens: int, max_new_tokens: int, cap: int) -> int:
+        """On CUDA: the largest batch whose new-token KV cache and step activations fit
+        :data:`~synllm_mlops.generation._batch.AUTO_MEMORY_FRACTION` of the free GPU memory (the weights are
+        already there, so outside it; the prompt's one batch-1 cache fits the margin), at most ``cap``; on CPU
+        the fixed choice."""
+        self.load()
+        if self.device != "cuda":
+            return super().auto_batch_size(prompt_tokens, max_new_tokens, cap)
+        import torch
+
+        from synllm_mlops.generation._batch import choose_batch_size, per_sequence_bytes
+
+        free, _total = torch.cuda.mem_get_info(self._model.device)
+        # without shared-prefix attention every sequence also holds its own copy of the prompt's cache
+        cache_tokens = max_new_tokens + 1 + (0 if self.shared_prefix else prompt_tokens)
+        per_seq = per_sequence_bytes(self._model.config, dtype_bytes=self._model.dtype.itemsize,
+                                     context=prompt_tokens + max_new_tokens, cache_tokens=cache_tokens)
+        return choose_batch_size(free, per_seq, cap)
 
     # -- generation ----------------------------------------------------------------------------
     def _prefill(self, text: str):
