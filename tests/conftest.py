@@ -32,6 +32,8 @@ def mlflow_store(tmp_path, monkeypatch):
     while mlflow.active_run():
         mlflow.end_run()
     mlflow.set_tracking_uri(None)
+    for var in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID"):  # mlflow.set_experiment exports the id: not for the next store
+        os.environ.pop(var, None)
 
 
 @pytest.fixture(scope="session")

@@ -73,6 +73,17 @@ def ensure_experiment(name: str) -> str:
     return exp.experiment_id
 
 
+def exists(experiment_id: str) -> bool:
+    """Whether the current tracking store has an active experiment with this id."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.MlflowClient().get_experiment(experiment_id).lifecycle_stage == "active"
+    except MlflowException:
+        return False
+
+
 def launch_run_to_relocate() -> str | None:
     """The id of the run ``mlflow run`` created in Default when no experiment was chosen, else None."""
     run_id = os.environ.get("MLFLOW_RUN_ID")

@@ -66,6 +66,9 @@ def tracked_run(stage: str, *, run_name: str | None = None, nested: bool = False
         launch = _experiment.launch_run_to_relocate()
         if launch:
             tags = {**_experiment.adopt_launch_run(launch), **(tags or {})}
+        exp_id = os.environ.get("MLFLOW_EXPERIMENT_ID")
+        if exp_id and not _experiment.exists(exp_id):  # exported by set_experiment for another store: not a choice
+            os.environ.pop("MLFLOW_EXPERIMENT_ID")
         if not os.environ.get("MLFLOW_RUN_ID") and not os.environ.get("MLFLOW_EXPERIMENT_ID"):
             mlflow.set_experiment(experiment_id=_experiment.ensure_experiment(_experiment.experiment_name(experiment)))
     # tags go in with the run itself: a worker killed a moment later leaves a run that says whose it is

@@ -156,6 +156,11 @@ def test_evaluate_refuses_real_data_other_than_the_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("SYNLLM_GUARD_KEY_DIR", str(gen / "keys"))
     monkeypatch.chdir(gen)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)  # the process's store, whatever an earlier test left set
+    for var in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID"):  # ids of another store (mlflow.set_experiment exports them)
+        monkeypatch.delenv(var, raising=False)
     run = run_generation(RunConfig(backend="fake", model="fake", n_rows=4, batch_size=4, calibration="none"),
                          evaluate=False, progress=False)
     real = load_data(load_spec("cirrhosis"))
@@ -171,3 +176,4 @@ def test_evaluate_refuses_real_data_other_than_the_runs(tmp_path, monkeypatch):
     (tmp_path / "check").mkdir()
     out = check_cli(case, tmp_path / "check", monkeypatch)
     assert data_digest(edited) in out  # both digests are named
+    mlflow.set_tracking_uri(None)
