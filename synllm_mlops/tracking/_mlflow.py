@@ -27,9 +27,21 @@ from synllm_mlops.tracking._experiment import EXPERIMENT  # noqa: E402  (re-expo
 PROMPT_PREFIX = "synllm-"
 
 
+# MLflow loggers that narrate what every run does (system-metrics monitor start/stop, the active logged model
+# set/cleared, the trace queue flushed at exit): nothing a user can act on, so they speak only at WARNING,
+# unless the user has set a level on them
+_CHATTY_LOGGERS = ("mlflow.system_metrics", "mlflow.tracking.fluent", "mlflow.tracing.export.async_export_queue")
+
+
 def _mlflow():
+    import logging
+
     import mlflow
 
+    for name in _CHATTY_LOGGERS:
+        log = logging.getLogger(name)
+        if log.level == logging.NOTSET:
+            log.setLevel(logging.WARNING)
     return mlflow
 
 
