@@ -15,7 +15,7 @@ from synllm_mlops.generation._backend import Completion, GenerationBackend, Mode
 from synllm_mlops.generation._catalog import ModelRef, resolve_model
 from synllm_mlops.generation import _shared_prefix as _shared
 from synllm_mlops.generation._params import GenerationParams
-from synllm_mlops.generation._rule_mask import LoopRuleLogitsProcessor, RuleLogitsProcessor, TokenTable
+from synllm_mlops.generation._rule_mask import RuleLogitsProcessor
 from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.generation._weights import dequantized_dir
 from synllm_mlops.prompts import Prompt
@@ -74,10 +74,8 @@ class HFBackend(GenerationBackend):
         self._compiler = None
         self._grammars: dict[str, object] = {}
         self._texts: dict[int, str] = {}  # token id -> decoded text, for the rule processor
-        self._table: TokenTable | None = None  # every token's text, for the rule processor's masks
-        # the loop stays the default: the vectorised RuleLogitsProcessor is exact but measured slower per step
-        # on CPU at batch 16 (README, "Rule guide cost"); select it explicitly (tests, benchmarks, GPU trials)
-        self.rule_processor = LoopRuleLogitsProcessor
+        # the rule guide; tests and scripts/bench_rules.py swap in the reference LoopRuleLogitsProcessor
+        self.rule_processor = RuleLogitsProcessor
 
     # -- loading -------------------------------------------------------------------------------
     def load(self) -> "HFBackend":
@@ -134,7 +132,7 @@ class HFBackend(GenerationBackend):
         """Drop the weights, the prompt's KV cache and the compiled grammars."""
         self._model = self._tok = self._prefix = self._compiler = None
         self._compiled = set()
-        self._grammars, self._texts, self._table = {}, {}, None
+        self._grammars, self._texts = {}, {}
 
     @property
     def compiling(self) -> bool:
@@ -248,14 +246,6 @@ class HFBackend(GenerationBackend):
             text = self._texts[token_id] = self._tok.decode([token_id], skip_special_tokens=True)
         return text
 
-    def _token_table(self, width: int) -> TokenTable:
-        if self._table is None or len(self._table.texts) != width:
-            n = min(width, len(self._tok))  # ids past the tokenizer (padded embeddings) decode to nothing
-            texts = self._tok.batch_decode([[t] for t in range(n)], skip_special_tokens=True) + [""] * (width - n)
-            self._table = TokenTable(texts)
-            self._texts.update(enumerate(texts[:n]))
-        return self._table
-
     def _generate_batch(self, prompt: Prompt, batch_size: int, params: GenerationParams, regex: str | None,
                         max_new_tokens: int, seed: int, guide: RowGuide | None = None) -> list[Completion]:
         import torch
@@ -280,9 +270,7 @@ class HFBackend(GenerationBackend):
 
             procs.append(xgr.contrib.hf.LogitsProcessor(self._grammar(regex)))
             if guide is not None:  # after the grammar: it only narrows what the grammar allows
-                kwargs = {"table": self._token_table(self._model.config.vocab_size)} \
-                    if self.rule_processor is RuleLogitsProcessor else {}
-                procs.append(self.rule_processor(guide, self._token_text, ids.shape[1], batch_size, seed, **kwargs))
+                procs.append(self.rule_processor(guide, self._token_text, ids.shape[1], batch_size, seed))
         procs.append(TemperatureLogitsWarper(params.temperature))
         if params.top_k:
             procs.append(TopKLogitsWarper(params.top_k))

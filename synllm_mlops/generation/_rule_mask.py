@@ -1,17 +1,17 @@
-"""The rule guide as a logits processor: one masked fill over the batch per decoding step.
+"""The rule guide as a logits processor: one pass over the batch per decoding step, one device sync.
 
 Where the field being written carries a constraint (a hard rule, a steering bin), the tokens the grammar
-allows but that cannot lead to a satisfying value are dropped (see :class:`RowGuide`). Whether a token
-is dropped depends only on the field's constraint, the field's text so far and the token's text up to
-its first separator, so for each such *state* a list of dropped token ids is computed once, over the
-few tokens that can be written inside that column at all (its *candidates*: text made of the column's
-characters up to the first ``,``/newline -- 78 of SmolLM2's 49k tokens for a numeric column). A step
-then scatters the states' lists into one (batch, vocabulary) mask and applies it with tensor
-operations: no loop over the vocabulary, no per-sequence ``nonzero().tolist()``.
+allows but that cannot lead to a satisfying value are dropped (see :class:`RowGuide`). Whether a token is
+dropped depends only on the field's constraint, the field's text so far and the token, so each verdict is
+computed once per *state* (constraint, text so far) and kept: sequences that reach the same state (the
+first digits of a number, a category's first letters) reuse it. A step reads every grammar-allowed token
+of the constrained rows with one ``nonzero`` over the batch (the step's one device synchronisation), looks
+their verdicts up, and drops the refused ones with one indexed fill -- no loop over the vocabulary, no
+per-sequence ``nonzero().tolist()``.
 
-It is exact: a row where the grammar allows a token outside the column's candidates (never seen with
-our grammars) falls back to checking that row token by token, as :class:`LoopRuleLogitsProcessor` -- the
-original implementation, kept as the reference the tests compare with -- does for every row.
+It is exact by construction: the verdict of a token is what :meth:`RowTracker.allows` says, as in
+:class:`LoopRuleLogitsProcessor` -- the original implementation, kept as the reference the tests compare
+with (lock-step scores, and the same sampled tokens on the real model under one seed).
 """
 
 from __future__ import annotations
@@ -21,79 +21,8 @@ import math
 import numpy as np
 
 from synllm_mlops.generation._rules import FieldConstraint, RowGuide, RowTracker
-from synllm_mlops.spec import NA_TOKEN, ColumnSpec
 
 MAX_ALLOWED = 512  # more grammar-allowed tokens than this: not inside a constrained field (e.g. free text)
-
-
-def _head(text: str) -> tuple[str, bool]:
-    """``text`` up to its first separator, and whether one follows (what the rule check reads of a token)."""
-    for i, ch in enumerate(text):
-        if ch in ",\n":
-            return text[:i], True
-    return text, False
-
-
-def _alphabet(col: ColumnSpec) -> frozenset[str]:
-    chars = set(NA_TOKEN)
-    if col.is_numeric:
-        chars |= set("0123456789.-")
-    else:
-        for c in col.categories or []:
-            chars |= set(c)
-    return frozenset(chars)
-
-
-def _allows(c: FieldConstraint, partial: str, head: str, sep: bool) -> bool:
-    """:meth:`RowTracker.allows` for a token read as (head, separator follows); ``partial`` holds no separator."""
-    return c.allows_value(partial + head) if sep else c.allows_prefix(partial + head)
-
-
-class _Candidates:
-    """The tokens of one column's alphabet, grouped by (head, separator follows)."""
-
-    def __init__(self, heads: list[tuple[str, bool]], alphabet: frozenset[str]):
-        index: dict[tuple[str, bool], int] = {}
-        ids, key_of = [], []
-        for t, key in enumerate(heads):
-            if set(key[0]) <= alphabet:
-                ids.append(t)
-                key_of.append(index.setdefault(key, len(index)))
-        self.keys = list(index)
-        self.ids = np.asarray(ids, dtype=np.int64)
-        self.key_of = np.asarray(key_of, dtype=np.int64)
-        self.inside = np.zeros(len(heads), dtype=bool)
-        self.inside[self.ids] = True
-
-
-class TokenTable:
-    """Each token's text as the rule check reads it, and per column alphabet its candidate tokens; build once per tokenizer.
-
-    Args:
-        texts: the decoded text of every token id, in id order (the width of the logits).
-    """
-
-    def __init__(self, texts: list[str]):
-        self.texts = texts
-        self.heads = [_head(t) for t in texts]
-        self._candidates: dict[frozenset[str], _Candidates] = {}
-        self._inside: dict[tuple, object] = {}
-
-    def candidates(self, col: ColumnSpec) -> _Candidates:
-        alphabet = _alphabet(col)
-        if alphabet not in self._candidates:
-            self._candidates[alphabet] = _Candidates(self.heads, alphabet)
-        return self._candidates[alphabet]
-
-    def inside(self, columns: list[ColumnSpec], device):
-        """(columns + 1, vocabulary) bool tensor: row j marks column j's candidates; the last row is all True."""
-        import torch
-
-        key = (tuple(_alphabet(c) for c in columns), str(device))
-        if key not in self._inside:
-            rows = [self.candidates(c).inside for c in columns] + [np.ones(len(self.texts), dtype=bool)]
-            self._inside[key] = torch.from_numpy(np.stack(rows)).to(device)
-        return self._inside[key]
 
 
 def _constraint_key(c: FieldConstraint) -> tuple:
@@ -121,11 +50,17 @@ class _TrackingProcessor:
                 row.feed(self.token_text(token))
         return [row.constraint(self.guide) for row in self.rows]
 
+
+class LoopRuleLogitsProcessor(_TrackingProcessor):
+    """The reference implementation: every sequence, every grammar-allowed token, checked in Python each step."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.masked = 0
+
     def _mask_row(self, scores, b: int, constraint: FieldConstraint) -> int:
         """Token by token for sequence ``b``; returns the number of tokens dropped."""
-        import torch
-
-        allowed = torch.isfinite(scores[b]).nonzero().flatten().tolist()
+        allowed = (scores[b] > -math.inf).nonzero().flatten().tolist()
         if len(allowed) > MAX_ALLOWED:
             return 0
         row = self.rows[b]
@@ -134,14 +69,6 @@ class _TrackingProcessor:
             scores[b, bad] = -math.inf
             return len(bad)
         return 0
-
-
-class LoopRuleLogitsProcessor(_TrackingProcessor):
-    """The reference implementation: every sequence, every grammar-allowed token, checked in Python each step."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.masked = 0
 
     def __call__(self, input_ids, scores):
         for b, constraint in enumerate(self._advance(input_ids)):
@@ -163,64 +90,67 @@ class RuleLogitsProcessor(_TrackingProcessor):
         prompt_len: tokens of the prompt (the first call sees only the prompt).
         batch_size: sequences in the batch.
         seed: seeds the batch's steering draws.
-        table: the tokenizer's :class:`TokenTable`; built from ``token_text`` on the first call when omitted.
     """
 
-    def __init__(self, guide: RowGuide, token_text, prompt_len: int, batch_size: int, seed: int = 0,
-                 table: TokenTable | None = None):
+    def __init__(self, guide: RowGuide, token_text, prompt_len: int, batch_size: int, seed: int = 0):
         super().__init__(guide, token_text, prompt_len, batch_size, seed)
-        self.table = table
-        self._bad: dict[tuple, np.ndarray] = {}  # (column, constraint, partial) -> dropped token ids
-        self._masked = None  # a device tensor: reading it synchronises, so only on demand
-        self.fallbacks = 0  # rows checked token by token (a grammar-allowed token outside the column's candidates)
+        self._verdicts: dict[tuple, dict[int, bool]] = {}  # state (constraint, text so far) -> token id -> kept
+        self._drops: dict[tuple, np.ndarray] = {}  # (state, grammar-allowed ids) -> the ids to drop
+        self._keys: list[tuple[FieldConstraint | None, tuple]] = [(None, ())] * batch_size  # per row, per field
+        self._cons: list[FieldConstraint | None] = [None] * batch_size  # this step's constraint of each row
+        self.masked = 0  # tokens dropped, over all steps and sequences
+        self.states = 0  # distinct states whose verdicts were computed
 
-    @property
-    def masked(self) -> int:
-        """Tokens dropped, over all steps and sequences."""
-        return 0 if self._masked is None else int(self._masked)
+    def _state(self, b: int, c: FieldConstraint) -> tuple:
+        held, key = self._keys[b]
+        if held is not c:  # a new field for this row: its constraint's key, once
+            key = _constraint_key(c)
+            self._keys[b] = (c, key)
+        return key, self.rows[b].partial
 
-    def _dropped(self, j: int, c: FieldConstraint, partial: str) -> np.ndarray:
-        key = (j, _constraint_key(c), partial)
-        ids = self._bad.get(key)
-        if ids is None:
-            cand = self.table.candidates(self.guide.columns[j])
-            ok = np.fromiter((_allows(c, partial, h, s) for h, s in cand.keys), dtype=bool, count=len(cand.keys))
-            ids = self._bad[key] = cand.ids[~ok[cand.key_of]]
-        return ids
+    def _drop(self, b: int, state: tuple, allowed: np.ndarray) -> np.ndarray:
+        """The ids among ``allowed`` that sequence ``b`` (in ``state``) must not write; none at a dead end."""
+        verdicts = self._verdicts.get(state)
+        if verdicts is None:
+            verdicts = self._verdicts[state] = {}
+            self.states += 1
+        row, c = self.rows[b], self._cons[b]
+        ids = allowed.tolist()
+        bad = []
+        for t in ids:
+            kept = verdicts.get(t)
+            if kept is None:
+                kept = verdicts[t] = row.allows(c, self.token_text(t))
+            if not kept:
+                bad.append(t)
+        return np.asarray(bad if len(bad) < len(ids) else [], dtype=np.int64)  # something must be left
 
     def __call__(self, input_ids, scores):
         import torch
 
-        cons = self._advance(input_ids)
+        cons = self._cons = self._advance(input_ids)
         live = [b for b, c in enumerate(cons) if c is not None]
         if not live:
             return scores
-        if self.table is None:
-            self.table = TokenTable([self.token_text(t) for t in range(scores.shape[1])])
-        n_cols, dev = len(self.guide.columns), scores.device
-        column = [n_cols] * len(cons)  # unconstrained rows read the all-True row of ``inside``
+        dev = scores.device
+        ok = (scores if len(live) == len(cons) else scores[torch.tensor(live, device=dev)]) > -math.inf
+        pairs = ok.nonzero().cpu().numpy()  # (live row, token) of every allowed token: the step's one sync
+        bounds = np.searchsorted(pairs[:, 0], np.arange(len(live) + 1)).tolist()
         rows, cols = [], []
-        for b in live:
-            j = column[b] = len(self.rows[b].fields)
-            ids = self._dropped(j, cons[b], self.rows[b].partial)
-            rows.append(np.full(len(ids), b, dtype=np.int64))
-            cols.append(ids)
-        index = torch.from_numpy(np.stack([np.concatenate(rows), np.concatenate(cols)])).to(dev)
-        bad = torch.zeros(scores.shape, dtype=torch.bool, device=dev)
-        bad[index[0], index[1]] = True
-        ok = torch.isfinite(scores)
-        is_live = torch.zeros(len(cons), dtype=torch.bool)
-        is_live[live] = True
-        is_live = is_live.to(dev) & (ok.sum(1) <= MAX_ALLOWED)
-        hit = bad & ok
-        inside = self.table.inside(self.guide.columns, dev)[torch.tensor(column, device=dev)]
-        fallback = is_live & (ok & ~inside).any(1)  # a token whose check was not precomputed: do this row by hand
-        apply = is_live & ~fallback & hit.any(1) & (ok & ~bad).any(1)  # something to drop, something left
-        drop = hit & apply[:, None]
-        scores.masked_fill_(drop, -math.inf)
-        n = drop.sum()
-        self._masked = n if self._masked is None else self._masked + n
-        for b in fallback.nonzero().flatten().tolist():
-            self._masked += self._mask_row(scores, b, cons[b])
-            self.fallbacks += 1
+        for i, b in enumerate(live):
+            if not 0 < bounds[i + 1] - bounds[i] <= MAX_ALLOWED:  # past MAX_ALLOWED: not inside a constrained field
+                continue
+            allowed = pairs[bounds[i]:bounds[i + 1], 1]
+            state = self._state(b, cons[b])
+            key = (state, allowed.tobytes())  # the same state under the same grammar mask: the same drops
+            bad = self._drops.get(key)
+            if bad is None:
+                bad = self._drops[key] = self._drop(b, state, allowed)
+            if len(bad):
+                rows.append(np.full(len(bad), b, dtype=np.int64))
+                cols.append(bad)
+        if rows:
+            index = torch.from_numpy(np.stack([np.concatenate(rows), np.concatenate(cols)])).to(dev)
+            scores[index[0], index[1]] = -math.inf
+            self.masked += index.shape[1]
         return scores

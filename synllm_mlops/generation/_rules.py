@@ -15,6 +15,7 @@ range), nothing is dropped and the parser rejects the row as before.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -98,25 +99,19 @@ class FieldConstraint:
         """Exact: some number the grammar allows, starting with ``text``, lies inside the bounds.
 
         Works on integers in units of the column's precision: the numbers starting with a prefix form
-        a few contiguous runs (``12`` -> 12.x, 120-129.x, 1200-1299.x, ... up to the column's digits).
+        a few contiguous runs (``12`` -> 12.x, 120-129.x, 1200-1299.x, ... up to the column's digits),
+        computed once per column and text (:func:`_runs`); only the bounds differ between constraints.
         """
-        col, dec = self.col, self.col.decimals
-        scale = 10**dec
-        whole, dot, frac = text.partition(".")
-        if not whole.isdigit() or (frac and not frac.isdigit()):
+        col = self.col
+        runs = _runs(col.min, col.max, col.decimals, text)
+        if runs is None:
             return True  # not a number being written: the grammar deals with it
-        lo = max(math.ceil(round(col.min * scale, 6)), self._units(self.lo, self.lo_strict, low=True))
-        hi = min(math.floor(round(col.max * scale, 6)), self._units(self.hi, self.hi_strict, low=False))
-        if dot:
-            rest = dec - len(frac)
-            if rest < 0:
-                return False
-            start = (int(whole) * scale + int(frac or "0") * 10**rest)
-            runs = [(start, start + 10**rest - 1)]
-        else:
-            extra = 0 if whole == "0" else max(len(str(int(col.max))) - len(whole), 0)
-            w = int(whole)
-            runs = [(w * 10**k * scale, (w + 1) * 10**k * scale - 1) for k in range(extra + 1)]
+        key = (self.lo, self.lo_strict, self.hi, self.hi_strict)
+        held = self.__dict__.get("_bounds")  # the bounds in units, for the bounds they were computed from
+        if held is None or held[0] != key:
+            held = self.__dict__["_bounds"] = (key, self._units(self.lo, self.lo_strict, low=True),
+                                               self._units(self.hi, self.hi_strict, low=False))
+        _, lo, hi = held
         return any(max(a, lo) <= min(b, hi) for a, b in runs)
 
     def _units(self, bound: float, strict: bool, *, low: bool) -> float:
@@ -127,6 +122,31 @@ class FieldConstraint:
         if low:
             return math.floor(x) + 1 if strict else math.ceil(x)
         return math.ceil(x) - 1 if strict else math.floor(x)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _runs(col_min: float, col_max: float, dec: int, text: str) -> tuple[tuple[int, int], ...] | None:
+    """The numbers starting with ``text`` inside the column's range, as runs of units of its precision.
+
+    None when ``text`` is not a number being written. Independent of any rule's bound, so shared by every
+    row and constraint of the column (the rule guide asks this for every grammar-allowed token, every step).
+    """
+    scale = 10**dec
+    whole, dot, frac = text.partition(".")
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        return None
+    lo, hi = math.ceil(round(col_min * scale, 6)), math.floor(round(col_max * scale, 6))
+    if dot:
+        rest = dec - len(frac)
+        if rest < 0:
+            return ()
+        start = int(whole) * scale + int(frac or "0") * 10**rest
+        runs = [(start, start + 10**rest - 1)]
+    else:
+        extra = 0 if whole == "0" else max(len(str(int(col_max))) - len(whole), 0)
+        w = int(whole)
+        runs = [(w * 10**k * scale, (w + 1) * 10**k * scale - 1) for k in range(extra + 1)]
+    return tuple((max(a, lo), min(b, hi)) for a, b in runs if max(a, lo) <= min(b, hi))
 
 
 class RowGuide:
