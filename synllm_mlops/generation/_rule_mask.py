@@ -3,8 +3,9 @@
 Where the field being written carries a constraint (a hard rule, a steering bin), the tokens the grammar
 allows but that cannot lead to a satisfying value are dropped (see :class:`RowGuide`). Whether a token is
 dropped depends only on the field's constraint, the field's text so far and the token, so each verdict is
-computed once per *state* (constraint, text so far) and kept: sequences that reach the same state (the
-first digits of a number, a category's first letters) reuse it. A step reads every grammar-allowed token
+computed once per *state* (constraint, text so far) and kept on the guide: sequences that reach the same
+state (the first digits of a number, a category's first letters), in this batch or a later one of the run,
+reuse it. A step reads every grammar-allowed token
 of the constrained rows with one ``nonzero`` over the batch (the step's one device synchronisation), looks
 their verdicts up, and drops the refused ones with one indexed fill -- no loop over the vocabulary, no
 per-sequence ``nonzero().tolist()``.
@@ -23,11 +24,25 @@ import numpy as np
 from synllm_mlops.generation._rules import FieldConstraint, RowGuide, RowTracker
 
 MAX_ALLOWED = 512  # more grammar-allowed tokens than this: not inside a constrained field (e.g. free text)
+MAX_STATES = 200_000  # verdict cache entries kept on a guide between batches (~20 verdicts each)
 
 
 def _constraint_key(c: FieldConstraint) -> tuple:
     return (c.col.name, c.lo, c.lo_strict, c.hi, c.hi_strict, None if c.allowed is None else frozenset(c.allowed),
             frozenset(c.forbidden), c.forbid_na)
+
+
+def _caches(guide: RowGuide, token_text) -> tuple[dict, dict]:
+    """The verdict caches ``guide`` keeps for this tokenizer between batches (emptied past MAX_STATES)."""
+    owner = getattr(token_text, "__self__", token_text)  # the backend (or the table) behind a bound method
+    for held, verdicts, drops in guide.caches:
+        if held is owner:
+            if len(verdicts) > MAX_STATES:
+                verdicts.clear()
+                drops.clear()
+            return verdicts, drops
+    guide.caches.append((owner, {}, {}))
+    return guide.caches[-1][1:]
 
 
 class _TrackingProcessor:
@@ -94,12 +109,12 @@ class RuleLogitsProcessor(_TrackingProcessor):
 
     def __init__(self, guide: RowGuide, token_text, prompt_len: int, batch_size: int, seed: int = 0):
         super().__init__(guide, token_text, prompt_len, batch_size, seed)
-        self._verdicts: dict[tuple, dict[int, bool]] = {}  # state (constraint, text so far) -> token id -> kept
-        self._drops: dict[tuple, np.ndarray] = {}  # (state, grammar-allowed ids) -> the ids to drop
+        # state (constraint, text so far) -> token id -> kept; (state, grammar-allowed ids) -> the ids to drop
+        self._verdicts, self._drops = _caches(guide, token_text)
         self._keys: list[tuple[FieldConstraint | None, tuple]] = [(None, ())] * batch_size  # per row, per field
         self._cons: list[FieldConstraint | None] = [None] * batch_size  # this step's constraint of each row
         self.masked = 0  # tokens dropped, over all steps and sequences
-        self.states = 0  # distinct states whose verdicts were computed
+        self.states = 0  # states whose verdicts this processor started computing (the shared cache's misses)
 
     def _state(self, b: int, c: FieldConstraint) -> tuple:
         held, key = self._keys[b]

@@ -164,6 +164,9 @@ class RowGuide:
         self.spec = spec
         self.steering = steering  # calibration.Steering: which bin each field should fall in (None = off)
         self.columns = spec.columns
+        # the rule processor's verdicts per tokenizer, kept across the run's batches (see generation._rule_mask):
+        # a verdict depends only on (constraint, field text so far, token), never on the batch that asked for it
+        self.caches: list[tuple[object, dict, dict]] = []
         index = {c.name: i for i, c in enumerate(spec.columns)}
         # per field: (earlier field, function(earlier text, constraint)) pairs
         self._deps: dict[int, list[tuple[int, object]]] = {}

@@ -329,3 +329,24 @@ def test_vectorised_processor_synchronises_once_per_step_whatever_the_batch(monk
     loop = [reads_per_step(LoopRuleLogitsProcessor, b) for b in (2, 16)]
     assert vec[0] == vec[1] <= 3  # the tokens just sampled, the allowed pairs (nonzero + its transfer)
     assert loop[1] > loop[0]  # the reference reads each sequence's mask on its own
+
+
+def test_verdicts_are_kept_on_the_guide_for_the_runs_later_batches():
+    spec = _spec([{"id": "r", "kind": "ordering", "note": "n", "hard": True, "left": "a", "op": "<=", "right": "b"}])
+    guide = RowGuide.for_spec(spec)
+    vocab = ["<pad>"] + list("0123456789.,\n") + ["low"]
+    text = dict(enumerate(vocab)).__getitem__
+    row = [vocab.index(t) for t in [*"1,12.5,", "low", *",1"]]  # field b, bounded by a = 12.5
+
+    def batch(token_text) -> tuple[int, torch.Tensor]:
+        proc = RuleLogitsProcessor(guide, token_text, prompt_len=1, batch_size=2, seed=0)
+        out = None
+        for s in range(1, len(row) + 1):
+            out = proc(torch.tensor([[0] + row[:s]] * 2), torch.zeros(2, len(vocab)))
+        return proc.states, out
+
+    first, out1 = batch(text)
+    again, out2 = batch(text)  # the same run's next batch: every state already judged
+    other, out3 = batch(dict(enumerate(vocab)).__getitem__)  # another tokenizer's ids: judged afresh
+    assert first > 0 and again == 0 and other == first
+    assert torch.equal(out1, out2) and torch.equal(out1, out3) and not torch.isfinite(out1).all()
