@@ -34,8 +34,9 @@ def processor_only(args) -> None:
     from synllm_mlops.generation import RowGuide, resolve_model
     from synllm_mlops.generation._rule_mask import LoopRuleLogitsProcessor, RuleLogitsProcessor
     from synllm_mlops.generation._weights import dequantized_dir
+    from synllm_mlops.pipeline import prepare
 
-    prep = prepare_only(RunConfig(dataset=args.dataset, strategy=args.strategy, model=args.model))
+    prep = prepare(RunConfig(dataset=args.dataset, strategy=args.strategy, model=args.model))
     tok = AutoTokenizer.from_pretrained(str(dequantized_dir(resolve_model(args.model))))
     texts = tok.batch_decode([[t] for t in range(len(tok))], skip_special_tokens=True)
     spec, train = prep.spec, prep.split.train
@@ -81,12 +82,6 @@ def processor_only(args) -> None:
     print("|---|---|---|")
     for name, (ms, ms_later) in out.items():
         print(f"| {name} | {ms:.2f} | {'-' if ms_later is None else f'{ms_later:.2f}'} |")
-
-
-def prepare_only(cfg):
-    from synllm_mlops.pipeline import prepare
-
-    return prepare(cfg)
 
 
 def main() -> None:

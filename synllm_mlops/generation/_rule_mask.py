@@ -112,7 +112,6 @@ class RuleLogitsProcessor(_TrackingProcessor):
         # state (constraint, text so far) -> token id -> kept; (state, grammar-allowed ids) -> the ids to drop
         self._verdicts, self._drops = _caches(guide, token_text)
         self._keys: list[tuple[FieldConstraint | None, tuple]] = [(None, ())] * batch_size  # per row, per field
-        self._cons: list[FieldConstraint | None] = [None] * batch_size  # this step's constraint of each row
         self.masked = 0  # tokens dropped, over all steps and sequences
         self.states = 0  # states whose verdicts this processor started computing (the shared cache's misses)
 
@@ -123,13 +122,13 @@ class RuleLogitsProcessor(_TrackingProcessor):
             self._keys[b] = (c, key)
         return key, self.rows[b].partial
 
-    def _drop(self, b: int, state: tuple, allowed: np.ndarray) -> np.ndarray:
-        """The ids among ``allowed`` that sequence ``b`` (in ``state``) must not write; none at a dead end."""
+    def _drop(self, b: int, c: FieldConstraint, state: tuple, allowed: np.ndarray) -> np.ndarray:
+        """The ids among ``allowed`` that sequence ``b`` (under ``c``, in ``state``) must not write; none at a dead end."""
         verdicts = self._verdicts.get(state)
         if verdicts is None:
             verdicts = self._verdicts[state] = {}
             self.states += 1
-        row, c = self.rows[b], self._cons[b]
+        row = self.rows[b]
         ids = allowed.tolist()
         bad = []
         for t in ids:
@@ -143,7 +142,7 @@ class RuleLogitsProcessor(_TrackingProcessor):
     def __call__(self, input_ids, scores):
         import torch
 
-        cons = self._cons = self._advance(input_ids)
+        cons = self._advance(input_ids)
         live = [b for b, c in enumerate(cons) if c is not None]
         if not live:
             return scores
@@ -160,7 +159,7 @@ class RuleLogitsProcessor(_TrackingProcessor):
             key = (state, allowed.tobytes())  # the same state under the same grammar mask: the same drops
             bad = self._drops.get(key)
             if bad is None:
-                bad = self._drops[key] = self._drop(b, state, allowed)
+                bad = self._drops[key] = self._drop(b, cons[b], state, allowed)
             if len(bad):
                 rows.append(np.full(len(bad), b, dtype=np.int64))
                 cols.append(bad)

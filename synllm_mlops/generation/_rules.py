@@ -106,12 +106,7 @@ class FieldConstraint:
         runs = _runs(col.min, col.max, col.decimals, text)
         if runs is None:
             return True  # not a number being written: the grammar deals with it
-        key = (self.lo, self.lo_strict, self.hi, self.hi_strict)
-        held = self.__dict__.get("_bounds")  # the bounds in units, for the bounds they were computed from
-        if held is None or held[0] != key:
-            held = self.__dict__["_bounds"] = (key, self._units(self.lo, self.lo_strict, low=True),
-                                               self._units(self.hi, self.hi_strict, low=False))
-        _, lo, hi = held
+        lo, hi = self._units(self.lo, self.lo_strict, low=True), self._units(self.hi, self.hi_strict, low=False)
         return any(max(a, lo) <= min(b, hi) for a, b in runs)
 
     def _units(self, bound: float, strict: bool, *, low: bool) -> float:
