@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
+_SECRET_QUERY = re.compile(r"([?&;](?:password|passwd|pwd|secret|token|api_?key|access_?key|sslpassword)=)[^&;#]*", re.I)
+
+
+def redact(url: str) -> str:
+    """Hide passwords in a URL shown in a message or a log: the userinfo password and secret query parameters.
+
+    Example:
+        >>> redact("postgresql://u:pw@h/db?sslmode=require&password=pw")
+        'postgresql://u:***@h/db?sslmode=require&password=***'
+    """
+    return _SECRET_QUERY.sub(r"\1***", re.sub(r"(://[^:/@?#]+):[^/?#]*@", r"\1:***@", url))
+
 
 class SynLLMError(Exception):
     """Base class for all errors raised by synllm_mlops."""

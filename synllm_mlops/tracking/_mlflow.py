@@ -19,9 +19,9 @@ from typing import Any, Iterator
 import pandas as pd
 
 import synllm_mlops
-from synllm_mlops.errors import ConfigError
+from synllm_mlops.errors import ConfigError, redact
 from synllm_mlops.spec import DatasetSpec
-from synllm_mlops.tracking._reach import _shown_uri, check_reachable
+from synllm_mlops.tracking._reach import check_reachable
 
 from synllm_mlops.tracking._experiment import EXPERIMENT  # noqa: E402  (re-exported)
 PROMPT_PREFIX = "synllm-"
@@ -300,7 +300,7 @@ def _get_run(run_id: str):
     try:
         return mlflow.MlflowClient().get_run(run_id)
     except MlflowException as e:
-        uri = _shown_uri(mlflow.get_tracking_uri())
+        uri = redact(mlflow.get_tracking_uri())
         if e.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             first = str(e.message).strip().splitlines()[0][:200] if str(e.message).strip() else e.error_code
             raise ConfigError(f"the tracking store {uri} could not return run {run_id!r} ({first}); fix: set "

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 import socket
 import urllib.request
 from urllib.parse import urlparse
 
-from synllm_mlops.errors import ConfigError
+from synllm_mlops.errors import ConfigError, redact
 
 _REACHED: set[str] = set()
-
-
-def _shown_uri(uri: str) -> str:
-    return re.sub(r"(://[^:/@?#]+):[^/?#]*@", r"\1:***@", uri)  # never echo a password
 
 
 def check_reachable(uri: str | None = None, timeout_s: float | None = None) -> None:
@@ -38,7 +33,7 @@ def check_reachable(uri: str | None = None, timeout_s: float | None = None) -> N
     except OSError as e:
         why = "no answer within {:g} s".format(timeout_s) if isinstance(e, TimeoutError) else (e.strerror or str(e)).lower()
         raise ConfigError(
-            f"cannot reach the MLflow tracking server {_shown_uri(uri)} (MLFLOW_TRACKING_URI): {why}; fix: start it "
+            f"cannot reach the MLflow tracking server {redact(uri)} (MLFLOW_TRACKING_URI): {why}; fix: start it "
             f"(`mlflow server --host {parsed.hostname} --port {port}`), or set MLFLOW_TRACKING_URI to a running server "
             "or to a local store such as sqlite:///mlflow.db") from None
     _REACHED.add(uri)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from synllm_mlops import tracking
 from synllm_mlops.config import RunConfig, Seed, config_error, shown
-from synllm_mlops.errors import CONTINUE_AFTER, ConfigError
+from synllm_mlops.errors import CONTINUE_AFTER, ConfigError, redact
 from synllm_mlops.generation import GenerationBackend, make_backend
 from synllm_mlops.calibration import CALIBRATION_SPACE
 from synllm_mlops.prompts import PROMPT_SPACE
@@ -129,19 +128,6 @@ class TuneConfig(BaseModel):
             return cls(**{k: v for k, v in kwargs.items() if v is not None})
         except ValidationError as e:
             raise config_error("tune configuration", e, {**RunConfig.flat_fields(), **cls.tune_fields()}) from None
-
-
-_SECRET_QUERY = re.compile(r"([?&;](?:password|passwd|pwd|secret|token|api_?key|access_?key|sslpassword)=)[^&;#]*", re.I)
-
-
-def redact(url: str) -> str:
-    """Hide passwords in a storage URL: the userinfo password and secret query parameters.
-
-    Example:
-        >>> redact("postgresql://u:pw@h/db?sslmode=require&password=pw")
-        'postgresql://u:***@h/db?sslmode=require&password=***'
-    """
-    return _SECRET_QUERY.sub(r"\1***", re.sub(r"(://[^:/@?#]+):[^/?#]*@", r"\1:***@", url))
 
 
 _STORAGE_SCHEMES = ("sqlite", "postgresql", "mysql")

@@ -28,6 +28,9 @@ def test_a_password_in_the_uri_is_not_echoed():
     with pytest.raises(ConfigError) as e:
         check_reachable(f"http://me:secret@127.0.0.1:{_closed_port()}")
     assert "secret" not in str(e.value) and "me:***@" in str(e.value)
+    with pytest.raises(ConfigError) as e:  # a token in the query is hidden as well (the one redact() for all URLs)
+        check_reachable(f"http://127.0.0.1:{_closed_port()}/?token=hunter2")
+    assert "hunter2" not in str(e.value) and "token=***" in str(e.value)
 
 
 def test_a_listening_server_and_local_stores_pass(tmp_path):
