@@ -17,7 +17,8 @@ import pandas as pd
 
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.evaluation._risk import SuccessRate
-from synllm_mlops.generation import GenerationBackend, GenerationParams, column_regex
+from synllm_mlops.constraints import column_regex
+from synllm_mlops.generation import GenerationBackend, GenerationParams
 from synllm_mlops.prompts import Prompt
 from synllm_mlops.spec import NA_TOKEN, DatasetSpec, normalise_category
 
