@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from synllm_mlops.spec import NA_TOKEN, DatasetSpec, normalise_category
+from synllm_mlops.spec import MISSING_TEXTS, NA_TOKEN, DatasetSpec, normalise_category
 
 MIN_COLUMNS = 6
 _SPLIT = re.compile(r"[,;\t|]")
@@ -54,7 +54,7 @@ class NearCopyIndex:
     def _token(self, raw: str, j: int) -> str:
         v = raw.strip().strip("\"'").strip()
         col = self.spec.columns[j]
-        if v in (NA_TOKEN, "", "N/A", "NaN", "nan"):
+        if v in MISSING_TEXTS:
             return NA_TOKEN
         if col.is_numeric:
             try:
