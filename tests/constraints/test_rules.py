@@ -97,6 +97,17 @@ def test_soft_and_single_column_rules_need_no_guide():
     assert len(guide.fields) == 5  # the five hard "mean <= worst" rules
 
 
+def test_the_guide_reads_a_rule_value_as_the_spec_does():
+    """``value: [4.0]`` on a categorical column means the category "4" for the spec checks, the parser and the guide."""
+    spec = DatasetSpec.model_validate({"name": "t", "target": "y", "columns": [
+        {"name": "y", "type": "categorical", "categories": ["0", "1"]},
+        {"name": "s", "type": "categorical", "categories": ["3", "4"]}], "rules": [
+        {"id": "r", "kind": "implication", "note": "n", "hard": True,
+         "if": {"column": "y", "op": "==", "value": "1"}, "then": {"column": "s", "op": "in", "value": [4.0]}}]})
+    c = RowGuide.for_spec(spec).constraint(["1"])
+    assert c.allowed == {"4"} and c.allows_value("4") and not c.allows_value("3")
+
+
 def test_missing_earlier_value_sets_no_bound():
     spec = _spec([{"id": "r", "kind": "implication", "note": "n", "hard": True,
                    "if": {"column": "g", "op": "==", "value": "high"}, "then": {"column": "b", "op": ">", "value": 10}}])
