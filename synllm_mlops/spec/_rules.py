@@ -93,7 +93,8 @@ class Interval:
 
     def holds(self, x):
         """Whether ``x`` (a number or a numeric Series; NaN never) lies inside."""
-        return COMPARE[">" if self.lo_strict else ">="](x, self.lo) & COMPARE["<" if self.hi_strict else "<="](x, self.hi)
+        # written out rather than through COMPARE: the rule guide asks this for every token it judges
+        return (x > self.lo if self.lo_strict else x >= self.lo) & (x < self.hi if self.hi_strict else x <= self.hi)
 
     def unit_range(self, decimals: int) -> tuple[float, float]:
         """The first and last value inside, written with ``decimals`` decimals, in units of the last one."""
