@@ -89,8 +89,8 @@ def _mean(parts: dict[str, float]) -> dict[str, Any]:
 
 
 def _weakest_link(parts: dict[str, float]) -> dict[str, Any]:
-    # privacy fails through its weakest channel: averaging seven components let a table of half copies
-    # keep 0.74; the mean still counts so that one noisy component does not decide alone
+    # privacy fails through its weakest channel, which a plain mean hides behind the clean ones; the mean
+    # still counts half so that one noisy component does not decide alone
     out = _mean(parts)
     used = [v for v in parts.values() if not math.isnan(v)]
     if used:
