@@ -56,10 +56,10 @@ def register_champion(folder: Path, *, backend: str, model: str, name: str = "sy
     import mlflow
     import pytest
 
-    from synllm_mlops import tracking
     from synllm_mlops.config import RunConfig
     from synllm_mlops.parsing import table_keys
     from synllm_mlops.pipeline import prepare
+    from synllm_mlops.serving import log_generator_model
 
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}", "SYNLLM_GUARD_KEY_DIR": str(folder / "keys")}
     with pytest.MonkeyPatch.context() as mp:
@@ -76,9 +76,9 @@ def register_champion(folder: Path, *, backend: str, model: str, name: str = "sy
             keys = table_keys(prep.split.train, prep.spec) | table_keys(prep.split.holdout, prep.spec)
             mlflow.set_experiment("serve")
             with mlflow.start_run() as run, pytest.warns(UserWarning, match="guard key"):
-                tracking.log_generator_model(config=cfg, spec=prep.spec, prompt=prep.prompt, max_new_tokens=max_new_tokens,
-                                             real_keys=keys, registered_model=name, source_run_id=run.info.run_id,
-                                             prompt_uri="", targets_json=prep.targets.to_json())
+                log_generator_model(config=cfg, spec=prep.spec, prompt=prep.prompt, max_new_tokens=max_new_tokens,
+                                    real_keys=keys, registered_model=name, source_run_id=run.info.run_id,
+                                    prompt_uri="", targets_json=prep.targets.to_json())
         finally:
             mlflow.set_tracking_uri(None)
     return {**env, "uri": f"models:/{name}@champion", "dataset": cfg.dataset}
