@@ -127,8 +127,10 @@ class Server:
             return False
 
 
-def start_server(env: dict[str, str], log: Path, extra_env: dict[str, str] | None = None, wait_s: int = 240) -> Server:
-    """`mlflow models serve` of ``env["uri"]`` on a free loopback port, in its own process group."""
+def start_server(env: dict[str, str], log: Path, extra_env: dict[str, str] | None = None, wait_s: int = 240,
+                 workers: int = 1) -> Server:
+    """`mlflow models serve` of ``env["uri"]`` on a free loopback port, in its own process group (``workers``
+    uvicorn processes, each loading the model)."""
     port = free_port()
     mlflow_bin = os.path.join(os.path.dirname(sys.executable), "mlflow")
     penv = {**os.environ, **{k: v for k, v in env.items() if k.isupper()}, "PYTHONPATH": str(ROOT),
@@ -136,7 +138,7 @@ def start_server(env: dict[str, str], log: Path, extra_env: dict[str, str] | Non
             "SYNLLM_SERVE_MAX_ROWS": str(MAX_ROWS), **(extra_env or {})}
     out = open(log, "w")
     proc = subprocess.Popen([mlflow_bin, "models", "serve", "-m", env["uri"], "--env-manager", "local", "-p",
-                             str(port), "-h", "127.0.0.1"], env=penv, stdout=out, stderr=subprocess.STDOUT,
+                             str(port), "-h", "127.0.0.1", "--workers", str(workers)], env=penv, stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", proc, log, env["dataset"])
     deadline = time.monotonic() + wait_s
