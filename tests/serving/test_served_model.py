@@ -103,3 +103,60 @@ def test_8_concurrent_calls_give_the_serial_calls_rows(load, monkeypatch, safe):
         assert overlap["max"] > 1, "a concurrent_safe backend's calls never overlapped: a lock serialises them"
     else:
         assert overlap["max"] == 1, "a backend that is not concurrent_safe ran two batches at once"
+
+
+class _JudgingFake(FakeBackend):
+    """The fake backend, plus the hf backend's rule processor replayed over each completion, one character a token:
+    ``judged`` records, per batch, the states whose verdicts the processor had to compute (its cache misses)."""
+
+    VOCAB = "0123456789.,-\nABMNSYabdefghilmnorstuwy "
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.judged: list[int] = []
+
+    def token_text(self, token: int) -> str:
+        return self.VOCAB[token]
+
+    def _generate_batch(self, prompt, batch_size, params, regex, max_new_tokens, seed, guide=None):
+        import torch
+
+        from synllm_mlops.generation._rule_mask import RuleLogitsProcessor
+
+        out = super()._generate_batch(prompt, batch_size, params, regex, max_new_tokens, seed, guide)
+        if guide is not None:
+            proc = RuleLogitsProcessor(guide, self.token_text, prompt_len=1, batch_size=batch_size, seed=seed)
+            texts = [c.text for c in out]
+            ids = [[0] + [self.VOCAB.index(ch) for ch in t] for t in texts]
+            for step in range(1, max(map(len, ids)) + 1):
+                seen = [row[:step] + [self.VOCAB.index("\n")] * max(0, step - len(row)) for row in ids]
+                proc(torch.tensor(seen), torch.zeros(batch_size, len(self.VOCAB)))
+            self.judged.append(proc.states)
+        return out
+
+
+def test_a_repeated_call_on_a_held_guide_judges_no_new_state():
+    """What the served model does (one guide, kept): the same call again computes no verdict, and gives the same rows."""
+    from synllm_mlops.config import RunConfig
+    from synllm_mlops.generation import RowGuide
+    from synllm_mlops.parsing import RowParser
+    from synllm_mlops.pipeline import prepare, sample_rows
+
+    cfg = RunConfig.build(dataset="breast_cancer", backend="fake", model="fake", n_rows=4, batch_size=2,
+                          calibration="none", strategy="featdesc", rows_per_completion=1, seed=5)
+    prep = prepare(cfg)
+    backend = _JudgingFake(spec=prep.spec)
+    held = RowGuide(prep.spec)  # breast_cancer: ordering rules between columns (mean <= worst)
+    assert held.fields
+
+    def call(guide):
+        backend.judged.clear()
+        s = sample_rows(backend, prep.prompt, prep.spec, cfg, RowParser(prep.spec), max_new_tokens=400, guide=guide)
+        return s.pool.to_csv(index=False), sum(backend.judged)
+
+    first, judged_first = call(held)
+    again, judged_again = call(held)
+    fresh, judged_fresh = call(None)  # a guide of its own, as every call had before
+    assert judged_first > 0 and judged_fresh == judged_first
+    assert judged_again == 0  # every state of the repeated call was judged by the first
+    assert first == again == fresh
