@@ -70,8 +70,8 @@ class GenerationBackend(ABC):
 
     name: str
     compile_seconds: float = 0.0  # spent compiling (since construction): reported apart from generation time
-    # whether generate calls from several threads may overlap with each call's output its seed's alone; a backend
-    # that seeds torch's process-wide RNG or keeps one mutable cache (hf) says False and is called one at a time
+    # True when generate calls from several threads may overlap, each still giving what its seed alone gives; hf
+    # seeds torch's process-wide RNG and keeps one prompt KV cache, so it says False and is called one at a time
     concurrent_safe: bool = False
 
     @classmethod
