@@ -114,7 +114,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--latency-ms", type=float, nargs="+", default=[50.0, 10.0, 0.0],
                     help="simulated device time per completion, ms (locking part; one arm pair per value)")
-    ap.add_argument("--workers", type=int, nargs="*", default=[1, 2], help="uvicorn processes (workers part; none: skip)")
+    ap.add_argument("--workers", type=int, nargs="*", default=[1, 2], help="uvicorn processes (none: skip)")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -138,8 +138,8 @@ def start_server(env: dict[str, str], log: Path, extra_env: dict[str, str] | Non
             "SYNLLM_SERVE_MAX_ROWS": str(MAX_ROWS), **(extra_env or {})}
     out = open(log, "w")
     proc = subprocess.Popen([mlflow_bin, "models", "serve", "-m", env["uri"], "--env-manager", "local", "-p",
-                             str(port), "-h", "127.0.0.1", "--workers", str(workers)], env=penv, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                             str(port), "-h", "127.0.0.1", "--workers", str(workers)], env=penv, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", proc, log, env["dataset"])
     deadline = time.monotonic() + wait_s
     while not server.alive():

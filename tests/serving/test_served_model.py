@@ -89,7 +89,7 @@ def _count_overlap(monkeypatch) -> dict[str, int]:
 
 @pytest.mark.parametrize("safe", [True, False], ids=["concurrent-safe", "serialised"])
 def test_8_concurrent_calls_give_the_serial_calls_rows(load, monkeypatch, safe):
-    """8 clients at once get byte for byte what each gets alone; only a backend that is not concurrent_safe is serialised."""
+    """8 clients at once get byte for byte what each gets alone; only a backend not concurrent_safe is serialised."""
     monkeypatch.setattr(FakeBackend, "concurrent_safe", safe)
     overlap = _count_overlap(monkeypatch)
     model = load()
@@ -136,7 +136,7 @@ class _JudgingFake(FakeBackend):
 
 
 def test_a_repeated_call_on_a_held_guide_judges_no_new_state():
-    """What the served model does (one guide, kept): the same call again computes no verdict, and gives the same rows."""
+    """As the served model does (one guide, kept): the same call again computes no verdict and gives the same rows."""
     from synllm_mlops.config import RunConfig
     from synllm_mlops.generation import RowGuide
     from synllm_mlops.parsing import RowParser
