@@ -6,6 +6,7 @@ No MLflow here: the tracking layer records what this returns.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -129,7 +130,7 @@ class Sampled:
 def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, cfg: RunConfig, parser: RowParser, *,
                 max_new_tokens: int, on_round: Callable[[int, int, int], None] | None = None,
                 targets: CalibrationTargets | None = None,
-                on_batch: Callable[[BatchRecord], None] | None = None) -> Sampled:
+                on_batch: Callable[[BatchRecord], None] | None = None, guide: RowGuide | None = None) -> Sampled:
     """The sampling loop of every caller (the pipeline, the served model): draw rounds until ``cfg.n_rows``
     valid rows or the completion budget is spent; keep what was drawn either way (Ctrl-C included).
 
@@ -141,13 +142,24 @@ def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, c
     With ``targets`` (the released calibration statistics) and ``cfg.calibrate``: steering state for the
     run is part of the guide (the decoder draws each field's bin from the targets), the pool holds
     ``oversample`` x ``n_rows`` rows and :func:`calibrate` keeps the ``n_rows`` that match the targets best.
+
+    ``guide`` (a served model's, kept between calls) lends its rules and verdict caches to this run, which
+    steers with its own counts; the rows are those a fresh guide gives.
     """
     regex = completion_regex(spec, cfg.prompt.rows_per_completion) if cfg.constrained else None
     steering = None
     if targets is not None and cfg.calibrate.steers:
         target = spec.column_names.index(spec.target) if spec.target in spec.column_names else None
         steering = Steering(targets, cfg.calibrate.steer_strength, target=target)
-    guide = RowGuide.for_spec(spec, steering) if cfg.constrained else None
+    if not cfg.constrained:
+        guide = None
+    elif guide is None:
+        guide = RowGuide.for_spec(spec, steering)
+    elif guide.fields or steering is not None:  # as for_spec: no guide when there is nothing to guide
+        guide = copy.copy(guide)  # shares the rules and the verdict caches; the steering is this run's
+        guide.steering = steering
+    else:
+        guide = None
     want = cfg.pool_size() if targets is not None else cfg.n_rows
     # batch_size=auto: the backend's choice, once per run, for at most the completions the run needs
     params = backend.resolve_batch_size(cfg.generation, prompt, max_new_tokens, -(-want // cfg.prompt.rows_per_completion))

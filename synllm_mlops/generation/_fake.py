@@ -19,6 +19,7 @@ class FakeBackend(GenerationBackend):
     """
 
     name = "fake"
+    concurrent_safe = True  # each batch draws from its own seeded generator (`calls` is a count only)
 
     def __init__(self, model: str = "fake", *, spec: DatasetSpec | None = None, garbage_rate: float = 0.0,
                  copy_rows: list[str] | None = None):

@@ -408,6 +408,7 @@ def _register_champion(study, cfg: TuneConfig, backends: BackendCache, result: T
     from synllm_mlops.pipeline import max_new_tokens, prepare
     from synllm_mlops.parsing import table_keys
     from synllm_mlops import tracking as runs
+    from synllm_mlops.serving import log_generator_model
 
     trial = choose_champion(study, cfg)
     if trial is None:
@@ -418,7 +419,7 @@ def _register_champion(study, cfg: TuneConfig, backends: BackendCache, result: T
     run_id = trial.user_attrs["mlflow_run_id"]
     keys = table_keys(prep.split.train, prep.spec) | table_keys(prep.split.holdout, prep.spec)
     name = cfg.registered_model or f"synllm-{prep.spec.name}"
-    uri, version = runs.log_generator_model(
+    uri, version = log_generator_model(
         config=run_config, spec=prep.spec, prompt=prep.prompt, max_new_tokens=max_new_tokens(backends.get(run_config.model), prep),
         real_keys=keys, registered_model=name, source_run_id=run_id, prompt_uri=runs.run_tag(run_id, "synllm.prompt_uri") or "",
         allow_real_rows=cfg.allow_real_rows,

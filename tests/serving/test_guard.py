@@ -12,7 +12,7 @@ import pytest
 
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.parsing import table_keys
-from synllm_mlops.tracking._guard import GuardKeys, key_id, load_key, new_guard, row_digest
+from synllm_mlops.serving import GuardKeys, key_id, load_key, new_guard, row_digest
 
 
 @pytest.fixture()
