@@ -78,7 +78,7 @@ def register_champion(folder: Path, *, backend: str, model: str, name: str = "sy
             with mlflow.start_run() as run, pytest.warns(UserWarning, match="guard key"):
                 log_generator_model(config=cfg, spec=prep.spec, prompt=prep.prompt, max_new_tokens=max_new_tokens,
                                     real_keys=keys, registered_model=name, source_run_id=run.info.run_id,
-                                    prompt_uri="", targets_json=prep.targets.to_json())
+                                    prompt_uri="", release_json=prep.release.to_json())
         finally:
             mlflow.set_tracking_uri(None)
     return {**env, "uri": f"models:/{name}@champion", "dataset": cfg.dataset}

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synllm_mlops.calibration._targets import CalibrationTargets
+from synllm_mlops.release import CalibrationTargets
 
 
 class Steering:

@@ -12,12 +12,13 @@ import math
 
 import numpy as np
 
-from synllm_mlops.calibration import ColumnBins, Steering
+from synllm_mlops.calibration import Steering
+from synllm_mlops.release import Bins
 from synllm_mlops.generation._rules import FieldConstraint
 from synllm_mlops.spec import NA_TOKEN, ColumnSpec
 
 
-def admissible(bins: ColumnBins, col: ColumnSpec, rule: FieldConstraint | None) -> np.ndarray:
+def admissible(bins: Bins, col: ColumnSpec, rule: FieldConstraint | None) -> np.ndarray:
     """Which bins still hold a value that ``rule`` (the hard-rule constraint of this field) allows."""
     ok = np.ones(bins.n_bins, dtype=bool)
     if rule is None:
@@ -41,7 +42,7 @@ def admissible(bins: ColumnBins, col: ColumnSpec, rule: FieldConstraint | None) 
     return ok
 
 
-def bin_constraint(bins: ColumnBins, col: ColumnSpec, k: int, rule: FieldConstraint | None) -> FieldConstraint:
+def bin_constraint(bins: Bins, col: ColumnSpec, k: int, rule: FieldConstraint | None) -> FieldConstraint:
     """The constraint "field falls in bin ``k``", intersected with ``rule``."""
     c = FieldConstraint(col)
     if rule is not None:

@@ -1,4 +1,4 @@
-"""Registering a servable generator: the tuned run's spec, config, rendered prompt, guard and targets as a pyfunc model.
+"""Registering a servable generator: the tuned run's spec, config, rendered prompt, guard and release as a pyfunc model.
 
 mlflow is imported when the function runs, never at import.
 """
@@ -17,12 +17,12 @@ from synllm_mlops.serving._wheel import model_requirements, own_wheel
 
 def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys: set[tuple[str, ...]],
                         registered_model: str, source_run_id: str, prompt_uri: str, allow_real_rows: bool = False,
-                        alias: str = "champion", targets_json: str | None = None) -> tuple[str, str]:
+                        alias: str = "champion", release_json: str | None = None) -> tuple[str, str]:
     """Log the generator on the active run, register it and point ``alias`` at the new version.
 
     The copy guard ships as keyed digests of ``real_keys``; the key is saved outside the model (see
-    ``_guard``). ``targets_json``, the trial's released calibration targets (binned statistics, no
-    rows), lets the served model calibrate like the trial did.
+    ``_guard``). ``release_json``, the trial's logged release (aggregates and ledger, no rows), lets
+    the served model steer and select like the trial did; nothing is released again.
 
     Returns:
         ``(model_uri, version)``.
@@ -50,8 +50,8 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
                                    "max_new_tokens": max_new_tokens, "prompt_uri": prompt_uri}, indent=2), "prompt.json"),
             "guard": (json.dumps(guard), "guard.json"),
         }
-        if targets_json is not None:
-            files["targets"] = (targets_json, "calibration_targets.json")
+        if release_json is not None:
+            files["release"] = (release_json, "release.json")
         artifacts = {}
         for key, (text, name) in files.items():
             (Path(d) / name).write_text(text)

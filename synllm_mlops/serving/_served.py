@@ -5,7 +5,7 @@ reference) and the *rendered* prompt, so serving needs no real data: statistics-
 (featdesc/statguide/clin_rule) carry no real rows. The privacy guard travels as keyed digests
 (HMAC-SHA256) of the real rows whose key is kept out of the artifact (see ``_guard``): the served model
 rejects copies of real patients while the artifact alone reveals nothing about them. The trial's
-released calibration targets travel with it, so serving calibrates as the trial did.
+logged release (aggregates, no rows) travels with it, so serving calibrates as the trial did.
 Rows are drawn by the pipeline's own :func:`~synllm_mlops.pipeline.sample_rows`.
 
 Serving: a call is checked whole before any generation (``_requests``: strict types, ranges, a cap on
@@ -69,10 +69,10 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
         self.guarded = key is not None
         self.real_keys = GuardKeys(guard, key) if key is not None else {}
         self.targets = None
-        if "targets" in art:
-            from synllm_mlops.calibration import CalibrationTargets
+        if "release" in art:  # the trial's own release: serving never releases again
+            from synllm_mlops.release import Release
 
-            self.targets = CalibrationTargets.from_json(Path(art["targets"]).read_text())
+            self.targets = Release.from_json(Path(art["release"]).read_text()).targets
         self.max_rows = max_rows_from_env()  # read where the model is served; a bad value stops the load
         self.backend = make_backend(self.config.backend, self.config.model, spec=self.spec).load()
         # the rules between columns and the verdict caches the guide keeps for this backend's tokenizer: every call

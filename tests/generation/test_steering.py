@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from test_rules import _spec, _values, _walk
 
-from synllm_mlops.calibration import CalibrationTargets, ColumnBins, Steering
+from synllm_mlops.calibration import Steering
+from synllm_mlops.release import Bins as ColumnBins, CalibrationTargets
 from synllm_mlops.generation import RowGuide
 from synllm_mlops.generation._rules import FieldConstraint, RowTracker
 from synllm_mlops.generation._steering import FieldSteer, admissible, bin_constraint
