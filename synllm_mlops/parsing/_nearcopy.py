@@ -13,13 +13,15 @@ None of that changes the row's *values*, so a row is compared as a bag of normal
   which cannot hide the values; a row split over lines is caught by reading consecutive lines together.
 
 A text is a near copy of a real row when it holds all but at most :func:`max_diff` of the row's ``k``
-values (as multisets). The index files every real row under its ``d + 1`` rarest values: a text that
-misses at most ``d`` of a row's values holds one of them (pigeonhole), so only the rows filed under the
-text's own values are counted, and the work per text does not grow with the size of the real table.
+values (as multisets). The index files every real row under each *pair* of its ``d + 2`` rarest values:
+a text that misses at most ``d`` of a row's values holds two of them (pigeonhole), so a text looks up
+the pairs of its own values (171 for a 19-value row), and only the few rows filed under a pair of rare
+values are counted: the work per text does not grow with the size of the real table.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections import Counter
@@ -87,6 +89,11 @@ def masked_keys(key: tuple[str, ...]) -> set[tuple[str, ...]]:
             for drop in itertools.combinations(range(len(values)), d)}
 
 
+@functools.lru_cache(maxsize=256)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(n, 1)
+
+
 class NearCopyIndex:
     """Real rows (canonical keys) indexed for order-free near-copy matching of rows and free text.
 
@@ -105,28 +112,36 @@ class NearCopyIndex:
         self._cache: dict[str, str] = {}
         self._vocab: dict[str, int] = {}
         ids = [sorted(self._vocab.setdefault(self._cell(c), len(self._vocab)) for c in key) for key in real_keys]
+        self._words = list(self._vocab)  # value id -> value
         ids = np.array(ids, dtype=np.int64).reshape(len(ids), self.k)
         occ = np.zeros_like(ids)  # a value's 0-based repeat count within its row: rows are multisets
         for j in range(1, self.k):
             occ[:, j] = np.where(ids[:, j] == ids[:, j - 1], occ[:, j - 1] + 1, 0)
         self.codes = ids * self.k + occ
-        self._postings: dict[int, np.ndarray] = {}
+        # a near copy holds >= t of a row's d + t rarest values; t = 2 (pairs) unless the rows are too short
+        self._t = 2 if self.k >= self.d + 2 else 1
+        self._base = np.int64(len(self._vocab) * self.k + 1)
+        self._keys, self._rows = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if len(ids):
             _, inverse, counts = np.unique(self.codes, return_inverse=True, return_counts=True)
             freq = counts[inverse.reshape(self.codes.shape)]
-            filed = np.take_along_axis(self.codes, np.argsort(freq, axis=1, kind="stable")[:, : self.d + 1], axis=1)
-            rows = np.repeat(np.arange(len(ids)), filed.shape[1])
-            order = np.argsort(filed.ravel(), kind="stable")
-            code, row = filed.ravel()[order], rows[order]
-            starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
-            for s, e in zip(starts, np.r_[starts[1:], len(code)]):
-                self._postings[int(code[s])] = row[s:e]
+            rarest = np.argsort(freq, axis=1, kind="stable")[:, : self.d + self._t]
+            filed = np.sort(np.take_along_axis(self.codes, rarest, axis=1), axis=1)
+            keys = [self._combine(filed[:, list(c)]) for c in itertools.combinations(range(filed.shape[1]), self._t)]
+            keys = np.concatenate(keys)
+            rows = np.tile(np.arange(len(ids)), len(keys) // len(ids))
+            order = np.argsort(keys, kind="stable")
+            self._keys, self._rows = keys[order], rows[order]
         multi = sorted((v for v in self._vocab if "_" in v and all(p for p in v.split("_"))), key=len, reverse=True)
         self._joins = [(re.compile(r"\b" + r"[\s_]+".join(map(re.escape, v.split("_"))) + r"\b", re.I), v)
                        for v in multi]
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def _combine(self, sub: np.ndarray) -> np.ndarray:
+        """One integer key per row of ``sub`` (ascending codes, ``t`` columns)."""
+        return sub[:, 0] if sub.shape[1] == 1 else sub[:, 0] * self._base + sub[:, 1]
 
     def _cell(self, cell: str) -> str:
         t = self._cache.get(cell)
@@ -135,15 +150,27 @@ class NearCopyIndex:
         return t
 
     def _near_tokens(self, toks: list[str]) -> bool:
+        return self._match(toks) is not None
+
+    def _match(self, toks: list[str]) -> np.ndarray | None:
+        """The value ids of a real row that ``toks`` is a near copy of, or None."""
         counts = Counter(i for i in map(self._vocab.get, toks) if i is not None)
         if sum(min(c, self.k) for c in counts.values()) < self.k - self.d:
-            return False
-        query = np.fromiter((i * self.k + o for i, c in counts.items() for o in range(min(c, self.k))), np.int64)
-        hit = [self._postings[c] for c in query.tolist() if c in self._postings]
-        if not hit:
-            return False
-        cand = np.unique(np.concatenate(hit))
-        return bool((np.isin(self.codes[cand], query).sum(axis=1) >= self.k - self.d).any())
+            return None
+        query = np.sort(np.fromiter((i * self.k + o for i, c in counts.items() for o in range(min(c, self.k))),
+                                    np.int64))
+        if self._t == 2:
+            a, b = _pairs(len(query))
+            keys = self._combine(np.stack([query[a], query[b]], axis=1))
+        else:
+            keys = query
+        lo, hi = np.searchsorted(self._keys, keys, "left"), np.searchsorted(self._keys, keys, "right")
+        found = hi > lo
+        if not found.any():
+            return None
+        cand = np.unique(np.concatenate([self._rows[x:y] for x, y in zip(lo[found], hi[found])]))
+        near = cand[np.isin(self.codes[cand], query).sum(axis=1) >= self.k - self.d]
+        return self.codes[near[0]] // self.k if len(near) else None
 
     def near(self, key: tuple[str, ...]) -> bool:
         """Whether a row key holds all but at most ``max_diff(k)`` of a real row's values, in any order."""
@@ -163,7 +190,8 @@ class NearCopyIndex:
 
         From each line on, consecutive lines are read together until they hold enough known values to be
         a near copy (one line for a row on one line, two for a row split in two, a block for one field a
-        line), and once more with the next line; every line of a window that matches is flagged.
+        line), and once more with the next line; the lines of a matching window that hold one of the
+        matched row's values are flagged (not a line of prose before it).
         """
         if not len(self):
             return set()
@@ -179,7 +207,12 @@ class NearCopyIndex:
                 window = toks[i:end + 1]
                 plain = [t for a, _ in window for t in a]
                 comma = [t for a, b in window for t in (b if b is not None else a)]
-                if self._near_tokens(plain) or (comma != plain and self._near_tokens(comma)):
-                    flagged.update(range(i, end + 1))
+                row = self._match(plain)
+                if row is None and comma != plain:
+                    row = self._match(comma)
+                if row is not None:
+                    values = {self._words[v] for v in row.tolist()}
+                    flagged.update(x for x in range(i, end + 1)
+                                   if not values.isdisjoint(toks[x][0]) or not values.isdisjoint(toks[x][1] or ()))
                     break
         return flagged
