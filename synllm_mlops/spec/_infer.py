@@ -54,13 +54,13 @@ def _outward(v: float, up: bool) -> float:
     return float(f"{r:.1g}") if r else 0.0
 
 
-def _coarse_range(x: pd.Series, decimals: int) -> tuple[float, float]:
+def _coarse_range(x: pd.Series) -> tuple[float, float]:
     """A coarse public range strictly around the data: each bound rounded outward to one significant figure.
 
     A bound then says only which power-of-ten step an extreme falls in (an age of 103 gives 200, a count of
     57 gives 60, a zip code 99950 gives 100000), never the value; a bound that lands on an observed value
     moves one step further. Non-negative data starts at 0 when its minimum is below a tenth of its maximum
-    (0 is every such column's natural floor). ``decimals`` is not needed for one figure; kept for callers.
+    (0 is every such column's natural floor).
     """
     lo, hi = float(x.min()), float(x.max())
     new_lo, new_hi = _outward(lo, up=False), _outward(hi, up=True)
@@ -195,7 +195,7 @@ def _draft(path: str | Path, *, name: str | None = None, target: str | None = No
             d = _decimals(x)
             while True:  # fewer decimals for huge values: the grammar counts in units of the last decimal
                 try:
-                    lo, hi = _coarse_range(x, d)
+                    lo, hi = _coarse_range(x)
                 except DataError:
                     lo, hi = -math.inf, math.inf
                 if d == 0 or not range_problem(c, lo, hi, d):
