@@ -40,8 +40,8 @@ def main() -> None:
     from synllm_mlops.prompts import format_rows
     from synllm_mlops.spec import table_keys
 
-    print("| real rows | index build s | near() µs/row | parse µs/row, exact guard only | parse µs/row, with near copies "
-          "(valid rows) | flag_lines µs/line (echoes) |")
+    print("| real rows | index build s | near() µs/row | parse µs/row, exact guard only | parse µs/row, with near "
+          "copies (valid rows) | flag_lines µs/line (echoes) |")
     print("|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
         spec, real = _table(n)

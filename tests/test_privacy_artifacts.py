@@ -119,7 +119,8 @@ def corpus(real_lines: list[str], spec) -> dict[str, list[str]]:
         add("reversed columns", ",".join(reversed(f)))
         add("dropped field", ",".join(f[:3] + f[4:]))
         add("duplicated field", ",".join(f[:5] + [f[5]] + f[5:]))
-        add("attached units", ",".join(f"{v}{units.get(k, '')}" if is_num[k] and v != "NA" else v for k, v in d.items()))
+        add("attached units", ",".join(f"{v}{units.get(k, '')}" if is_num[k] and v != "NA" else v
+                                       for k, v in d.items()))
         add("spaced units", ", ".join(f"{v} {units.get(k, '')}".strip() for k, v in d.items()))
         add("lower-case categories", ",".join(v if is_num[k] else v.lower() for k, v in d.items()))
         add("null for NA", ",".join("null" if v == "NA" else v for v in f))

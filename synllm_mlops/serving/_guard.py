@@ -78,9 +78,9 @@ def _write_key(path: Path, key: bytes) -> None:
     except FileExistsError:
         mode = stat.S_IMODE(os.stat(path).st_mode)
         if mode & 0o077:
-            raise ConfigError(f"guard key file {path} already exists and is readable by others than its owner (mode "
-                              f"{mode:04o}): the key unlocks the copy guard of every model registered with it. Restrict "
-                              f"it (chmod 600 {path}) or move it away, then register again") from None
+            raise ConfigError(f"guard key file {path} already exists and is readable by others than its owner "
+                              f"(mode {mode:04o}): the key unlocks the copy guard of every model registered with it. "
+                              f"Restrict it (chmod 600 {path}) or move it away, then register again") from None
         if _parse_key(path.read_text(), str(path)) != key:
             raise ConfigError(f"guard key file {path} holds another key than its name says; move it away and register "
                               "again") from None

@@ -71,7 +71,7 @@ def test_the_parser_rejects_two_changed_values_and_redacts_reject_lines_that_hol
 
 
 def test_a_served_guard_is_used_through_near_alone(cirrhosis):
-    """A near-copy check without ``flag_lines`` (the served model's keyed digests) rejects rows, stores lines as they are."""
+    """A near-copy check without ``flag_lines`` (a served model's keyed digests): rows rejected, lines kept as is."""
     spec, real, split = cirrhosis
 
     class Near:

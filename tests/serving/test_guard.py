@@ -31,7 +31,7 @@ def test_the_artifact_holds_digests_and_a_key_id_only_and_the_key_file_is_privat
     text = json.dumps(guard)
     key = bytes.fromhex(path.read_text())
     assert set(guard) == {"scheme", "key_id", "digests", "near_digests"} and len(guard["digests"]) == len(rows)
-    assert len(rows) * 50 < len(guard["near_digests"]) <= len(rows) * 171  # <= C(19, 2) per row: repeated values collapse
+    assert len(rows) * 50 < len(guard["near_digests"]) <= len(rows) * 171  # <= C(19, 2) a row: repeats collapse
     assert key.hex() not in text and "salt" not in text
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and stat.S_IMODE(os.stat(keys_dir).st_mode) == 0o700
     assert path.name == f"{key_id(key)}.key"
