@@ -86,7 +86,8 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
         from synllm_mlops.pipeline import sample_rows
 
         cfg = self.config.model_copy(update={"n_rows": n_rows, "seed": seed})
-        s = sample_rows(self.backend, self.prompt, self.spec, cfg, RowParser(self.spec, self.real_keys),
+        parser = RowParser(self.spec, self.real_keys, self.real_keys or None)  # copies and near copies (keyed)
+        s = sample_rows(self.backend, self.prompt, self.spec, cfg, parser,
                         max_new_tokens=self.max_new_tokens, targets=self.targets, guide=self.guide)
         if s.interrupted:
             raise KeyboardInterrupt

@@ -160,3 +160,24 @@ def test_a_repeated_call_on_a_held_guide_judges_no_new_state():
     assert judged_first > 0 and judged_fresh == judged_first
     assert judged_again == 0  # every state of the repeated call was judged by the first
     assert first == again == fresh
+
+
+def test_the_served_guard_rejects_near_copies_of_real_rows(load):
+    """Issue 22's attack on the served model: real rows with Age + 1 day passed a guard of exact copies only."""
+    from synllm_mlops.parsing import NearCopyIndex, table_keys
+    from synllm_mlops.prompts import format_rows
+    from synllm_mlops.spec import load_data
+
+    model = load()
+    spec = model.spec
+    real = load_data(spec)
+    age = spec.column_names.index("Age")
+    variants = []
+    for line in format_rows(real.head(20), spec).splitlines():
+        f = line.split(",")
+        variants.append(",".join(f[:age] + [str(int(f[age]) + 1)] + f[age + 1:]))
+    model.backend = FakeBackend(spec=spec, copy_rows=variants, copy_all=True)
+    out = model.predict(None, {"n_rows": 10, "seed": 1})
+    index = NearCopyIndex(table_keys(real, spec), spec)
+    assert [k for k in table_keys(out[spec.column_names], spec) if index.near(k)] == []
+    assert model.backend._copied == len(variants) and len(out) == 10  # every variant was offered, and refused
