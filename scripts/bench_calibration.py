@@ -21,7 +21,7 @@ MODES = ("none", "select", "steer", "select+steer")
 
 
 def main() -> None:
-    from synllm_mlops.calibration import CalibrationTargets
+    from synllm_mlops.release import CalibrationTargets
     from synllm_mlops.config import RunConfig
     from synllm_mlops.generation import make_backend
     from synllm_mlops.pipeline import generate_rows, prepare

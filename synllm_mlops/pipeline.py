@@ -1,4 +1,4 @@
-"""The generation pipeline: spec + data -> split -> prompt -> completions -> valid synthetic rows.
+"""The generation pipeline: spec + data -> split -> release -> prompt -> completions -> valid synthetic rows.
 
 Cheap checks (spec, data, strategy, config) all run in :func:`prepare`, before any model loads.
 No MLflow here: the tracking layer records what this returns.
@@ -6,6 +6,7 @@ No MLflow here: the tracking layer records what this returns.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -13,14 +14,14 @@ from typing import Callable
 
 import pandas as pd
 
-from synllm_mlops.calibration import CalibrationTargets, select_rows
+from synllm_mlops.calibration import select_rows
 from synllm_mlops.config import RunConfig
 from synllm_mlops.constraints import RowGuide, Steering, completion_regex
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.generation import GenerationBackend, ModelInfo, check_backend, derive_seed, make_backend
 from synllm_mlops.parsing import REJECT_COLUMNS, NearCopyIndex, RowParser, table_keys
-from synllm_mlops.privacy import PrivacyBudget
 from synllm_mlops.prompts import Prompt, format_rows, get_strategy
+from synllm_mlops.release import CalibrationTargets, Release, make_release
 from synllm_mlops.spec import DatasetSpec, Split, data_digest, load_data, load_spec, split_data
 
 
@@ -34,8 +35,12 @@ class Prepared:
     split: Split
     prompt: Prompt
     digest: str
-    targets: CalibrationTargets | None = None  # released binned statistics of train (calibration != none)
-    budget: PrivacyBudget | None = None  # the run's DP budget and its ledger (dp_epsilon set)
+    release: Release
+
+    @property
+    def targets(self) -> CalibrationTargets | None:
+        """The released binned statistics of train (``None`` when calibration is off)."""
+        return self.release.targets
 
 
 @dataclass
@@ -51,27 +56,33 @@ class GenerationOutcome:
     pool: pd.DataFrame | None = None  # every valid row generated, before calibrated selection
 
 
-def prepare(config: RunConfig) -> Prepared:
-    """Load and check spec and data, split, render the prompt: every user error surfaces here, fast."""
+def load_inputs(config: RunConfig) -> tuple[DatasetSpec, pd.DataFrame, Split]:
+    """Spec, real table and its split: every spec and data error surfaces here, before anything is released."""
     spec = load_spec(config.dataset)
     check_decoding(config, spec)
-    strategy = get_strategy(config.strategy)
     real = load_data(spec, config.data or None)
-    split = split_data(real, spec, seed=config.seed, holdout_fraction=config.holdout_fraction)
-    dp_epsilon = config.prompt.dp_epsilon
-    budget = PrivacyBudget(dp_epsilon) if dp_epsilon else None
-    calibrated = config.calibrate.calibration != "none"
-    options = config.prompt
-    if budget is not None and calibrated and strategy.uses_statistics:
-        # one budget per run: the prompt's statistics and the calibration targets share it equally
-        options = options.model_copy(update={"dp_epsilon": dp_epsilon / 2})
-    prompt = strategy.render(spec, split.train, options, seed=config.seed, budget=budget)
-    targets = None
-    if calibrated and budget is not None:
-        targets = CalibrationTargets.release_dp(split.train, spec, budget.remaining, budget)
-    elif calibrated:
-        targets = CalibrationTargets.from_table(split.train, spec)
-    return Prepared(config, spec, real, split, prompt, data_digest(real), targets, budget)
+    return spec, real, split_data(real, spec, seed=config.seed, holdout_fraction=config.holdout_fraction)
+
+
+def release_for(config: RunConfig, spec: DatasetSpec, train: pd.DataFrame) -> Release:
+    """The run's release: the prompt statistics its strategy carries and the calibration targets, one budget."""
+    strategy = get_strategy(config.strategy)
+    return make_release(spec, train, statistics=config.prompt.statistics if strategy.uses_statistics else None,
+                        max_correlations=config.prompt.max_correlations,
+                        targets=config.calibrate.calibration != "none", dp_epsilon=config.prompt.dp_epsilon)
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Load and check spec and data, split, release, render the prompt: every user error surfaces here, fast."""
+    strategy = get_strategy(config.strategy)
+    if strategy.uses_real_rows and config.prompt.dp_epsilon is not None:
+        raise ConfigError(f"strategy {strategy.name} puts real rows in the prompt, so dp_epsilon="
+                          f"{config.prompt.dp_epsilon:g} would promise a guarantee the run cannot keep; drop "
+                          "dp_epsilon or choose featdesc, statguide or clin_rule")
+    spec, real, split = load_inputs(config)
+    release = release_for(config, spec, split.train)
+    prompt = strategy.render(spec, release, config.prompt, seed=config.seed, train=split.train)
+    return Prepared(config, spec, real, split, prompt, data_digest(real), release)
 
 
 def check_decoding(config: RunConfig, spec: DatasetSpec) -> None:
@@ -95,14 +106,14 @@ def real_row_keys(prep: Prepared) -> dict[tuple[str, ...], str]:
     return keys
 
 
-def max_new_tokens(backend: GenerationBackend, prep: Prepared) -> int:
+def max_new_tokens(backend: GenerationBackend, config: RunConfig, spec: DatasetSpec, train: pd.DataFrame) -> int:
     """Room for the requested rows: the config's ``max_new_tokens``, else the longest of 20 train rows, as the
     model would write them, times the rows per completion, +30 %."""
-    if prep.config.generation.max_new_tokens:
-        return prep.config.generation.max_new_tokens
-    sample = prep.split.train.head(20)
-    per_row = max(backend.count_tokens(format_rows(sample.iloc[[i]], prep.spec)) for i in range(len(sample))) + 1
-    return int(math.ceil(per_row * prep.config.prompt.rows_per_completion * 1.3)) + 8
+    if config.generation.max_new_tokens:
+        return config.generation.max_new_tokens
+    sample = train.head(20)
+    per_row = max(backend.count_tokens(format_rows(sample.iloc[[i]], spec)) for i in range(len(sample))) + 1
+    return int(math.ceil(per_row * config.prompt.rows_per_completion * 1.3)) + 8
 
 
 @dataclass
@@ -147,7 +158,7 @@ class Sampled:
 def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, cfg: RunConfig, parser: RowParser, *,
                 max_new_tokens: int, on_round: Callable[[int, int, int], None] | None = None,
                 targets: CalibrationTargets | None = None,
-                on_batch: Callable[[BatchRecord], None] | None = None) -> Sampled:
+                on_batch: Callable[[BatchRecord], None] | None = None, guide: RowGuide | None = None) -> Sampled:
     """The sampling loop of every caller (the pipeline, the served model): draw rounds until ``cfg.n_rows``
     valid rows or the completion budget is spent; keep what was drawn either way (Ctrl-C included).
 
@@ -159,13 +170,24 @@ def sample_rows(backend: GenerationBackend, prompt: Prompt, spec: DatasetSpec, c
     With ``targets`` (the released calibration statistics) and ``cfg.calibrate``: steering state for the
     run is part of the guide (the decoder draws each field's bin from the targets), the pool holds
     ``oversample`` x ``n_rows`` rows and :func:`calibrate` keeps the ``n_rows`` that match the targets best.
+
+    ``guide`` (a served model's, kept between calls) lends its rules and verdict caches to this run, which
+    steers with its own counts; the rows are those a fresh guide gives.
     """
     regex = completion_regex(spec, cfg.prompt.rows_per_completion) if cfg.constrained else None
     steering = None
     if targets is not None and cfg.calibrate.steers:
         target = spec.column_names.index(spec.target) if spec.target in spec.column_names else None
         steering = Steering(targets, cfg.calibrate.steer_strength, target=target)
-    guide = RowGuide.for_spec(spec, steering) if cfg.constrained else None
+    if not cfg.constrained:
+        guide = None
+    elif guide is None:
+        guide = RowGuide.for_spec(spec, steering)
+    elif guide.fields or steering is not None:  # as for_spec: no guide when there is nothing to guide
+        guide = copy.copy(guide)  # shares the rules and the verdict caches; the steering is this run's
+        guide.steering = steering
+    else:
+        guide = None
     want = cfg.pool_size() if targets is not None else cfg.n_rows
     # batch_size=auto: the backend's choice, once per run, for at most the completions the run needs
     params = backend.resolve_batch_size(cfg.generation, prompt, max_new_tokens, -(-want // cfg.prompt.rows_per_completion))
@@ -255,7 +277,7 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
     try:
         keys = real_row_keys(prep)
         s = sample_rows(backend, prep.prompt, prep.spec, cfg, RowParser(prep.spec, keys, NearCopyIndex(keys, prep.spec)),
-                        max_new_tokens=max_new_tokens(backend, prep), on_round=on_round, targets=prep.targets,
+                        max_new_tokens=max_new_tokens(backend, cfg, prep.spec, prep.split.train), on_round=on_round, targets=prep.targets,
                         on_batch=on_batch)
     finally:
         bar.close()

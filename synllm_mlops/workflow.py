@@ -15,6 +15,7 @@ from synllm_mlops.errors import ConfigError, GenerationError, show
 from synllm_mlops.generation import GenerationBackend, make_backend
 from synllm_mlops.prompts import to_csv
 from synllm_mlops.pipeline import GenerationOutcome, Prepared, generate_rows, prepare
+from synllm_mlops.release import ARTIFACT as RELEASE_ARTIFACT
 from synllm_mlops.spec import DatasetSpec, Split, conform, load_data, load_spec, split_data
 
 
@@ -114,15 +115,14 @@ def _generate_and_log(prep: Prepared, backend: GenerationBackend, cfg: RunConfig
     with tracking.generation_trace(trace_attrs, prompt_text) as on_batch:
         gen = generate_rows(prep, backend, progress=progress, on_batch=on_batch)
     tracking.log_metrics(gen.metrics)
-    if prep.targets is not None:  # released binned statistics only: no rows
+    # the run's release (aggregates and the DP ledger, no rows): what registration and serving load back
+    tracking.log_text(prep.release.to_json(), RELEASE_ARTIFACT)
+    if prep.release.private:
+        tracking.log_metrics({"privacy/dp_epsilon_spent": prep.release.epsilon_spent})
+    if prep.targets is not None and gen.pool is not None and len(gen.pool):
         from synllm_mlops.calibration import calibration_figure
 
-        tracking.log_text(prep.targets.to_json(), "calibration/targets.json")
-        if gen.pool is not None and len(gen.pool):
-            tracking.log_figures({"calibration.png": calibration_figure(prep.targets, gen.pool, gen.synthetic)})
-    if prep.budget is not None:  # every release derived from real data, with its mechanism and epsilon
-        tracking.log_text(prep.budget.to_json(), "privacy/dp_ledger.json")
-        tracking.log_metrics({"privacy/dp_epsilon_spent": prep.budget.spent})
+        tracking.log_figures({"calibration.png": calibration_figure(prep.targets, gen.pool, gen.synthetic)})
     tracking.log_synthetic(gen.synthetic, to_csv(gen.synthetic, prep.spec), gen.rejects)
     if gen.notes:
         tracking.log_text("\n".join(gen.notes), "generation/notes.txt")

@@ -56,10 +56,10 @@ def register_champion(folder: Path, *, backend: str, model: str, name: str = "sy
     import mlflow
     import pytest
 
-    from synllm_mlops import tracking
     from synllm_mlops.config import RunConfig
     from synllm_mlops.parsing import table_keys
     from synllm_mlops.pipeline import prepare
+    from synllm_mlops.serving import log_generator_model
 
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}", "SYNLLM_GUARD_KEY_DIR": str(folder / "keys")}
     with pytest.MonkeyPatch.context() as mp:
@@ -76,9 +76,9 @@ def register_champion(folder: Path, *, backend: str, model: str, name: str = "sy
             keys = table_keys(prep.split.train, prep.spec) | table_keys(prep.split.holdout, prep.spec)
             mlflow.set_experiment("serve")
             with mlflow.start_run() as run, pytest.warns(UserWarning, match="guard key"):
-                tracking.log_generator_model(config=cfg, spec=prep.spec, prompt=prep.prompt, max_new_tokens=max_new_tokens,
-                                             real_keys=keys, registered_model=name, source_run_id=run.info.run_id,
-                                             prompt_uri="", targets_json=prep.targets.to_json())
+                log_generator_model(config=cfg, spec=prep.spec, prompt=prep.prompt, max_new_tokens=max_new_tokens,
+                                    real_keys=keys, registered_model=name, source_run_id=run.info.run_id,
+                                    prompt_uri="", release_json=prep.release.to_json())
         finally:
             mlflow.set_tracking_uri(None)
     return {**env, "uri": f"models:/{name}@champion", "dataset": cfg.dataset}
@@ -127,8 +127,10 @@ class Server:
             return False
 
 
-def start_server(env: dict[str, str], log: Path, extra_env: dict[str, str] | None = None, wait_s: int = 240) -> Server:
-    """`mlflow models serve` of ``env["uri"]`` on a free loopback port, in its own process group."""
+def start_server(env: dict[str, str], log: Path, extra_env: dict[str, str] | None = None, wait_s: int = 240,
+                 workers: int = 1) -> Server:
+    """`mlflow models serve` of ``env["uri"]`` on a free loopback port, in its own process group (``workers``
+    uvicorn processes, each loading the model)."""
     port = free_port()
     mlflow_bin = os.path.join(os.path.dirname(sys.executable), "mlflow")
     penv = {**os.environ, **{k: v for k, v in env.items() if k.isupper()}, "PYTHONPATH": str(ROOT),
@@ -136,8 +138,8 @@ def start_server(env: dict[str, str], log: Path, extra_env: dict[str, str] | Non
             "SYNLLM_SERVE_MAX_ROWS": str(MAX_ROWS), **(extra_env or {})}
     out = open(log, "w")
     proc = subprocess.Popen([mlflow_bin, "models", "serve", "-m", env["uri"], "--env-manager", "local", "-p",
-                             str(port), "-h", "127.0.0.1"], env=penv, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                             str(port), "-h", "127.0.0.1", "--workers", str(workers)], env=penv, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", proc, log, env["dataset"])
     deadline = time.monotonic() + wait_s
     while not server.alive():

@@ -46,6 +46,22 @@ def cirrhosis():
 
 
 @pytest.fixture(scope="session")
+def render():
+    """``render(strategy, spec, train, options=None, seed=0)``: release what the strategy needs, then render it."""
+    from synllm_mlops.prompts import PromptOptions, get_strategy
+    from synllm_mlops.release import make_release
+
+    def _render(name, spec, train, options=None, seed=0):
+        options, strategy = options or PromptOptions(), get_strategy(name)
+        release = make_release(spec, train, statistics=options.statistics if strategy.uses_statistics else None,
+                               max_correlations=options.max_correlations, targets=False,
+                               dp_epsilon=options.dp_epsilon)
+        return strategy.render(spec, release, options, seed=seed, train=train)
+
+    return _render
+
+
+@pytest.fixture(scope="session")
 def hf_backend():
     """The real embedded model, loaded once for the whole session."""
     from synllm_mlops.generation import make_backend

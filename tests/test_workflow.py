@@ -178,14 +178,13 @@ def test_dp_run_logs_one_ledger_that_spends_epsilon_on_prompt_and_targets(mlflow
     spec = cirrhosis[0]
     cfg = RunConfig(n_rows=8, batch_size=4, rows_per_completion=2, strategy="statguide", dp_epsilon=1.0)
     out = run_generation(cfg, evaluate=False, backend=_fake(spec), progress=False)
-    ledger = json.loads(mlflow.artifacts.load_text(f"runs:/{out.run_id}/privacy/dp_ledger.json"))
-    entries = ledger["releases"]
+    release = json.loads(mlflow.artifacts.load_text(f"runs:/{out.run_id}/release/release.json"))
+    entries = release["ledger"]["releases"]
     releases = [e["release"] for e in entries]
     assert any(r.startswith("calibration:") for r in releases) and any(not r.startswith("calibration:") for r in releases)
     assert sum(e["epsilon"] for e in entries) == pytest.approx(1.0)
     assert mlflow.get_run(out.run_id).data.metrics["privacy/dp_epsilon_spent"] == pytest.approx(1.0)
-    targets = json.loads(mlflow.artifacts.load_text(f"runs:/{out.run_id}/calibration/targets.json"))
-    assert targets["source"] == "dp"
+    assert release["targets"]["source"] == "dp" and release["ledger"]["epsilon"] == 1.0
 
 
 def test_run_reads_well_in_the_ui(mlflow_store, cirrhosis):

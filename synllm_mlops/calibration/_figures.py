@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from synllm_mlops.calibration._targets import CalibrationTargets, _share
+from synllm_mlops.release import CalibrationTargets
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -29,7 +29,8 @@ def calibration_figure(targets: CalibrationTargets, pool: pd.DataFrame, kept: pd
         ax.bar(x - 0.27, targets.marginals[j], width=0.27, color="#1f77b4", label="target (released)")
         for off, (name, c), color in zip((0.0, 0.27), codes.items(), ("#ff7f0e", "#d62728")):
             col = c[:, j] if len(c) else np.zeros(0, dtype=int)
-            ax.bar(x + off, _share(np.bincount(col[col >= 0], minlength=b.n_bins)), width=0.27, color=color, label=name)
+            counts = np.bincount(col[col >= 0], minlength=b.n_bins)
+            ax.bar(x + off, counts / max(counts.sum(), 1), width=0.27, color=color, label=name)
         ax.set_title(b.column, fontsize=9)
         ax.set_xticks(x, [b.label(i) for i in x], rotation=60, fontsize=6)
     for ax in axes[k:]:

@@ -15,7 +15,7 @@ from itertools import combinations
 
 import numpy as np
 
-from synllm_mlops.calibration._targets import CalibrationTargets
+from synllm_mlops.release import CalibrationTargets
 
 
 def _cells(codes: np.ndarray, targets: CalibrationTargets, pair_weight: float):

@@ -27,8 +27,8 @@ import math
 
 import numpy as np
 
-from synllm_mlops.calibration import CalibrationTargets, ColumnBins
 from synllm_mlops.constraints._guide import FieldConstraint
+from synllm_mlops.release import Bins, CalibrationTargets
 from synllm_mlops.spec import NA_TOKEN, ColumnSpec, Interval, units
 
 
@@ -102,7 +102,7 @@ class Steering:
             self.counts[j][b] += 1
 
 
-def admissible(bins: ColumnBins, col: ColumnSpec, rule: FieldConstraint | None) -> np.ndarray:
+def admissible(bins: Bins, col: ColumnSpec, rule: FieldConstraint | None) -> np.ndarray:
     """Which bins still hold a value that ``rule`` (the hard-rule constraint of this field) allows."""
     ok = np.ones(bins.n_bins, dtype=bool)
     if rule is None:
@@ -123,7 +123,7 @@ def admissible(bins: ColumnBins, col: ColumnSpec, rule: FieldConstraint | None) 
     return ok
 
 
-def bin_constraint(bins: ColumnBins, col: ColumnSpec, k: int, rule: FieldConstraint | None) -> FieldConstraint:
+def bin_constraint(bins: Bins, col: ColumnSpec, k: int, rule: FieldConstraint | None) -> FieldConstraint:
     """The constraint "field falls in bin ``k``", intersected with ``rule``."""
     c = FieldConstraint(col, runs=None if rule is None else rule.runs)
     if rule is not None:

@@ -10,6 +10,8 @@ from synllm_mlops.evaluation._base import EvalData, Metric
 from synllm_mlops.evaluation._evaluate import default_metrics, evaluate
 from synllm_mlops.evaluation._memorisation import memorisation_probe
 from synllm_mlops.evaluation._neighbours import nearest
+from synllm_mlops.evaluation._reference import RealReference, ladder_tables, real_reference
 from synllm_mlops.evaluation._result import EvaluationResult
 
-__all__ = ["EvalData", "EvaluationResult", "Metric", "default_metrics", "evaluate", "memorisation_probe", "nearest"]
+__all__ = ["EvalData", "EvaluationResult", "Metric", "RealReference", "default_metrics", "evaluate", "ladder_tables",
+           "memorisation_probe", "nearest", "real_reference"]

@@ -42,6 +42,32 @@ class ExactMatchRate(Metric):
                 "reference_note": "share of real holdout rows that equal a train row (natural duplicates)"}
 
 
+class ExactMatchExcess(Metric):
+    """Share of synthetic rows equal to a train row, beyond the natural rate (what ``score/privacy`` uses).
+
+    The natural rate is the share of real holdout rows equal to some train row: a fresh real patient
+    matches a train row that often by coincidence (tables of few, coarse columns), so a synthetic table
+    that does the same reveals nothing. 0 when the holdout is empty (no natural rate can be measured).
+    """
+
+    name = "privacy/exact_match_excess"
+    group = "privacy"
+    goal = "minimize"
+    min_value, max_value = 0.0, 1.0
+    baseline = 0.0
+    description = "max(0, exact_match_rate - share of holdout rows equal to a train row): copies beyond chance"
+
+    def _compute(self, data: EvalData) -> dict[str, Any]:
+        if len(data.synthetic) == 0:
+            return skipped("the synthetic table has no rows")
+        train = row_keys(data.train, data.spec)
+        rate = float(np.isin(row_keys(data.synthetic, data.spec), train).mean())
+        hold = row_keys(data.holdout, data.spec)
+        natural = float(np.isin(hold, train).mean()) if len(hold) else 0.0
+        return {"score": max(0.0, rate - natural), "exact_match_rate": rate, "natural_rate": natural,
+                "natural_note": "share of real holdout rows equal to a train row (0 when the holdout is empty)"}
+
+
 def _dcr_ready(data: EvalData) -> str | None:
     if len(data.synthetic) == 0:
         return "the synthetic table has no rows"

@@ -13,8 +13,10 @@ from synllm_mlops.evaluation._base import EvalData, Metric, skipped
 from synllm_mlops.evaluation._column_pair_trends import ColumnPairTrends
 from synllm_mlops.evaluation._column_shapes import ColumnShapes
 from synllm_mlops.evaluation._detection import DetectionAUC
-from synllm_mlops.evaluation._distance import DCRQuantile, DCRShareCloserToTrain, ExactMatchRate, NNDRQuantile
+from synllm_mlops.evaluation._distance import (DCRQuantile, DCRShareCloserToTrain, ExactMatchExcess, ExactMatchRate,
+                                              NNDRQuantile)
 from synllm_mlops.evaluation._diversity import DuplicateRate, UniqueRows
+from synllm_mlops.evaluation._holdout_pairs import HoldoutPairTables
 from synllm_mlops.evaluation._inference import InferenceRisk, InferenceRiskMax
 from synllm_mlops.evaluation._linkability import LinkabilityRisk
 from synllm_mlops.evaluation._marginals import (CategoryCoverage, JensenShannonDistance, RangeCoverage,
@@ -24,6 +26,7 @@ from synllm_mlops.evaluation._result import EvaluationResult
 from synllm_mlops.evaluation._rule_adherence import RuleAdherence, RowsWithoutViolation
 from synllm_mlops.evaluation._scores import SCORE_INFO, summary_scores
 from synllm_mlops.evaluation._singling_out import SinglingOutRisk
+from synllm_mlops.evaluation._three_way import ThreeWayMarginals
 from synllm_mlops.evaluation._utility import TRTRAUC, TSTRAUC
 from synllm_mlops.spec import DatasetSpec
 
@@ -34,11 +37,12 @@ def default_metrics() -> dict[str, list[Metric]]:
     """The metric groups ``evaluate`` runs, in order (fresh instances with default settings)."""
     return {
         "fidelity": [ColumnShapes(), ColumnPairTrends(), DetectionAUC(), RelativeMeanError(), WassersteinDistance(),
-                     JensenShannonDistance(), RangeCoverage(), CategoryCoverage()],
+                     JensenShannonDistance(), RangeCoverage(), CategoryCoverage(), HoldoutPairTables(),
+                     ThreeWayMarginals()],
         "clinical": [RuleAdherence(), RowsWithoutViolation()],
-        "privacy": [ExactMatchRate(), DCRShareCloserToTrain(), DCRQuantile(0.05), DCRQuantile(0.5), NNDRQuantile(0.05),
-                    NNDRQuantile(0.5), MembershipInferenceAUC(), MembershipTPRAtFPR(0.01), MembershipTPRAtFPR(0.001),
-                    RareClassMembershipAUC(), SinglingOutRisk(), LinkabilityRisk(),
+        "privacy": [ExactMatchRate(), ExactMatchExcess(), DCRShareCloserToTrain(), DCRQuantile(0.05), DCRQuantile(0.5),
+                    NNDRQuantile(0.05), NNDRQuantile(0.5), MembershipInferenceAUC(), MembershipTPRAtFPR(0.01),
+                    MembershipTPRAtFPR(0.001), RareClassMembershipAUC(), SinglingOutRisk(), LinkabilityRisk(),
                     InferenceRisk(), InferenceRiskMax()],
         "utility": [TSTRAUC(), TRTRAUC()],
         "diversity": [DuplicateRate(), UniqueRows()],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -78,6 +79,9 @@ class GenerationBackend(ABC):
     supports_steering: bool = False
     needs_spec: bool = False
     compile_seconds: float = 0.0  # spent compiling (since construction): reported apart from generation time
+    # True when generate calls from several threads may overlap, each still giving what its seed alone gives; hf
+    # seeds torch's process-wide RNG and keeps one prompt KV cache, so it says False and is called one at a time
+    concurrent_safe: bool = False
 
     @classmethod
     def require(cls) -> None:
@@ -138,9 +142,11 @@ class GenerationBackend(ABC):
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         params = self.resolve_batch_size(params, prompt, max_new_tokens, n)
         out: list[Completion] = []
-        # one call at a time per backend: torch's RNG is process-wide, so two threads of a served model
-        # sampling at once would each lose the reproducibility of their seed
-        with self.__dict__.setdefault("_generate_lock", threading.Lock()):
+        # one call at a time per backend unless it is concurrent_safe: torch's RNG is process-wide, so two threads
+        # of a served model sampling at once would each lose the reproducibility of their seed
+        lock = contextlib.nullcontext() if self.concurrent_safe else self.__dict__.setdefault("_generate_lock",
+                                                                                               threading.Lock())
+        with lock:
             self.load()
             t0 = time.perf_counter()
             for i, start in enumerate(range(0, n, params.batch_size)):

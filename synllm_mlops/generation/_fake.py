@@ -14,20 +14,24 @@ from synllm_mlops.spec import NA_TOKEN, DatasetSpec, units
 class FakeBackend(GenerationBackend):
     """Writes valid-looking CSV rows for ``spec`` (plus ``garbage_rate`` of junk lines); unit tests only.
 
-    ``copy_rows`` lets a test make the "model" repeat given lines (e.g. real rows) to exercise the guard.
+    ``copy_rows`` lets a test make the "model" repeat given texts (e.g. real rows, in any form; a text may
+    span lines) to exercise the guard: each row slot echoes one at random with probability 1/2, or, with
+    ``copy_all=True``, the next one in order until every text has been echoed once.
     """
 
     name = "fake"
     supports_guide = True  # every field is drawn inside its guide constraint (hard rules, then the steered bin)
     supports_steering = True
     needs_spec = True
+    concurrent_safe = True  # each batch draws from its own seeded generator (`calls` is a count only)
 
     def __init__(self, model: str = "fake", *, spec: DatasetSpec | None = None, garbage_rate: float = 0.0,
-                 copy_rows: list[str] | None = None):
+                 copy_rows: list[str] | None = None, copy_all: bool = False):
         if spec is None:
             raise ValueError("the fake backend needs spec=<DatasetSpec> to know what rows to write")
         self.spec, self.garbage_rate, self.copy_rows = spec, garbage_rate, copy_rows or []
         self.calls = 0
+        self.copy_all, self._copied = copy_all, 0
 
     def info(self) -> ModelInfo:
         return ModelInfo("fake", "fake", "0", "none", self.name, "cpu")
@@ -35,7 +39,10 @@ class FakeBackend(GenerationBackend):
     def _row(self, rng: np.random.Generator, guide: RowGuide | None = None, steer=None) -> str:
         if rng.random() < self.garbage_rate:
             return "I am sorry, here is some text instead of a row"
-        if self.copy_rows and rng.random() < 0.5:
+        if self.copy_all and self._copied < len(self.copy_rows):
+            self._copied += 1
+            return self.copy_rows[self._copied - 1]
+        if self.copy_rows and not self.copy_all and rng.random() < 0.5:
             return self.copy_rows[int(rng.integers(len(self.copy_rows)))]
         if guide is not None:
             return self._guided_row(rng, guide, steer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,14 +36,15 @@ class RowParser:
         spec: the dataset spec.
         real_keys: mapping from canonical row key to the split it comes from (``train``/``holdout``);
             a generated row equal to one of them is rejected as a copy and counted.
-        near_copies: when the real rows themselves are at hand (the pipeline; not a served model, which
-            holds only keyed digests), an index of them: a valid row that differs from a real row in
-            one field is rejected as a near copy, and any rejected line that holds a real row's fields
-            (decorated, or with one field changed) is stored redacted.
+        near_copies: a near-copy check with ``near(row key) -> bool``: a valid row that holds all but at
+            most two of a real row's values (any order, normalised; see :class:`NearCopyIndex`) is rejected
+            as a near copy. The pipeline passes a :class:`NearCopyIndex` of the real rows, whose
+            ``flag_lines`` also finds real rows in rejected lines, in any form (alone or read with their
+            neighbours): such a line is stored as ``<redacted>``. A served model passes its keyed digests.
     """
 
     def __init__(self, spec: DatasetSpec, real_keys: dict[tuple[str, ...], str] | None = None,
-                 near_copies: NearCopyIndex | None = None):
+                 near_copies: NearCopyIndex | Any | None = None):
         self.spec = spec
         self.real_keys = real_keys or {}
         self.near_copies = near_copies
@@ -88,31 +90,45 @@ class RowParser:
         good: list[list[object]] = []
         rejects: list[tuple[str, str, str]] = []
         copies = near = 0
-        seen_lines: list[str] = []
-        redact = self._redact
-        for text in texts:
-            for line in self._candidate_lines(text):
+        seen: list[tuple[int, int, str]] = []  # (text, line, line text) of each valid row
+        texts_lines = [self._candidate_lines(text) for text in texts]
+        flags: dict[int, set[int]] = {}
+        flag_lines = getattr(self.near_copies, "flag_lines", None)
+
+        def reject(reason: str, detail: str, ti: int, li: int, line: str) -> tuple[str, str, str]:
+            """The reject, its line redacted when it is (part of) a near copy of a real row."""
+            if flag_lines is not None:
+                if ti not in flags:  # read once per completion, and only when it has a reject
+                    flags[ti] = flag_lines(texts_lines[ti])
+                if li in flags[ti]:
+                    return reason, detail.split("=")[0] + " (line held a real row's values: redacted)", "<redacted>"
+            return reason, detail, line
+
+        for ti, lines in enumerate(texts_lines):
+            for li, line in enumerate(lines):
                 fields = next(csv.reader(io.StringIO(line), skipinitialspace=True), [])
                 if len(fields) != n_cols:
                     reason = "not a row" if len(fields) <= 1 or line.startswith(_NOISE_PREFIXES) else "field count"
-                    rejects.append(redact(reason, f"{len(fields)} fields, expected {n_cols}", line))
+                    rejects.append(reject(reason, f"{len(fields)} fields, expected {n_cols}", ti, li, line))
                     continue
                 values, reason, detail = self._typed(fields)
                 if values is None:
-                    rejects.append(redact(reason, detail, line))
+                    rejects.append(reject(reason, detail, ti, li, line))
                     continue
-                split = self.real_keys.get(row_key(values, self.spec))
+                key = row_key(values, self.spec)
+                split = self.real_keys.get(key)
                 if split is not None:
                     copies += 1
                     # the copied real row is never stored: only the reason
                     rejects.append((f"copy of a real {split} row", "identical after type normalisation", "<redacted>"))
                     continue
-                if self.near_copies is not None and self.near_copies.near(row_key(values, self.spec)):
+                if self.near_copies is not None and self.near_copies.near(key):
                     near += 1
-                    rejects.append(("near copy of a real row", "equal to a real row but for one field", "<redacted>"))
+                    rejects.append(("near copy of a real row", "all but at most two of a real row's values, in any "
+                                    "order", "<redacted>"))
                     continue
                 good.append(values)
-                seen_lines.append(line)
+                seen.append((ti, li, line))
         rows = pd.DataFrame(good, columns=self.spec.column_names)
         for c in self.spec.columns:
             rows[c.name] = rows[c.name].astype(float) if c.is_numeric else rows[c.name].astype(object)
@@ -122,13 +138,7 @@ class RowParser:
                 broken = broken.where(~(r.violations(rows) & (broken == "")), r.id)
             bad = broken != ""
             for i in np.flatnonzero(bad.to_numpy()):
-                rejects.append(redact("hard-rule violation", f"breaks rule {broken.iloc[i]}", seen_lines[i]))
+                rejects.append(reject("hard-rule violation", f"breaks rule {broken.iloc[i]}", *seen[i]))
             rows = rows[~bad.to_numpy()].reset_index(drop=True)
         rej = pd.DataFrame(rejects, columns=REJECT_COLUMNS)
         return ParseResult(rows, rej, copies, near, rej["reason"].value_counts().to_dict())
-
-    def _redact(self, reason: str, detail: str, line: str) -> tuple[str, str, str]:
-        """A reject, its line replaced by ``<redacted>`` when it holds a real row's fields."""
-        if self.near_copies is not None and self.near_copies.in_line(line):
-            return reason, detail.split("=")[0] + " (line held a real row's fields: redacted)", "<redacted>"
-        return reason, detail, line

@@ -97,7 +97,7 @@ class PrivacyBudget:
         return entry
 
     def to_dict(self) -> dict:
-        """The ledger as the run logs it (``privacy/dp_ledger.json``)."""
+        """The ledger as the run logs it (part of the run's ``release/release.json``)."""
         return {"epsilon": self.epsilon, "spent": self.spent, "remaining": self.remaining,
                 "neighbours": NEIGHBOURS, "composition": COMPOSITION,
                 "releases": [asdict(e) for e in self._ledger]}

@@ -7,7 +7,7 @@ strategies for which the dimension exists (a conditional search space); ``high: 
 
 from __future__ import annotations
 
-from synllm_mlops.prompts._stats import ALL_STATS
+from synllm_mlops.release import ALL_STATS
 
 STAT_STRATEGIES = ("statguide", "clin_rule")
 

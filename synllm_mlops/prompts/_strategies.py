@@ -1,12 +1,14 @@
-"""The four SynLLM prompt strategies, built automatically from a spec and the train split.
+"""The four SynLLM prompt strategies, built automatically from a spec and the run's release.
 
 Each strategy is a fixed template (registered in the MLflow Prompt Registry by the tracking layer,
-a new version whenever its text changes) whose ``{{variables}}`` are filled from spec + train.
-Only ``seed_ex`` fills a variable with real rows, and the rendered prompt says so.
+a new version whenever its text changes) whose ``{{variables}}`` are filled from the spec and the
+:class:`~synllm_mlops.release.Release` (statistics). Only ``seed_ex`` reads the train split itself: it
+fills a variable with real rows, and the rendered prompt says so.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -16,8 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from synllm_mlops.errors import ConfigError, unknown
-from synllm_mlops.privacy import LedgerEntry, PrivacyBudget
-from synllm_mlops.prompts._stats import ALL_STATS, describe_statistics
+from synllm_mlops.release import ALL_STATS, Release
 from synllm_mlops.spec import NA_TOKEN, DatasetSpec
 
 SYSTEM = ("You generate realistic, privacy-preserving synthetic patient records as CSV. "
@@ -94,13 +95,17 @@ class Prompt:
     user: str
     uses_real_rows: bool
     variables: dict[str, str] = field(default_factory=dict)
-    dp_budget: PrivacyBudget | None = field(default=None, compare=False, repr=False)
-    """The budget its DP statistics were charged to (the run's, when one was passed to ``render``)."""
 
-    @property
-    def dp_ledger(self) -> list[LedgerEntry]:
-        """The releases charged to :attr:`dp_budget` (empty without DP); log ``dp_budget.to_json()``."""
-        return self.dp_budget.ledger if self.dp_budget else []
+    def to_json(self) -> str:
+        """The prompt as a run logs it (``prompt/prompt.json``): what a registered model serves."""
+        return json.dumps({"strategy": self.strategy, "template": self.template, "system": self.system,
+                           "user": self.user, "uses_real_rows": self.uses_real_rows, "variables": self.variables},
+                          indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Prompt":
+        d = json.loads(text)
+        return cls(d["strategy"], d["template"], d["system"], d["user"], d["uses_real_rows"], d["variables"])
 
     @property
     def messages(self) -> list[dict[str, str]]:
@@ -159,29 +164,26 @@ class PromptStrategy(ABC):
     uses_real_rows: bool = False
     uses_statistics: bool = False  # carries statistics of train (charged to the DP budget when one is set)
 
-    def render(self, spec: DatasetSpec, train: pd.DataFrame, options: PromptOptions | None = None,
-               *, seed: int = 0, budget: PrivacyBudget | None = None) -> Prompt:
-        """Render this strategy's prompt for ``spec`` from ``train`` (never from holdout).
+    def render(self, spec: DatasetSpec, release: Release | None, options: PromptOptions | None = None,
+               *, seed: int = 0, train: pd.DataFrame | None = None) -> Prompt:
+        """Render this strategy's prompt for ``spec`` from the run's ``release``.
 
-        With ``options.dp_epsilon`` or ``budget`` set, statistics are released under DP: they spend
-        ``options.dp_epsilon`` of ``budget`` (the run's, shared with later releases; all it has left
-        when ``dp_epsilon`` is unset), or of a budget of ``dp_epsilon`` made here. See ``Prompt.dp_ledger``.
+        Statistics come from ``release`` (exact or DP, as released); only ``seed_ex`` reads ``train``
+        (its example rows; never the holdout). A strategy that needs what it was not given is an error.
         """
         options = options or PromptOptions()
-        if budget is None and options.dp_epsilon is not None:
-            budget = PrivacyBudget(options.dp_epsilon)
         template = TEMPLATES[self.name]
         variables = {
             "dataset_description": " ".join(spec.description.split()) or spec.name,
             "header": ",".join(spec.column_names),
             "n_rows": str(options.rows_per_completion),
-            **self._variables(spec, train, options, np.random.default_rng(seed), budget),
+            **self._variables(spec, release, train, options, np.random.default_rng(seed)),
         }
-        return Prompt(self.name, template, SYSTEM, fill(template, variables), self.uses_real_rows, variables, budget)
+        return Prompt(self.name, template, SYSTEM, fill(template, variables), self.uses_real_rows, variables)
 
     @abstractmethod
-    def _variables(self, spec: DatasetSpec, train: pd.DataFrame, options: PromptOptions,
-                   rng: np.random.Generator, budget: PrivacyBudget | None) -> dict[str, str]: ...
+    def _variables(self, spec: DatasetSpec, release: Release | None, train: pd.DataFrame | None,
+                   options: PromptOptions, rng: np.random.Generator) -> dict[str, str]: ...
 
 
 class SeedExamples(PromptStrategy):
@@ -189,7 +191,9 @@ class SeedExamples(PromptStrategy):
 
     name, uses_real_rows = "seed_ex", True
 
-    def _variables(self, spec, train, options, rng, budget):
+    def _variables(self, spec, release, train, options, rng):
+        if train is None:
+            raise ConfigError("strategy seed_ex shows real example rows: render it with train=<the train split>")
         k = min(options.n_examples, len(train))
         rows = train.iloc[np.sort(rng.choice(len(train), size=k, replace=False))]
         return {"n_examples": str(k), "examples": format_rows(rows, spec)}
@@ -200,7 +204,7 @@ class FeatureDescriptions(PromptStrategy):
 
     name = "featdesc"
 
-    def _variables(self, spec, train, options, rng, budget):
+    def _variables(self, spec, release, train, options, rng):
         return {"definitions": definitions(spec)}
 
 
@@ -209,10 +213,11 @@ class StatisticalGuidance(FeatureDescriptions):
 
     name, uses_statistics = "statguide", True
 
-    def _variables(self, spec, train, options, rng, budget):
-        stats = describe_statistics(train, spec, include=options.statistics, max_correlations=options.max_correlations,
-                                    dp_epsilon=options.dp_epsilon, budget=budget)
-        return {**super()._variables(spec, train, options, rng, budget), "statistics": stats}
+    def _variables(self, spec, release, train, options, rng):
+        if release is None or release.statistics is None:
+            raise ConfigError(f"strategy {self.name} carries statistics, but the release holds none: release them "
+                              "with make_release(spec, train, statistics=...)")
+        return {**super()._variables(spec, release, train, options, rng), "statistics": release.statistics}
 
 
 class ClinicalRules(StatisticalGuidance):
@@ -220,10 +225,10 @@ class ClinicalRules(StatisticalGuidance):
 
     name = "clin_rule"
 
-    def _variables(self, spec, train, options, rng, budget):
+    def _variables(self, spec, release, train, options, rng):
         rules = spec.rules if options.max_rules is None else spec.rules[: options.max_rules]
         text = "\n".join(f"- {r.describe()} ({r.note})" for r in rules) or "- (none)"
-        return {**super()._variables(spec, train, options, rng, budget), "rules": text}
+        return {**super()._variables(spec, release, train, options, rng), "rules": text}
 
 
 STRATEGIES: dict[str, PromptStrategy] = {s.name: s for s in (SeedExamples(), FeatureDescriptions(),

@@ -1,4 +1,9 @@
-"""Draft a spec from any CSV: types, ranges and categories read off the data, for a person to edit."""
+"""Draft a spec from any CSV: types, ranges and categories read off the data, for a person to edit.
+
+The spec is written into prompts, grammars and run artifacts, so it copies no value that belongs to one
+patient: no observed extreme, no category held by fewer than :data:`MIN_CATEGORY_ROWS` rows, no free
+text, date or identifier, and no row count.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +25,13 @@ from synllm_mlops.spec._schema import ColumnSpec, DatasetSpec, RangeRule, normal
 
 MAX_CATEGORIES = 20  # an integer column with more distinct values is numeric
 MAX_TEXT_CATEGORIES = 50  # a text column with more distinct values is an identifier or free text, not categories
+MIN_CATEGORY_ROWS = 5  # a category held by fewer rows would single its patients out
 UNIQUE_SHARE = 0.5
+NEAR_UNIQUE_SHARE = 0.9  # a column named like an id with this share of distinct values identifies patients
+FREE_TEXT_WORDS = 4  # a value of this many words is a sentence, not a category
 _ID_NAME = re.compile(r"(?i)((patient|subject|record|row)[_ ]?)?(id|no|number)|index|rownames|mrn|ssn|uuid|.*[_ ]id")
+_ID_LIKE = re.compile(r"(?i).*([_ ](id|no|nr|num|number|code)|number|mrn|ssn|uuid)")
+_DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([ T].*)?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}([ T].*)?|\d{8}T.*")
 log = logging.getLogger(__name__)
 
 
@@ -33,25 +43,30 @@ def _decimals(x: pd.Series) -> int:
     return 4
 
 
-def _coarse_range(x: pd.Series, decimals: int) -> tuple[float, float]:
-    """A coarse range strictly around the data: bounds on a grid of "nice" steps (1, 2 or 5 x 10^k).
+def _outward(v: float, up: bool) -> float:
+    """``v`` rounded away from the data to one significant figure, strictly past it (0 stays 0)."""
+    if v == 0:
+        return 0.0
+    unit = 10.0 ** math.floor(math.log10(abs(v)))
+    r = (math.ceil if up else math.floor)(v / unit) * unit
+    if r == v:
+        r += unit if up else -unit
+    return float(f"{r:.1g}") if r else 0.0
 
-    The step is the largest nice number that cuts the observed span into at least 5 steps (at least one
-    unit of the column's last decimal), so bounds have one or two significant figures and reveal only
-    which step an extreme falls in. Each bound moves outward to the next grid point, one more step if it
-    lands on an observed extreme (except 0 for non-negative data, its natural floor).
+
+def _coarse_range(x: pd.Series) -> tuple[float, float]:
+    """A coarse public range strictly around the data: each bound rounded outward to one significant figure.
+
+    A bound then says only which power-of-ten step an extreme falls in (an age of 103 gives 200, a count of
+    57 gives 60, a zip code 99950 gives 100000), never the value; a bound that lands on an observed value
+    moves one step further. Non-negative data starts at 0 when its minimum is below a tenth of its maximum
+    (0 is every such column's natural floor).
     """
     lo, hi = float(x.min()), float(x.max())
-    span = hi - lo if hi > lo else (abs(hi) or 1.0)
-    base = 10.0 ** math.floor(math.log10(span / 5))
-    step = max(next(m * base for m in (5, 2, 1) if m * base <= span / 5 * (1 + 1e-12)), 10.0**-decimals)
-    nd = max(0, 1 - math.floor(math.log10(step)))  # digits that write a multiple of step exactly
-    new_lo, new_hi = round(math.floor(lo / step) * step, nd), round(math.ceil(hi / step) * step, nd)
-    if new_lo >= lo:
-        new_lo = round(new_lo - step, nd)
-    if new_hi <= hi:
-        new_hi = round(new_hi + step, nd)
-    if lo >= 0 > new_lo:
+    new_lo, new_hi = _outward(lo, up=False), _outward(hi, up=True)
+    if hi == 0:
+        new_hi = _outward(abs(lo), up=True) if lo < 0 else 1.0
+    if lo >= 0 and (new_lo < 0 or lo < hi / 10):
         new_lo = 0.0
     if not (math.isfinite(new_lo) and math.isfinite(new_hi)):
         raise DataError(f"numeric values of magnitude about {max(abs(lo), abs(hi)):.0e} cannot be bounded as floats; "
@@ -68,13 +83,22 @@ class SpecDraft:
 
 
 def _identifier_reason(present: pd.Series) -> str | None:
-    """Why a text column looks like an identifier (names, MRNs, free text), or None."""
+    """Why a text column looks like an identifier, a date or free text (none of which a spec may copy), or None."""
     n, k = len(present), present.nunique()
+    if present.map(lambda v: bool(_DATE.fullmatch(v))).mean() >= 0.5:
+        return "it holds dates (exact dates identify patients)"
+    if present.map(lambda v: len(v.split()) >= FREE_TEXT_WORDS or len(v) > 40).any():
+        return f"it holds free text (values of {FREE_TEXT_WORDS} or more words)"
     if k > MAX_TEXT_CATEGORIES:
-        return f"{k} distinct values (more than {MAX_TEXT_CATEGORIES})"
+        return f"more than {MAX_TEXT_CATEGORIES} distinct values"
     if k > 5 and k > UNIQUE_SHARE * n:
-        return f"{k} distinct values in {n} rows (more than {UNIQUE_SHARE:.0%} distinct)"
+        return f"more than {UNIQUE_SHARE:.0%} of its values distinct"
     return None
+
+
+def _rare(present: pd.Series) -> int:
+    """How many distinct values are held by fewer than :data:`MIN_CATEGORY_ROWS` rows."""
+    return int((present.map(normalise_category).value_counts() < MIN_CATEGORY_ROWS).sum())
 
 
 def infer_spec(path: str | Path, *, name: str | None = None, target: str | None = None,
@@ -110,13 +134,16 @@ def _draft(path: str | Path, *, name: str | None = None, target: str | None = No
     """Draft a spec for the CSV at ``path``, with the messages about what was left out.
 
     Columns whose values all parse as numbers and that have more than ``MAX_CATEGORIES`` distinct values
-    (or any non-integer value) are numeric, with a coarse range (see :func:`_coarse_range`) and a soft
+    (or any non-integer value), or whose values include one held by fewer than ``MIN_CATEGORY_ROWS`` rows
+    (an age of 103, 57 admissions), are numeric, with a coarse range (see :func:`_coarse_range`) and a soft
     range rule at it; the rest are categorical. Nothing observed row by row is written out: no extreme
-    value, and no text column that looks like an identifier (more than ``MAX_TEXT_CATEGORIES`` distinct
-    values, or more than half distinct: names, MRNs, dates, free text) — such a column, an all-empty one,
-    and one named like an id with one value per row go to ``id_columns`` (dropped when the data loads),
-    each with a message. ``keep`` (and the target) are never dropped as identifiers. The target defaults
-    to the last column kept.
+    value, no row count, no category held by fewer than ``MIN_CATEGORY_ROWS`` rows, and no text column
+    that holds dates or free text or looks like an identifier (more than ``MAX_TEXT_CATEGORIES`` distinct
+    values, or more than half distinct) — such a column, a text column with a rare category (a singleton
+    diagnosis), an all-empty one, and one named like an id that is unique or nearly so (``hospital_number``)
+    go to ``id_columns`` (dropped when the data loads), each with a message naming the column and why.
+    ``keep`` (and the target) are never dropped; a kept column that copies rare values says so. The target
+    defaults to the last column kept.
 
     Raises:
         DataError: a numeric column holds infinite values or values too large to bound.
@@ -131,6 +158,13 @@ def _draft(path: str | Path, *, name: str | None = None, target: str | None = No
     kept = set(keep) | ({target} if target else set())
     ids = [c for c in raw.columns if _ID_NAME.fullmatch(c) and raw[c].is_unique and c not in kept]
     messages = [f"column {c!r}: named like an id and unique per row: listed in id_columns (dropped)" for c in ids]
+    for c in raw.columns:
+        filled = raw[c][~raw[c].str.strip().isin(_MISSING)]
+        if (c not in ids and c not in kept and _ID_LIKE.fullmatch(c) and len(filled) >= 10
+                and filled.nunique() >= NEAR_UNIQUE_SHARE * len(filled)):
+            ids.append(c)
+            messages.append(f"column {c!r}: named like an identifier and nearly unique per row (at least "
+                            f"{NEAR_UNIQUE_SHARE:.0%} distinct): listed in id_columns (dropped)")
     how_to_keep = "to keep it, pass keep=[{c!r}] (or move it from id_columns to columns in the YAML)"
     cols: list[ColumnSpec] = []
     rules: list[RangeRule] = []
@@ -152,11 +186,16 @@ def _draft(path: str | Path, *, name: str | None = None, target: str | None = No
         if numeric and not np.isfinite(x).all():
             raise DataError(f"column {c!r} holds infinite values ({_examples(present[~np.isfinite(x)])}); "
                             "replace them with NA or a number")
-        if numeric and (x.nunique() > MAX_CATEGORIES or not np.allclose(x, np.round(x))):
+        rare = _rare(present)
+        if numeric and (x.nunique() > MAX_CATEGORIES or not np.allclose(x, np.round(x)) or (rare and c not in kept)):
+            if x.nunique() <= MAX_CATEGORIES and np.allclose(x, np.round(x)):
+                messages.append(f"column {c!r}: {rare} of its integer values are held by fewer than "
+                                f"{MIN_CATEGORY_ROWS} rows each: kept numeric with a coarse range, not as categories "
+                                "(which would copy them)")
             d = _decimals(x)
             while True:  # fewer decimals for huge values: the grammar counts in units of the last decimal
                 try:
-                    lo, hi = _coarse_range(x, d)
+                    lo, hi = _coarse_range(x)
                 except DataError:
                     lo, hi = -math.inf, math.inf
                 if d == 0 or not range_problem(c, lo, hi, d):
@@ -174,9 +213,18 @@ def _draft(path: str | Path, *, name: str | None = None, target: str | None = No
             continue
         if not numeric and c not in kept and (why := _identifier_reason(present)):
             ids.append(c)
-            messages.append(f"column {c!r} looks like an identifier or free text ({why}): listed in id_columns "
+            messages.append(f"column {c!r} looks like an identifier, a date or free text ({why}): listed in id_columns "
                             f"(dropped) so its values never reach a prompt; " + how_to_keep.format(c=c))
             continue
+        if rare and c not in kept:
+            ids.append(c)
+            messages.append(f"column {c!r}: {rare} of its values are held by fewer than {MIN_CATEGORY_ROWS} rows each "
+                            "(a singleton names its patient): listed in id_columns (dropped); merge rare values in the "
+                            "CSV (e.g. into 'other') and infer again, or " + how_to_keep.format(c=c))
+            continue
+        if rare:
+            messages.append(f"column {c!r} kept as asked: {rare} of its categories are held by fewer than "
+                            f"{MIN_CATEGORY_ROWS} rows each, and the spec copies them; merge them in the CSV")
         cats = sorted(present.map(normalise_category).unique(), key=lambda v: (len(v), v))
         if numeric:
             cats = sorted(cats, key=float)
@@ -187,7 +235,7 @@ def _draft(path: str | Path, *, name: str | None = None, target: str | None = No
     target = target or cols[-1].name
     spec = DatasetSpec(
         name=name or Path(path).stem,
-        description=f"Draft spec inferred from {Path(path).name} ({len(raw)} rows); review every range and description.",
+        description=f"Draft spec inferred from {Path(path).name}; review every range and description.",
         source=f"inferred by `synllm spec infer {Path(path).name}`",
         target=target, id_columns=ids, columns=cols, rules=rules,
     )

@@ -28,7 +28,6 @@ from synllm_mlops.tracking._model import (
     end_active_run,
     end_open_runs,
     find_child_run,
-    log_generator_model,
     log_matplotlib,
     log_plotly,
     log_run_params,
@@ -56,19 +55,12 @@ from synllm_mlops.tracking._compare import (
 )
 
 __all__ = ["CELL_HASH_TAG", "CLAIM_TAG", "CellRun", "EXPERIMENT", "HEARTBEAT_TAG", "NOTE_TAG", "PARENT_TAG",
-           "SynLLMGenerator", "WORKER_TAG", "active_experiment_name", "active_run_id", "beat", "cell_metrics",
+           "WORKER_TAG", "active_experiment_name", "active_run_id", "beat", "cell_metrics",
            "cell_runs", "check_reachable", "create_cell_run", "discard_run", "download_run_csv", "download_run_text",
            "end_active_run", "end_lost_run", "end_open_runs", "experiment_name", "find_child_run", "finished_cells",
            "generation_trace", "git_commit", "log_dataframe", "log_dict", "log_evaluation", "log_figures",
-           "log_generator_model", "log_matplotlib", "log_metrics", "log_params", "log_plotly", "log_prompt",
+           "log_matplotlib", "log_metrics", "log_params", "log_plotly", "log_prompt",
            "log_real_data_input", "log_run_params", "log_synthetic", "log_text", "model_alias", "record_failed_cell",
            "record_generator", "register_prompt", "release_generator", "run_description", "run_params", "run_tag",
            "set_run_tags", "set_tags", "tracing_enabled", "tracked_run"]
 
-
-def __getattr__(name: str):
-    if name == "SynLLMGenerator":  # subclasses mlflow's PythonModel: importing it imports mlflow
-        from synllm_mlops.tracking._served import SynLLMGenerator
-
-        return SynLLMGenerator
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

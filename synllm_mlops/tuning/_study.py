@@ -258,10 +258,10 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
 
     from synllm_mlops import tracking as runs
 
-    from synllm_mlops.pipeline import prepare
+    from synllm_mlops.pipeline import load_inputs
 
     refuse_logged_secret(cfg.storage)
-    spec = prepare(cfg.run.model_copy(update={"strategy": cfg.strategies[0]})).spec  # spec/data errors before any model loads
+    spec = load_inputs(cfg.run)[0]  # spec/data errors before any model loads; nothing is released here
     space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules), tune_dp=cfg.tune_dp,
                         calibrations=cfg.calibrations)
     sampler_seed = cfg.run.seed if cfg.sampler_seed is None else cfg.sampler_seed
@@ -405,28 +405,35 @@ def choose_champion(study, cfg: TuneConfig):
 
 def _register_champion(study, cfg: TuneConfig, backends: BackendCache, result: TuneResult) -> None:
     from synllm_mlops.config import RunConfig
-    from synllm_mlops.pipeline import max_new_tokens, prepare
+    from synllm_mlops.pipeline import load_inputs, max_new_tokens
     from synllm_mlops.parsing import table_keys
+    from synllm_mlops.prompts import get_strategy
+    from synllm_mlops.release import ARTIFACT, Release
     from synllm_mlops import tracking as runs
+    from synllm_mlops.serving import log_generator_model
 
     trial = choose_champion(study, cfg)
     if trial is None:
         tracking.set_tags({"synllm.champion": "none: no feasible Pareto trial without real rows in its prompt"})
         return
     run_config = RunConfig.build(**trial.user_attrs["config"])
-    prep = prepare(run_config)
     run_id = trial.user_attrs["mlflow_run_id"]
-    keys = table_keys(prep.split.train, prep.spec) | table_keys(prep.split.holdout, prep.spec)
-    name = cfg.registered_model or f"synllm-{prep.spec.name}"
-    uri, version = runs.log_generator_model(
-        config=run_config, spec=prep.spec, prompt=prep.prompt, max_new_tokens=max_new_tokens(backends.get(run_config.model), prep),
+    spec, _, split = load_inputs(run_config)  # the guard's keys need the real rows; nothing is released again
+    # the release the trial itself made and was scored with, and its prompt rendered from it again
+    release_json = runs.download_run_text(run_id, ARTIFACT)
+    release = Release.from_json(release_json)
+    prompt = get_strategy(run_config.strategy).render(spec, release, run_config.prompt, seed=run_config.seed,
+                                                      train=split.train)
+    keys = table_keys(split.train, spec) | table_keys(split.holdout, spec)
+    name = cfg.registered_model or f"synllm-{spec.name}"
+    uri, version = log_generator_model(
+        config=run_config, spec=spec, prompt=prompt,
+        max_new_tokens=max_new_tokens(backends.get(run_config.model), run_config, spec, split.train),
         real_keys=keys, registered_model=name, source_run_id=run_id, prompt_uri=runs.run_tag(run_id, "synllm.prompt_uri") or "",
-        allow_real_rows=cfg.allow_real_rows,
-        # the targets the trial itself released (re-preparing would draw a new DP release)
-        targets_json=runs.download_run_text(run_id, "calibration/targets.json") if prep.targets is not None else None)
+        allow_real_rows=cfg.allow_real_rows, release_json=release_json)
     runs.set_run_tags(run_id, {"synllm.champion": "true", "synllm.registered_model": f"{name}/{version}"})
     tracking.set_tags({"synllm.champion_trial": str(trial.number), "synllm.champion_run_id": run_id,
                        "synllm.registered_model": f"{name}/{version}"})
-    if prep.prompt.uses_real_rows:
+    if prompt.uses_real_rows:
         tracking.set_tags({"synllm.uses_real_rows": "true"})
     result.champion_trial, result.model_uri, result.model_version = trial.number, uri, version

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synllm_mlops.calibration import CalibrationTargets, select_rows
+from synllm_mlops.calibration import select_rows
+from synllm_mlops.release import CalibrationTargets
 from synllm_mlops.spec import DatasetSpec
 
 SPEC = DatasetSpec.model_validate({"name": "t", "target": "y", "columns": [

@@ -223,8 +223,8 @@ def test_vectorised_processor_matches_the_reference_under_steering():
     import numpy as np
     import pandas as pd
 
-    from synllm_mlops.calibration import CalibrationTargets
     from synllm_mlops.constraints import Steering
+    from synllm_mlops.release import CalibrationTargets
 
     spec = _spec([{"id": "r", "kind": "ordering", "note": "n", "hard": True, "left": "a", "op": "<=", "right": "b"}])
     frame = pd.DataFrame({"y": ["0", "1"] * 50, "a": np.linspace(0, 30, 100), "g": ["low", "high", "lower", None] * 25,

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from test_rules import _spec, _values, _walk
 
-from synllm_mlops.calibration import CalibrationTargets, ColumnBins
 from synllm_mlops.constraints import (FieldConstraint, FieldSteer, RowGuide, RowTracker, Steering, admissible,
                                      bin_constraint)
+from synllm_mlops.release import Bins as ColumnBins, CalibrationTargets
 from synllm_mlops.spec import ColumnSpec
 
 COL = ColumnSpec(name="a", type="numeric", min=0, max=50, decimals=1, nullable=True)

@@ -8,8 +8,10 @@ from evaluation_tables import SPEC, simulate
 from synllm_mlops.evaluation._column_pair_trends import ColumnPairTrends
 from synllm_mlops.evaluation._column_shapes import ColumnShapes, ks_with_missing, tv_with_missing
 from synllm_mlops.evaluation._detection import DetectionAUC
+from synllm_mlops.evaluation._holdout_pairs import HoldoutPairTables
 from synllm_mlops.evaluation._marginals import (CategoryCoverage, JensenShannonDistance, RangeCoverage,
                                                 RelativeMeanError, WassersteinDistance)
+from synllm_mlops.evaluation._three_way import ThreeWayMarginals
 
 TRAIN, HOLD = simulate(600, 1), simulate(300, 2)
 BEST = {ColumnShapes: 1.0, ColumnPairTrends: 1.0, RelativeMeanError: 0.0, WassersteinDistance: 0.0,
@@ -81,3 +83,38 @@ def test_detection_auc_near_half_for_same_distribution_and_near_one_for_shifted(
 def test_detection_skips_tiny_tables_with_a_reason():
     out = DetectionAUC().compute_breakdown(TRAIN, HOLD, TRAIN.iloc[:3], SPEC)
     assert math.isnan(out["score"]) and "at least 10" in out["skipped"]
+
+
+def _xor_table(parity: int) -> pd.DataFrame:
+    """Every (x, c) combination equally often; t = parity of (x high, c == a): pairwise uniform, 3-way determined."""
+    x = np.repeat([10.0, 90.0], 40)
+    c = np.tile(np.repeat(["a", "b"], 20), 2).astype(object)
+    t = (((x > 50) ^ (c == "a")).astype(int) ^ parity).astype(str).astype(object)
+    return pd.DataFrame({"x": x, "y": 5.0, "c": c, "t": t})
+
+
+def test_three_way_sees_structure_that_every_pair_table_misses():
+    # README "Fidelity": fidelity/three_way and fidelity/holdout_pair_tables, against the holdout on holdout terciles
+    hold, flipped = _xor_table(0), _xor_table(1)
+    assert HoldoutPairTables().compute(TRAIN, hold, flipped, SPEC) == pytest.approx(1.0)
+    out = ThreeWayMarginals().compute_breakdown(TRAIN, hold, flipped, SPEC)
+    # 4 triples of (x, y, c, t); only (x, c, t) holds the parity, and there the supports are disjoint
+    assert out["n_triples"] == 4 and out["score"] == pytest.approx(0.75)
+    assert ThreeWayMarginals().compute(TRAIN, hold, hold.copy(), SPEC) == pytest.approx(1.0)
+
+
+def test_unoptimised_measures_compare_with_the_holdout_and_report_train_as_reference():
+    fresh, broken = simulate(600, 3), simulate(600, 3)
+    rng = np.random.default_rng(0)
+    for col in broken.columns:  # independent columns: every marginal kept, every relation lost
+        broken[col] = broken[col].to_numpy()[rng.permutation(len(broken))]
+    for metric in (HoldoutPairTables(), ThreeWayMarginals()):
+        good, bad = (metric.compute_breakdown(TRAIN, HOLD, t, SPEC, seed=0) for t in (fresh, broken))
+        assert bad["score"] + 0.03 < good["score"] <= 1.0
+        assert good["reference"] == pytest.approx(metric.compute(TRAIN, HOLD, TRAIN, SPEC, seed=0))
+
+
+def test_three_way_samples_triples_when_there_are_many():
+    out = ThreeWayMarginals(max_triples=2).compute_breakdown(TRAIN, HOLD, simulate(100, 4), SPEC, seed=0)
+    assert out["n_triples"] == 2 and out["n_triples_all"] == 4
+    assert "holdout rows" in ThreeWayMarginals().compute_breakdown(TRAIN, HOLD.iloc[:5], TRAIN, SPEC)["skipped"]

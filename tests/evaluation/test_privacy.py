@@ -4,8 +4,8 @@ import pytest
 from evaluation_tables import SPEC, simulate
 
 from synllm_mlops.evaluation import EvalData, nearest
-from synllm_mlops.evaluation._distance import (DCRQuantile, DCRShareCloserToTrain, ExactMatchRate, NNDRQuantile,
-                                               nndr)
+from synllm_mlops.evaluation._distance import (DCRQuantile, DCRShareCloserToTrain, ExactMatchExcess, ExactMatchRate,
+                                               NNDRQuantile, nndr)
 from synllm_mlops.evaluation._encoding import MixedEncoder
 from synllm_mlops.evaluation._membership import MembershipInferenceAUC, MembershipTPRAtFPR, RareClassMembershipAUC
 from synllm_mlops.evaluation._roc import auc, auc_ci, tpr_at_fpr
@@ -140,6 +140,16 @@ def test_exact_match_normalises_rounding_whitespace_and_missing():
     syn = pd.DataFrame({"x": [1.004, 2.0, 2.0], "y": [np.nan, 3.0, 3.0], "c": [" a", np.nan, "b"], "t": ["0", "1", "1"]})
     out = ExactMatchRate().compute_breakdown(train, train, syn, SPEC)
     assert out["n_matches"] == 2 and out["score"] == pytest.approx(2 / 3)
+
+
+def test_exact_match_excess_subtracts_the_rate_at_which_real_holdout_rows_equal_train_rows():
+    def rows(xs):
+        return pd.DataFrame({"x": xs, "y": [1.0] * len(xs), "c": ["a"] * len(xs), "t": ["0"] * len(xs)})
+    train, hold = rows([1.0, 2.0, 3.0, 4.0]), rows([1.0, 5.0, 6.0, 7.0])  # one holdout row in four equals a train row
+    out = ExactMatchExcess().compute_breakdown(train, hold, rows([1.0, 2.0, 8.0, 9.0]), SPEC)
+    assert out["natural_rate"] == 0.25 and out["exact_match_rate"] == 0.5 and out["score"] == 0.25
+    assert ExactMatchExcess().compute(train, hold, rows([1.0, 8.0, 9.0, 10.0]), SPEC) == 0.0  # chance level: no excess
+    assert ExactMatchExcess().compute(train, hold.iloc[:0], rows([1.0, 8.0]), SPEC) == 0.5  # no holdout: the raw rate
 
 
 def test_dcr_share_counts_ties_half():

@@ -171,7 +171,7 @@ def test_a_backend_declaring_steering_lands_every_field_in_its_drawn_bin(backend
     import numpy as np
     import pandas as pd
 
-    from synllm_mlops.calibration import CalibrationTargets
+    from synllm_mlops.release import CalibrationTargets
 
     spec = _rule_spec()
     frame = pd.DataFrame({"y": ["0", "1"] * 50, "a": np.linspace(0, 50, 100), "g": ["low", "high"] * 50,

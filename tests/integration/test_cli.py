@@ -70,7 +70,7 @@ def test_the_served_model_class_defines_without_the_type_hint_warning():
     code = ("import warnings, mlflow.pyfunc\n"  # mlflow's own import-time warnings are not ours to judge
             "with warnings.catch_warnings(record=True) as seen:\n"
             "    warnings.simplefilter('always')\n"
-            "    from synllm_mlops.tracking import SynLLMGenerator\n"
+            "    from synllm_mlops.serving import SynLLMGenerator\n"
             "print([str(w.message) for w in seen])")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and p.stdout.strip() == "[]", p.stdout[-2000:] + p.stderr[-2000:]

@@ -45,7 +45,7 @@ def test_main_cirrhosis_clin_rule(mlflow_store, hf_backend, cirrhosis):
     # the default calibration (select+steer) ran on the real model: a 1.5x pool, its errors logged
     assert run.data.params["calibration"] == "select+steer" and run.data.metrics["calib/pool_rows"] == 12
     assert 0 <= run.data.metrics["calib/marginal_tv"] <= 1 and 0 <= run.data.metrics["calib/pairwise_tv"] <= 1
-    assert mlflow.artifacts.load_text(f"runs:/{out.run_id}/calibration/targets.json").startswith("{")
+    assert mlflow.artifacts.load_text(f"runs:/{out.run_id}/release/release.json").startswith("{")
     # no generated row equal to a real one left the pipeline
     assert not set(format_rows(out.synthetic, spec).splitlines()) & set(format_rows(real, spec).splitlines())
 

@@ -9,9 +9,9 @@ def _real_lines(df, spec):
 
 
 @pytest.mark.parametrize("name", ["featdesc", "statguide", "clin_rule"])
-def test_no_real_row_in_rowless_prompts(cirrhosis, name):
+def test_no_real_row_in_rowless_prompts(render, cirrhosis, name):
     spec, real, split = cirrhosis
-    p = get_strategy(name).render(spec, split.train)
+    p = render(name, spec, split.train)
     assert not p.uses_real_rows
     lines = set(p.user.splitlines())
     assert not lines & _real_lines(real, spec)
@@ -19,9 +19,9 @@ def test_no_real_row_in_rowless_prompts(cirrhosis, name):
     assert not [ln for ln in lines if ln.count(",") == len(spec.columns) - 1 and "," in ln and " " not in ln]
 
 
-def test_seed_ex_examples_come_from_train_only(cirrhosis):
+def test_seed_ex_examples_come_from_train_only(render, cirrhosis):
     spec, _, split = cirrhosis
-    p = get_strategy("seed_ex").render(spec, split.train, PromptOptions(n_examples=8), seed=1)
+    p = render("seed_ex", spec, split.train, PromptOptions(n_examples=8), seed=1)
     assert p.uses_real_rows
     shown = [ln for ln in p.user.splitlines() if ln.count(",") == len(spec.columns) - 1 and ":" not in ln]
     assert len(shown) == 8
@@ -29,34 +29,34 @@ def test_seed_ex_examples_come_from_train_only(cirrhosis):
     assert not set(shown) & _real_lines(split.holdout, spec)
 
 
-def test_same_seed_same_prompt(cirrhosis):
+def test_same_seed_same_prompt(render, cirrhosis):
     spec, _, split = cirrhosis
     for name in STRATEGIES:
-        a = get_strategy(name).render(spec, split.train, seed=5).user
-        assert a == get_strategy(name).render(spec, split.train, seed=5).user
-    assert (get_strategy("seed_ex").render(spec, split.train, seed=5).user
-            != get_strategy("seed_ex").render(spec, split.train, seed=6).user)
+        a = render(name, spec, split.train, seed=5).user
+        assert a == render(name, spec, split.train, seed=5).user
+    assert (render("seed_ex", spec, split.train, seed=5).user
+            != render("seed_ex", spec, split.train, seed=6).user)
 
 
-def test_statistics_are_computed_from_train(cirrhosis):
+def test_statistics_are_computed_from_train(render, cirrhosis):
     spec, _, split = cirrhosis
-    p = get_strategy("statguide").render(spec, split.train)
+    p = render("statguide", spec, split.train)
     sex_f = 100 * (split.train["Sex"] == "F").mean()
     assert f"F {sex_f:.0f}%" in p.user
     assert f"Statistics of the real table ({len(split.train)} patients)" in p.user
 
 
-def test_clin_rule_carries_every_rule_with_its_source(cirrhosis):
+def test_clin_rule_carries_every_rule_with_its_source(render, cirrhosis):
     spec, _, split = cirrhosis
-    p = get_strategy("clin_rule").render(spec, split.train)
+    p = render("clin_rule", spec, split.train)
     for r in spec.rules:
         assert r.describe() in p.user and r.note in p.user
 
 
-def test_dp_statistics_differ_but_stay_in_range(cirrhosis):
+def test_dp_statistics_differ_but_stay_in_range(render, cirrhosis):
     spec, _, split = cirrhosis
-    plain = get_strategy("statguide").render(spec, split.train).user
-    noisy = get_strategy("statguide").render(spec, split.train, PromptOptions(dp_epsilon=0.5)).user
+    plain = render("statguide", spec, split.train).user
+    noisy = render("statguide", spec, split.train, PromptOptions(dp_epsilon=0.5)).user
     assert plain != noisy
 
 
@@ -65,7 +65,7 @@ def test_unknown_strategy_message():
         get_strategy("clinrule")
 
 
-def test_every_prompt_lists_columns_in_spec_order(cirrhosis):
+def test_every_prompt_lists_columns_in_spec_order(render, cirrhosis):
     spec, _, split = cirrhosis
     for name in STRATEGIES:
-        assert ",".join(spec.column_names) in get_strategy(name).render(spec, split.train).user
+        assert ",".join(spec.column_names) in render(name, spec, split.train).user

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,9 +122,9 @@ def test_infer_spec_never_writes_observed_extremes(tmp_path):
     for v in ("37.123", "41.987", f"{temp.min():g}", f"{temp.max():g}"):
         assert v not in text
     t = spec.column("temp")
-    assert t.min < 37.123 and t.max > 41.987 and (t.min, t.max) == (37.0, 42.0)  # a grid of 0.5 (span ~4.9)
+    assert (t.min, t.max) == (30.0, 50.0)  # each bound outward to one significant figure
     d = spec.column("n_days")
-    assert d.min < 41 and d.max > 4794 and d.min % 500 == 0 and d.max % 500 == 0
+    assert d.max > 4794 and (d.min, d.max) == (0.0, 5000.0)  # non-negative, minimum under a tenth of the maximum
     assert len(load_data(spec, path)) == 80  # every real value lies inside its range
 
 
@@ -139,7 +141,8 @@ def test_infer_spec_drops_identifier_like_text_columns_with_a_message(tmp_path, 
     text = draft.spec.to_yaml()
     assert "MRN100" not in text and "Patient A" not in text
     name_msg = next(m for m in draft.messages if "'name'" in m)
-    assert "identifier" in name_msg and "60 distinct values" in name_msg and "keep=['name']" in name_msg
+    assert "identifier" in name_msg and "more than 50 distinct values" in name_msg and "keep=['name']" in name_msg
+    assert not any(re.search(r"\b60\b", m) for m in draft.messages)  # no row count, here or in the spec
     assert any("'empty'" in m and "no values" in m for m in draft.messages)
     assert len(load_data(draft.spec, path)) == n  # dropped columns load as id columns
     kept = draft_spec(path, keep=["name"]).spec
@@ -147,6 +150,51 @@ def test_infer_spec_drops_identifier_like_text_columns_with_a_message(tmp_path, 
     with caplog.at_level("WARNING"):
         infer_spec(path)
     assert "'mrn'" in caplog.text  # infer_spec (the CLI's call) logs the messages
+
+
+def test_infer_spec_copies_no_observed_value(tmp_path):
+    """Finding 5 of issue 22: rare integers, a zip code, free text, dates, a singleton diagnosis, a near-unique id."""
+    n = 201
+    rng = np.random.default_rng(1)
+    age = rng.choice(np.arange(60, 70), n)  # 10 distinct ages, each held by many rows ...
+    age[17] = 103  # ... and one centenarian
+    admissions = rng.choice([0, 1, 2, 3], n)
+    admissions[40] = 57
+    zips = rng.choice([10001, 10002, 10003, 20001], n)
+    zips[99] = 99950
+    notes = [""] * n
+    notes[5] = "pt Ann Lee HIV+ lives at 0 Oak St"
+    notes[6] = "stable"
+    dates = [f"2021-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(n)]
+    dx = rng.choice(["asthma", "copd", "diabetes"], n).astype(object)
+    dx[150] = "kuru"
+    hospital = np.arange(700000, 700000 + n)
+    hospital[3] = hospital[4]  # not quite unique
+    sbp = np.round(rng.normal(130, 12, n), 1)
+    sbp[8] = 211.7
+    path = _write(tmp_path, pd.DataFrame({
+        "hospital_number": hospital, "age": age, "admissions": admissions, "zip": zips, "notes": notes,
+        "admitted_on": dates, "diagnosis": dx, "sbp": sbp, "outcome": rng.choice(["0", "1"], n)}))
+    draft = draft_spec(path)
+    text = draft.spec.to_yaml()
+    for value in ("103", "57", "99950", "Ann Lee", "HIV", "Oak St", "2021-", "kuru", "700000", "211.7",
+                  f"{sbp.min():g}", "201"):
+        assert not re.search(rf"(?<![\d.]){re.escape(value)}(?![\d])", text), value
+    assert set(draft.spec.id_columns) == {"hospital_number", "notes", "admitted_on", "diagnosis"}
+    assert draft.spec.column("age").type == "numeric" and draft.spec.column("age").max == 200.0
+    assert draft.spec.column("admissions").type == "numeric" and draft.spec.column("admissions").max == 60.0
+    assert draft.spec.column("zip").type == "numeric" and draft.spec.column("zip").max == 100000.0
+    assert draft.spec.column("sbp").max == 300.0 and draft.spec.column("outcome").categories == ["0", "1"]
+    why = {c: next(m for m in draft.messages if f"'{c}'" in m) for c in
+           ("hospital_number", "notes", "admitted_on", "diagnosis", "age", "admissions", "zip")}
+    assert "nearly unique" in why["hospital_number"] and "free text" in why["notes"]
+    assert "dates" in why["admitted_on"] and "fewer than 5 rows" in why["diagnosis"]
+    assert all("kept numeric" in why[c] for c in ("age", "admissions", "zip"))
+    assert not any(v in m for m in draft.messages for v in ("103", "kuru", "Ann", "201 rows"))
+    assert len(load_data(draft.spec, path)) == n  # every real value still loads
+    kept = draft_spec(path, keep=["diagnosis"])
+    assert "kuru" in kept.spec.column("diagnosis").categories  # the user's explicit choice, and it says so
+    assert any("'diagnosis' kept as asked" in m for m in kept.messages)
 
 
 def test_infer_spec_huge_and_infinite_values(tmp_path):

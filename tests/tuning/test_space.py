@@ -8,7 +8,7 @@ import pytest
 
 from synllm_mlops.config import RunConfig
 from synllm_mlops.errors import ConfigError
-from synllm_mlops.prompts import ALL_STATS
+from synllm_mlops.release import ALL_STATS
 from synllm_mlops.tuning import SearchSpace, hypervolume_2d, open_storage, redact
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -61,12 +61,12 @@ def test_study_links_trials_to_runs_tags_the_front_and_registers_a_servable_cham
     assert mv.tags["synllm.source_run_id"] == best.user_attrs["mlflow_run_id"]
     assert mv.tags["synllm.prompt_uri"].startswith("prompts:/synllm-")
     model = mlflow.pyfunc.load_model(res.model_uri)
-    # the champion ships the targets its trial released (binned statistics), so serving calibrates like the trial
+    # the champion ships the release its trial made (binned statistics), so serving calibrates like the trial
     shipped = Path(mlflow.artifacts.download_artifacts(res.model_uri, dst_path=str(tmp_path / "champion")))
     assert best.user_attrs["config"]["calibration"] == "select+steer"  # the study fixed it (calibrations=...)
     assert model.unwrap_python_model().targets is not None
-    assert (shipped / "artifacts" / "calibration_targets.json").read_text() == mlflow.artifacts.load_text(
-        f"runs:/{best.user_attrs['mlflow_run_id']}/calibration/targets.json")
+    assert (shipped / "artifacts" / "release.json").read_text() == mlflow.artifacts.load_text(
+        f"runs:/{best.user_attrs['mlflow_run_id']}/release/release.json")
     spec = cirrhosis[0]
     for request in ({"n_rows": 7, "seed": 1}, pd.DataFrame([{"n_rows": 3, "seed": 2}])):
         out = model.predict(request)
@@ -173,3 +173,27 @@ def test_a_bug_in_a_trial_is_recorded_with_its_traceback_and_the_study_goes_on(m
     for t in failed:
         assert t.user_attrs["error"].startswith("RuntimeError: a bug on purpose")
         assert "Traceback" in t.user_attrs["traceback"] and "_generate_batch" in t.user_attrs["traceback"]
+
+
+def test_the_champion_serves_the_prompt_and_release_its_trial_was_scored_with(mlflow_store, tmp_path, fast_eval,
+                                                                             fake_factory):
+    """Issue 19: registration loads the trial's logged release; nothing is released (or noised) again."""
+    import json
+
+    res = tune(_cfg(tmp_path, n_trials=3, strategies="statguide,clin_rule", calibrations="select+steer", dp_epsilon=1.0),
+               backend_factory=fake_factory(), progress=False)
+    best = res.study.trials[res.champion_trial]
+    trial_run = best.user_attrs["mlflow_run_id"]
+    logged = mlflow.artifacts.load_text(f"runs:/{trial_run}/release/release.json")
+    shipped = Path(mlflow.artifacts.download_artifacts(res.model_uri, dst_path=str(tmp_path / "champion"))) / "artifacts"
+    assert (shipped / "release.json").read_text() == logged  # the very release, byte for byte
+    release = json.loads(logged)
+    assert release["ledger"]["spent"] == pytest.approx(1.0) and len(release["ledger"]["releases"]) > 2
+    # the served prompt is the one the trial was scored with (a DP prompt: a fresh release would differ)
+    served = json.loads((shipped / "prompt.json").read_text())
+    trial_prompt = mlflow.artifacts.load_text(f"runs:/{trial_run}/prompt/prompt.txt")
+    assert trial_prompt == f"[system]\n{served['system']}\n\n[user]\n{served['user']}\n"
+    # registration spent nothing: no run of the study logged another ledger entry
+    assert mlflow.artifacts.load_text(f"runs:/{trial_run}/release/release.json") == logged
+    model = mlflow.pyfunc.load_model(res.model_uri).unwrap_python_model()
+    assert model.targets is not None and model.targets.source == "dp"

@@ -2,7 +2,7 @@
 
 The only thing calibration ever reads about the real data. They are aggregate counts on bins —
 never rows — released once per run (exactly, or under differential privacy when ``dp_epsilon`` is
-set) and logged as ``calibration/targets.json``.
+set) and logged in the run's release artifact (``release/release.json``).
 """
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from synllm_mlops.calibration._bins import ColumnBins
+from synllm_mlops.privacy import PrivacyBudget, noisy_histogram, noisy_table2d
+from synllm_mlops.release._bins import Bins
+from synllm_mlops.release._plan import PlannedRelease, allocate
 from synllm_mlops.spec import DatasetSpec
 
 SHRINKAGE = 0.3  # weight of independence in the released pairwise tables (see ``from_table``)
+DP_BINS, DP_COARSE = 8, 4  # value bins and coarse groups per numeric column of a DP release
 
 
 @dataclass
@@ -34,7 +37,7 @@ class CalibrationTargets:
         source: ``exact`` or ``dp``.
     """
 
-    bins: list[ColumnBins]
+    bins: list[Bins]
     marginals: list[np.ndarray]
     pairs: dict[tuple[int, int], np.ndarray]
     coarse: list[np.ndarray]
@@ -52,7 +55,7 @@ class CalibrationTargets:
         towards those patients (measured: DCR share closer to train 0.54-0.61 unshrunk on cirrhosis, 0.49
         at 0.3, with pair trends 0.94 -> 0.93). The marginals are kept exact.
         """
-        bins = [ColumnBins.from_values(c, train[c.name], n_bins) for c in spec.columns]
+        bins = [Bins.from_values(c, train[c.name], n_bins) for c in spec.columns]
         codes = [b.codes(train[b.column]) for b in bins]
         return cls.from_counts(bins, codes, n_coarse=n_coarse).shrunk(shrinkage)
 
@@ -68,34 +71,36 @@ class CalibrationTargets:
         return self
 
     @classmethod
-    def release_dp(cls, train: pd.DataFrame, spec: DatasetSpec, epsilon: float, budget, *, n_bins: int = 8,
-                   n_coarse: int = 4) -> "CalibrationTargets":
-        """Targets released under ``epsilon``-DP, charged to the run's ``budget`` (a ``privacy.PrivacyBudget``).
+    def release_dp(cls, train: pd.DataFrame, spec: DatasetSpec, epsilon: float | dict[str, float],
+                   budget: PrivacyBudget, *, n_bins: int = DP_BINS, n_coarse: int = DP_COARSE) -> "CalibrationTargets":
+        """Targets released under DP, charged to the run's ``budget``.
 
-        Bins come from the spec (data-independent). Released, each with an equal share of ``epsilon``
-        and L1 sensitivity 1 (one row changes one cell): every column's histogram and, when the spec
-        has a target, the coarse 2-way table of the target with every other column. Pairs not
-        released are taken as independent (the product of their released marginals): a
-        data-independent choice that keeps the number of releases, and so the noise, small.
+        Bins come from the spec (data-independent). Released (:func:`calibration_plan`), each with L1
+        sensitivity 1 (one row changes one cell): every column's histogram and, when the spec has a
+        target, the coarse 2-way table of the target with every other column. ``epsilon`` is the part's
+        total (split equally) or each release's share by label (the run's planner). Pairs not released
+        are taken as independent (the product of their released marginals): a data-independent choice
+        that keeps the number of releases, and so the noise, small.
         """
-        from synllm_mlops.privacy import noisy_histogram, noisy_table2d
-
-        bins = [ColumnBins.from_spec(c, n_bins) for c in spec.columns]
+        plan = calibration_plan(spec)
+        eps = allocate(plan, epsilon) if not isinstance(epsilon, dict) else epsilon
+        bins = [Bins.from_spec(c, n_bins) for c in spec.columns]
         codes = [b.codes(train[b.column]) for b in bins]
         coarse = [b.coarse(n_coarse) for b in bins]
-        t = spec.column_names.index(spec.target) if spec.target in spec.column_names else None
-        released = [(i, j) for i, j in combinations(range(len(bins)), 2) if t in (i, j)]
-        eps = epsilon / (len(bins) + len(released))
-        counts = [np.clip(noisy_histogram(c[c >= 0], b.n_bins, eps, budget, f"calibration:histogram:{b.column}"),
-                          0, None).astype(float) for b, c in zip(bins, codes)]
+        released = _released_pairs(spec)
+        counts = []
+        for b, c in zip(bins, codes):
+            label = f"calibration:histogram:{b.column}"
+            counts.append(np.clip(noisy_histogram(c[c >= 0], b.n_bins, eps[label], budget, label), 0, None).astype(float))
         marginals = [_share(c) for c in counts]
         pairs = {}
         for i, j in combinations(range(len(bins)), 2):
             gi_n, gj_n = coarse[i].max() + 1, coarse[j].max() + 1
             if (i, j) in released:
                 ok = (codes[i] >= 0) & (codes[j] >= 0)
-                table = noisy_table2d(coarse[i][codes[i][ok]], coarse[j][codes[j][ok]], (gi_n, gj_n), eps, budget,
-                                      f"calibration:table:{bins[i].column}x{bins[j].column}")
+                label = f"calibration:table:{bins[i].column}x{bins[j].column}"
+                table = noisy_table2d(coarse[i][codes[i][ok]], coarse[j][codes[j][ok]], (gi_n, gj_n), eps[label],
+                                      budget, label)
                 pairs[(i, j)] = _share(table)
             else:
                 mi = np.bincount(coarse[i], weights=marginals[i], minlength=gi_n)
@@ -103,10 +108,11 @@ class CalibrationTargets:
                 pairs[(i, j)] = np.outer(mi, mj)
         n = float(np.mean([c.sum() for c in counts])) if counts else 0.0
         return cls(bins, marginals, pairs, coarse, n, "dp",
-                   {"epsilon": epsilon, "releases": len(bins) + len(released), "pairs_released": len(released)})
+                   {"epsilon": float(sum(eps[r.label] for r in plan)), "releases": len(plan),
+                    "pairs_released": len(released)})
 
     @classmethod
-    def from_counts(cls, bins: list[ColumnBins], codes: list[np.ndarray], *, n_coarse: int = 5,
+    def from_counts(cls, bins: list[Bins], codes: list[np.ndarray], *, n_coarse: int = 5,
                     source: str = "exact", meta: dict | None = None) -> "CalibrationTargets":
         coarse = [b.coarse(n_coarse) for b in bins]
         marginals = [_share(np.bincount(c[c >= 0], minlength=b.n_bins)) for b, c in zip(bins, codes)]
@@ -144,16 +150,17 @@ class CalibrationTargets:
     def to_json(self) -> str:
         return json.dumps({
             "source": self.source, "n": self.n, "meta": self.meta,
-            "columns": [dict(b.to_dict(), marginal=[round(float(x), 6) for x in m], coarse=c.tolist())
+            # full precision: a model registered from this artifact steers exactly as the run did
+            "columns": [dict(b.to_dict(), marginal=[float(x) for x in m], coarse=c.tolist())
                         for b, m, c in zip(self.bins, self.marginals, self.coarse)],
-            "pairs": [{"a": self.bins[i].column, "b": self.bins[j].column, "table": np.round(t, 6).tolist()}
+            "pairs": [{"a": self.bins[i].column, "b": self.bins[j].column, "table": t.tolist()}
                       for (i, j), t in self.pairs.items()],
         }, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> "CalibrationTargets":
         d = json.loads(text)
-        bins = [ColumnBins.from_dict(c) for c in d["columns"]]
+        bins = [Bins.from_dict(c) for c in d["columns"]]
         index = {b.column: i for i, b in enumerate(bins)}
         return cls(bins, [np.asarray(c["marginal"], dtype=float) for c in d["columns"]],
                    {(index[p["a"]], index[p["b"]]): np.asarray(p["table"], dtype=float) for p in d["pairs"]},
@@ -165,3 +172,16 @@ def _share(counts: np.ndarray) -> np.ndarray:
     counts = np.clip(np.asarray(counts, dtype=float), 0, None)
     total = counts.sum()
     return counts / total if total > 0 else np.full(counts.shape, 1 / counts.size)
+
+
+def _released_pairs(spec: DatasetSpec) -> list[tuple[int, int]]:
+    t = spec.column_names.index(spec.target) if spec.target in spec.column_names else None
+    return [(i, j) for i, j in combinations(range(len(spec.columns)), 2) if t in (i, j)]
+
+
+def calibration_plan(spec: DatasetSpec) -> list[PlannedRelease]:
+    """The DP releases of the calibration targets (a function of the spec only)."""
+    names = spec.column_names
+    return ([PlannedRelease("calibration", "histogram", f"calibration:histogram:{c}") for c in names]
+            + [PlannedRelease("calibration", "table", f"calibration:table:{names[i]}x{names[j]}")
+               for i, j in _released_pairs(spec)])

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from synllm_mlops.privacy import PrivacyBudget
-from synllm_mlops.prompts._stats import ALL_STATS, _plan, describe_statistics
+from synllm_mlops.release._stats import ALL_STATS, _plan, describe_statistics
 
 
 def _extreme_rows(spec):

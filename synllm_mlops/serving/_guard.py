@@ -8,6 +8,14 @@ must be supplied where the model is served (``SYNLLM_GUARD_KEY`` = hex key, or
 ``SYNLLM_GUARD_KEY_FILE`` = path; the key file is also found by its id in the local cache). Without
 the key the artifact cannot confirm or refute any candidate row. Without a key the model refuses to
 serve, unless ``SYNLLM_ALLOW_UNGUARDED=true`` says to serve without the guard (responses then say so).
+
+Near copies: the artifact also holds keyed digests (truncated to 64 bits) of every real row's
+:func:`~synllm_mlops.parsing.masked_keys` — its sorted normalised values with any two left out — so a
+served row that agrees with a real row on all but two values, in any order, is rejected too.
+
+Files: a key file and the directories we create are made owner-only (created with mode 0600/0700,
+then ``fchmod``-ed); an existing directory keeps its mode (a team's shared key directory stays shared),
+and an existing key file readable by group or others is refused, never silently changed.
 """
 
 from __future__ import annotations
@@ -16,9 +24,11 @@ import hashlib
 import hmac
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from synllm_mlops.errors import ConfigError
+from synllm_mlops.parsing import masked_keys
 
 KEY_ENV, KEY_FILE_ENV, UNGUARDED_ENV = "SYNLLM_GUARD_KEY", "SYNLLM_GUARD_KEY_FILE", "SYNLLM_ALLOW_UNGUARDED"
 _KEY_ID_MSG = b"synllm-guard-key-id"
@@ -40,21 +50,62 @@ def row_digest(key: bytes, row: tuple[str, ...]) -> str:
     return hmac.new(key, "\x1f".join(row).encode(), hashlib.sha256).hexdigest()
 
 
+def near_digests(key: bytes, row: tuple[str, ...]) -> set[str]:
+    """Keyed digests (64 bits) of a row's :func:`masked_keys`: two rows share one iff they are near copies."""
+    return {hmac.new(key, ("near\x1e" + "\x1f".join(m)).encode(), hashlib.sha256).hexdigest()[:16]
+            for m in masked_keys(row)}
+
+
+def _make_dirs(path: Path) -> None:
+    """Create the missing directories of ``path`` owner-only; an existing one keeps its mode."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, 0o700)  # the umask can only take bits away
+        except FileExistsError:  # made meanwhile by another process: not ours to change
+            continue
+        os.chmod(d, 0o700)
+
+
+def _write_key(path: Path, key: bytes) -> None:
+    """Write the key file owner-only; an existing one must hold this key and be readable by its owner only."""
+    _make_dirs(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            raise ConfigError(f"guard key file {path} already exists and is readable by others than its owner "
+                              f"(mode {mode:04o}): the key unlocks the copy guard of every model registered with it. "
+                              f"Restrict it (chmod 600 {path}) or move it away, then register again") from None
+        if _parse_key(path.read_text(), str(path)) != key:
+            raise ConfigError(f"guard key file {path} holds another key than its name says; move it away and register "
+                              "again") from None
+        return
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(key.hex() + "\n")
+
+
 def new_guard(rows: set[tuple[str, ...]]) -> tuple[dict, Path]:
     """The guard artifact for ``rows`` (digests + key id, no key) and where its key was saved.
 
     The key is ``SYNLLM_GUARD_KEY`` when set (a team sharing one key), else freshly generated.
+
+    Raises:
+        ConfigError: the key file exists and is readable by group or others (see :func:`_write_key`).
     """
     env = os.environ.get(KEY_ENV)
     key = _parse_key(env, KEY_ENV) if env else secrets.token_bytes(32)
     kid = key_id(key)
     path = key_dir() / f"{kid}.key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key.hex() + "\n")
-    return {"scheme": "hmac-sha256", "key_id": kid, "digests": sorted(row_digest(key, r) for r in rows)}, path
+    _write_key(path, key)
+    near = sorted(set().union(*(near_digests(key, r) for r in rows))) if rows else []
+    return {"scheme": "hmac-sha256", "key_id": kid, "digests": sorted(row_digest(key, r) for r in rows),
+            "near_digests": near}, path
 
 
 def _parse_key(text: str, source: str) -> bytes:
@@ -103,10 +154,18 @@ def load_key(guard: dict) -> bytes | None:
 
 
 class GuardKeys:
-    """A ``real_keys`` mapping for the row parser: ``get(row key)`` is ``"real"`` when the row's digest is known."""
+    """The row parser's ``real_keys`` and ``near_copies`` for a served model, from the guard's keyed digests.
+
+    ``get(row key)`` is ``"real"`` when the row's digest is known; ``near(row key)`` whether it agrees with a
+    real row on all but two values, in any order (a guard from before near digests checks exact copies only).
+    """
 
     def __init__(self, guard: dict, key: bytes):
         self.key, self.digests = key, set(guard["digests"])
+        self.near_digests = set(guard.get("near_digests", ()))
+
+    def near(self, row: tuple[str, ...]) -> bool:
+        return bool(self.near_digests) and not self.near_digests.isdisjoint(near_digests(self.key, row))
 
     def get(self, row: tuple[str, ...], default: str | None = None) -> str | None:
         return "real" if row_digest(self.key, row) in self.digests else default

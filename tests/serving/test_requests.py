@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from synllm_mlops.errors import ConfigError
-from synllm_mlops.tracking._requests import DEFAULT_MAX_ROWS, MAX_ROWS_ENV, SEED_MAX, max_rows_from_env, parse_requests
+from synllm_mlops.serving import DEFAULT_MAX_ROWS, MAX_ROWS_ENV, SEED_MAX, max_rows_from_env, parse_requests
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +70,7 @@ def test_a_bad_call_never_reaches_the_model():
     """predict checks the whole call before generating: the backend is never touched, the answer is a 400."""
     from mlflow.exceptions import MlflowException
 
-    from synllm_mlops.tracking._served import SynLLMGenerator
+    from synllm_mlops.serving import SynLLMGenerator
 
     class Untouchable:
         def __getattr__(self, name):
@@ -104,7 +104,7 @@ def test_logged_requirements_are_pinned_and_ship_our_wheel(tmp_path):
         assert "==" in r or (local / r).is_file(), r
     with zipfile.ZipFile(local / reqs[1]) as whl:
         names = whl.namelist()
-        assert "synllm_mlops/tracking/_requests.py" in names
+        assert "synllm_mlops/serving/_requests.py" in names
         meta = whl.read(f"synllm_mlops-{version}.dist-info/METADATA").decode()
         assert f"Version: {version}" in meta
     # the virtualenv env manager installs requirements.txt; conda installs the pip list of conda.yaml

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import pandas as pd
 
-from synllm_mlops.calibration import CalibrationTargets
+from synllm_mlops.release import CalibrationTargets
 from synllm_mlops.spec import DatasetSpec
 
 

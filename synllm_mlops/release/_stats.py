@@ -18,29 +18,30 @@ import pandas as pd
 
 from synllm_mlops.errors import ConfigError, PrivacyBudgetError
 from synllm_mlops.privacy import (
-    Bins,
     PrivacyBudget,
-    binned_mean,
-    binned_quantiles,
-    binned_sd,
     discrete_laplace_variance,
     exact_histogram,
     exact_table2d,
-    missing_share,
     noisy_histogram,
     noisy_table2d,
+)
+from synllm_mlops.release._bins import Bins, spec_bins
+from synllm_mlops.release._estimates import (
+    binned_mean,
+    binned_quantiles,
+    binned_sd,
+    missing_share,
     quantile_bins,
-    spec_bins,
     table_spearman,
     value_weights,
 )
+from synllm_mlops.release._plan import PlannedRelease, allocate
 from synllm_mlops.spec import DatasetSpec
 
 StatKind = Literal["moments", "quartiles", "frequencies", "missing", "correlations", "target_differences"]
 ALL_STATS: tuple[StatKind, ...] = ("moments", "quartiles", "frequencies", "missing", "correlations", "target_differences")
 
 MARGINAL_BINS, TARGET_BINS, CORRELATION_BINS = 16, 8, 5  # value bins per numeric column in each kind of release
-FAMILY_WEIGHTS = {"marginal": 2.0, "by_target": 1.0, "correlation": 1.0}  # budget split between kinds present
 _QUARTILES = (0.25, 0.5, 0.75)
 
 
@@ -100,8 +101,20 @@ def describe_statistics(train: pd.DataFrame, spec: DatasetSpec, *, include: tupl
         if budget.remaining <= 0 or epsilon > budget.remaining * (1 + 1e-9):
             raise PrivacyBudgetError(f"the prompt statistics need epsilon {epsilon:.6g} but only {budget.remaining:.6g} "
                                      f"of the run's budget {budget.epsilon:.6g} remains; lower dp_epsilon or raise the budget")
-        summary = _dp_summary(train, spec, include, max_correlations, budget, epsilon)
+        eps = allocate(prompt_plan(spec, include, max_correlations), epsilon)
+        summary = _dp_summary(train, spec, include, max_correlations, budget, eps)
     return _render(summary, spec, include)
+
+
+def prompt_plan(spec: DatasetSpec, include: tuple[str, ...] = ALL_STATS, max_correlations: int = 5) -> list[PlannedRelease]:
+    """The DP releases the prompt statistics make (a function of the spec and options only)."""
+    return [PlannedRelease("prompt", r.family, r.label) for r in _plan(spec, include, max_correlations)]
+
+
+def dp_statistics(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, ...], max_correlations: int,
+                  budget: PrivacyBudget, eps: dict[str, float]) -> str:
+    """The prompt statistics read off DP releases, each spending ``eps[label]`` of ``budget`` (see :func:`prompt_plan`)."""
+    return _render(_dp_summary(train, spec, include, max_correlations, budget, eps), spec, include)
 
 
 def _render(s: _Summary, spec: DatasetSpec, include: tuple[str, ...]) -> str:
@@ -177,13 +190,13 @@ class _Release:
     bins: tuple[Bins, ...]
 
     def exact(self, train: pd.DataFrame) -> np.ndarray:
-        codes = [b.codes(train[b.column]) for b in self.bins]
+        codes = [b.total_codes(train[b.column]) for b in self.bins]
         if len(codes) == 1:
             return exact_histogram(codes[0], self.bins[0].n_bins)
         return exact_table2d(codes[0], codes[1], (self.bins[0].n_bins, self.bins[1].n_bins))
 
     def noisy(self, train: pd.DataFrame, epsilon: float, budget: PrivacyBudget) -> np.ndarray:
-        codes = [b.codes(train[b.column]) for b in self.bins]
+        codes = [b.total_codes(train[b.column]) for b in self.bins]
         if len(codes) == 1:
             return noisy_histogram(codes[0], self.bins[0].n_bins, epsilon, budget, self.label)
         return noisy_table2d(codes[0], codes[1], (self.bins[0].n_bins, self.bins[1].n_bins), epsilon, budget, self.label)
@@ -224,17 +237,9 @@ def _plan(spec: DatasetSpec, include: tuple[str, ...], k: int, marginals: dict[s
     return plan
 
 
-def _split(plan: list[_Release], epsilon: float) -> list[float]:
-    """Each release's epsilon: ``FAMILY_WEIGHTS`` between the families present, equal within one."""
-    sizes = {f: sum(r.family == f for r in plan) for f in FAMILY_WEIGHTS}
-    total_w = sum(w for f, w in FAMILY_WEIGHTS.items() if sizes[f])
-    return [epsilon * FAMILY_WEIGHTS[r.family] / total_w / sizes[r.family] for r in plan]
-
-
 def _dp_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, ...], k: int,
-                budget: PrivacyBudget, epsilon: float) -> _Summary:
+                budget: PrivacyBudget, eps: dict[str, float]) -> _Summary:
     first = _plan(spec, include, k)
-    eps = dict(zip((r.label for r in first), _split(first, epsilon)))
     counts = {r.label: r.noisy(train, eps[r.label], budget) for r in first if r.family == "marginal"}
     # then the tables, on bins at the released marginals' quantiles (post-processing; adaptive composition)
     plan = _plan(spec, include, k, {r.bins[0].column: counts[r.label] for r in first if r.label in counts})

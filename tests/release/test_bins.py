@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synllm_mlops.calibration import ColumnBins
+from synllm_mlops.release import Bins as ColumnBins
 from synllm_mlops.spec import ColumnSpec
 
 NUM = ColumnSpec(name="x", type="numeric", min=0, max=10, decimals=1, nullable=True)
@@ -16,7 +16,7 @@ CAT = ColumnSpec(name="g", type="categorical", categories=["a", "b", "c"])
 def test_quantile_edges_sit_on_the_precision_and_every_bin_holds_a_value():
     values = pd.Series(np.linspace(0, 10, 101))
     bins = ColumnBins.from_values(NUM, values, 4)
-    assert bins.edges == (2.5, 5.0, 7.5)
+    assert bins.cuts == (2.5, 5.0, 7.5)
     assert bins.n_bins == 5 and bins.missing_bin == 4  # 4 value bins + NA (nullable)
     for k in range(bins.n_values):
         lo, hi = bins.bounds(k)
@@ -25,7 +25,7 @@ def test_quantile_edges_sit_on_the_precision_and_every_bin_holds_a_value():
 
 def test_ties_collapse_to_distinct_edges():
     bins = ColumnBins.from_values(NUM, pd.Series([1.0] * 50 + [9.0]), 10)
-    assert list(bins.edges) == sorted(set(bins.edges)) and len(bins.edges) <= 2
+    assert list(bins.cuts) == sorted(set(bins.cuts)) and len(bins.cuts) <= 2
 
 
 def test_codes_of_a_table_agree_with_codes_of_written_text():
@@ -46,9 +46,9 @@ def test_categorical_bins_are_the_categories_and_unknown_values_fit_none():
 def test_spec_bins_are_data_independent_and_log_spaced_over_decades():
     wide = ColumnSpec(name="alk", type="numeric", min=10, max=10000, decimals=0)
     bins = ColumnBins.from_spec(wide, 3)
-    assert bins.edges == (100.0, 1000.0)
+    assert bins.cuts == (100.0, 1000.0)
     narrow = ColumnSpec(name="alb", type="numeric", min=1, max=4, decimals=1)
-    assert ColumnBins.from_spec(narrow, 3).edges == (2.0, 3.0)
+    assert ColumnBins.from_spec(narrow, 3).cuts == (2.0, 3.0)
 
 
 def test_round_trip_and_coarse_groups():

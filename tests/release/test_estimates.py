@@ -4,15 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synllm_mlops.privacy import (
-    PrivacyBudget,
+from synllm_mlops.privacy import PrivacyBudget, exact_table2d, noisy_histogram, noisy_table2d
+from synllm_mlops.release import (
     binned_mean,
     binned_quantiles,
     binned_sd,
-    exact_table2d,
     missing_share,
-    noisy_histogram,
-    noisy_table2d,
     quantile_bins,
     spec_bins,
     table_spearman,
@@ -57,7 +54,7 @@ def test_noisy_statistics_are_close_at_large_n():
     x = pd.Series(np.where(rng.random(20_000) < 0.1, np.nan, rng.normal(50, 10, 20_000)))
     bins = spec_bins(col, n_bins=16)
     budget = PrivacyBudget(1.0)
-    noisy = noisy_histogram(bins.codes(x), bins.n_bins, 1.0, budget, "histogram:x")
+    noisy = noisy_histogram(bins.total_codes(x), bins.n_bins, 1.0, budget, "histogram:x")
     v = x.dropna()
     assert binned_mean(bins, noisy) == pytest.approx(v.mean(), abs=0.3)
     assert binned_sd(bins, noisy) == pytest.approx(v.std(ddof=0), abs=0.5)  # + bin width**2/12 of blur
@@ -70,7 +67,7 @@ def test_noisy_spearman_tracks_the_binned_one_at_large_n():
     z = rng.multivariate_normal([0, 0], [[1, 0.7], [0.7, 1]], 20_000)
     col = ColumnSpec(name="z", type="numeric", min=-4, max=4)
     b = spec_bins(col, n_bins=5)
-    ca, cb = b.codes(pd.Series(z[:, 0])), b.codes(pd.Series(z[:, 1]))
+    ca, cb = b.total_codes(pd.Series(z[:, 0])), b.total_codes(pd.Series(z[:, 1]))
     exact = table_spearman(exact_table2d(ca, cb, (b.n_bins, b.n_bins)))
     noisy = table_spearman(noisy_table2d(ca, cb, (b.n_bins, b.n_bins), 1.0, PrivacyBudget(1.0), "t"))
     raw = pd.Series(z[:, 0]).corr(pd.Series(z[:, 1]), method="spearman")
@@ -81,8 +78,8 @@ def test_noisy_spearman_tracks_the_binned_one_at_large_n():
 def test_quantile_bins_split_the_released_mass_evenly_within_the_spec_range():
     counts = np.array([10, 0, 0, 10, 5])
     q = quantile_bins(BINS, counts, 4)
-    assert q.edges == (0.0, 5.0, 10.0, 35.0, 40.0) and q.labels[-1] == "NA" and q.column == "x"
-    assert q.codes(pd.Series([-1, 7, 20, 39, None])).tolist() == [0, 1, 2, 3, 4]
+    assert q.edges == (0.0, 5.0, 10.0, 35.0, 40.0) and q.label(q.missing_bin) == "NA" and q.column == "x"
+    assert q.total_codes(pd.Series([-1, 7, 20, 39, None])).tolist() == [0, 1, 2, 3, 4]
     assert quantile_bins(BINS, np.array([0, 0, 9, 0, 0]), 4).edges == (0.0, 22.5, 25.0, 27.5, 40.0)
     point = spec_bins(ColumnSpec(name="x", type="numeric", min=3, max=3))
     assert quantile_bins(point, np.array([7, 0]), 4).edges == (3.0, 3.0)  # coinciding quantiles merge

@@ -5,18 +5,24 @@ reference) and the *rendered* prompt, so serving needs no real data: statistics-
 (featdesc/statguide/clin_rule) carry no real rows. The privacy guard travels as keyed digests
 (HMAC-SHA256) of the real rows whose key is kept out of the artifact (see ``_guard``): the served model
 rejects copies of real patients while the artifact alone reveals nothing about them. The trial's
-released calibration targets travel with it, so serving calibrates as the trial did.
+logged release (aggregates, no rows) travels with it, so serving calibrates as the trial did.
 Rows are drawn by the pipeline's own :func:`~synllm_mlops.pipeline.sample_rows`.
 
 Serving: a call is checked whole before any generation (``_requests``: strict types, ranges, a cap on
 its total rows); a bad call is an MLflow ``INVALID_PARAMETER_VALUE`` error, which the scoring server
-answers with HTTP 400 and the message alone. Calls generate one at a time per loaded model (a lock):
-the backend's caches and torch's process-wide RNG are shared, and a call's rows must depend on its
-seed only, never on what else the server is doing.
+answers with HTTP 400 and the message alone.
+
+State: what depends on the model alone is built once, in ``load_context``, and reused by every call
+(the backend, the rule guide with its verdict caches); what a call's rows depend on is built per call
+(its config and seed, the steering's running counts, the parser), so a call's rows depend on its seed
+only, never on what else the server is doing. Calls run concurrently (the scoring server gives each a
+thread) when the backend declares ``concurrent_safe``; otherwise one call generates at a time per
+loaded model (torch's process-wide RNG, one prompt KV cache).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -27,8 +33,8 @@ import mlflow.pyfunc
 import pandas as pd
 
 from synllm_mlops.errors import CONTINUE_AFTER, GenerationError, failure_text, is_user_error
-from synllm_mlops.tracking._guard import GuardKeys, load_key
-from synllm_mlops.tracking._requests import max_rows_from_env, parse_requests
+from synllm_mlops.serving._guard import GuardKeys, load_key
+from synllm_mlops.serving._requests import max_rows_from_env, parse_requests
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,7 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         from synllm_mlops.config import RunConfig
+        from synllm_mlops.constraints import RowGuide
         from synllm_mlops.generation import make_backend
         from synllm_mlops.prompts import Prompt
         from synllm_mlops.spec import load_spec
@@ -63,21 +70,26 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
         self.guarded = key is not None
         self.real_keys = GuardKeys(guard, key) if key is not None else {}
         self.targets = None
-        if "targets" in art:
-            from synllm_mlops.calibration import CalibrationTargets
+        if "release" in art:  # the trial's own release: serving never releases again
+            from synllm_mlops.release import Release
 
-            self.targets = CalibrationTargets.from_json(Path(art["targets"]).read_text())
+            self.targets = Release.from_json(Path(art["release"]).read_text()).targets
         self.max_rows = max_rows_from_env()  # read where the model is served; a bad value stops the load
         self.backend = make_backend(self.config.backend, self.config.model, spec=self.spec).load()
-        self._lock = threading.Lock()
+        # the rules between columns and the verdict caches the guide keeps for this backend's tokenizer: every call
+        # reuses them (sample_rows gives each call its own steering)
+        self.guide = RowGuide(self.spec) if self.config.constrained else None
+        # a backend whose generate calls may overlap runs calls concurrently; any other, one call at a time
+        self._lock = contextlib.nullcontext() if self.backend.concurrent_safe else threading.Lock()
 
     def _generate(self, n_rows: int, seed: int) -> pd.DataFrame:
         from synllm_mlops.parsing import RowParser
         from synllm_mlops.pipeline import sample_rows
 
         cfg = self.config.model_copy(update={"n_rows": n_rows, "seed": seed})
-        s = sample_rows(self.backend, self.prompt, self.spec, cfg, RowParser(self.spec, self.real_keys),
-                        max_new_tokens=self.max_new_tokens, targets=self.targets)
+        parser = RowParser(self.spec, self.real_keys, self.real_keys or None)  # copies and near copies (keyed)
+        s = sample_rows(self.backend, self.prompt, self.spec, cfg, parser,
+                        max_new_tokens=self.max_new_tokens, targets=self.targets, guide=self.guide)
         if s.interrupted:
             raise KeyboardInterrupt
         if len(s.rows) < n_rows:
@@ -93,7 +105,7 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
         try:
             requests = parse_requests(model_input, self.max_rows)
             frames = []
-            with self._lock:  # one call generates at a time: rows depend on the seed alone
+            with self._lock:  # held only for a backend that is not concurrent_safe
                 for r in requests:
                     try:
                         frames.append(self._generate(r["n_rows"], r["seed"]))

@@ -5,9 +5,10 @@ import pytest
 
 import synllm_mlops.privacy._histograms as histograms
 from synllm_mlops.errors import PrivacyBudgetError
-from synllm_mlops.privacy import PrivacyBudget, exact_histogram, noisy_histogram, quantile_bins, spec_bins
-from synllm_mlops.prompts import PromptOptions, describe_statistics, get_strategy
-from synllm_mlops.prompts._stats import ALL_STATS, CORRELATION_BINS, MARGINAL_BINS, TARGET_BINS, _plan
+from synllm_mlops.privacy import PrivacyBudget, exact_histogram, noisy_histogram
+from synllm_mlops.prompts import PromptOptions
+from synllm_mlops.release import make_release, quantile_bins, spec_bins
+from synllm_mlops.release._stats import ALL_STATS, CORRELATION_BINS, MARGINAL_BINS, TARGET_BINS, _plan, describe_statistics
 
 
 def _labels(text):
@@ -31,7 +32,7 @@ def test_a_shared_budget_pays_the_prompt_share_and_keeps_the_rest(cirrhosis):
     assert budget.spent == pytest.approx(0.5)
     # what the lead's calibration targets will do next, with the same budget
     bins = spec_bins(spec.column("Age"))
-    noisy_histogram(bins.codes(split.train["Age"]), bins.n_bins, budget.remaining, budget, "calibration:Age")
+    noisy_histogram(bins.total_codes(split.train["Age"]), bins.n_bins, budget.remaining, budget, "calibration:Age")
     assert budget.spent == pytest.approx(2.0)
     with pytest.raises(PrivacyBudgetError):
         describe_statistics(split.train, spec, dp_epsilon=0.1, budget=budget)
@@ -53,7 +54,7 @@ def test_every_number_is_post_processing_of_the_released_counts(cirrhosis, monke
     for col in spec.columns:
         if col.is_numeric:  # move every value to the middle of its cell in the refinement of all binnings
             marginal = spec_bins(col, MARGINAL_BINS)
-            counts = exact_histogram(marginal.codes(split.train[col.name]), marginal.n_bins)  # released, at zero noise
+            counts = exact_histogram(marginal.total_codes(split.train[col.name]), marginal.n_bins)  # released, at zero noise
             edges = np.unique(np.concatenate([spec_bins(col, k).edges for k in (MARGINAL_BINS, TARGET_BINS, CORRELATION_BINS)]
                                              + [quantile_bins(marginal, counts, k).edges for k in (TARGET_BINS, CORRELATION_BINS)]))
             x = snapped[col.name].to_numpy(dtype=float)
@@ -83,21 +84,24 @@ def test_large_epsilon_recovers_the_binned_statistics(cirrhosis):
     assert noisy == describe_statistics(split.train, spec, include=("frequencies", "missing"))
 
 
-def test_the_run_seed_does_not_determine_the_prompt_noise(cirrhosis):
+def test_the_run_seed_does_not_determine_the_prompt_noise(render, cirrhosis):
     spec, _, split = cirrhosis
     opts = PromptOptions(dp_epsilon=1.0)
-    a, b = (get_strategy("statguide").render(spec, split.train, opts, seed=5) for _ in range(2))
+    a, b = (render("statguide", spec, split.train, opts, seed=5) for _ in range(2))
     assert a.variables["statistics"] != b.variables["statistics"]
 
 
-def test_rendered_prompt_exposes_its_ledger(cirrhosis):
+def test_a_release_carries_its_ledger(cirrhosis):
     spec, _, split = cirrhosis
-    p = get_strategy("clin_rule").render(spec, split.train, PromptOptions(dp_epsilon=0.8))
-    assert sum(e.epsilon for e in p.dp_ledger) == pytest.approx(0.8) and p.dp_budget.epsilon == 0.8
-    assert get_strategy("clin_rule").render(spec, split.train).dp_ledger == []
-    run_budget = PrivacyBudget(3.0)
-    p = get_strategy("statguide").render(spec, split.train, PromptOptions(dp_epsilon=1.0), budget=run_budget)
-    assert p.dp_budget is run_budget and run_budget.spent == pytest.approx(1.0)
+    r = make_release(spec, split.train, dp_epsilon=0.8)
+    entries = r.ledger["releases"]
+    assert sum(e["epsilon"] for e in entries) == pytest.approx(0.8) and r.ledger["epsilon"] == 0.8
+    # prompt statistics and calibration targets share the one budget, half each (the planner's part weights)
+    prompt = sum(e["epsilon"] for e in entries if not e["release"].startswith("calibration:"))
+    assert prompt == pytest.approx(0.4) and r.targets.source == "dp"
+    assert make_release(spec, split.train).ledger is None
+    only_prompt = make_release(spec, split.train, targets=False, dp_epsilon=1.0)
+    assert only_prompt.epsilon_spent == pytest.approx(1.0) and only_prompt.targets is None
 
 
 def test_only_the_patient_count_is_released_when_no_statistic_is_asked(cirrhosis):

@@ -17,7 +17,7 @@ import pytest
 from _served_api import MAX_ROWS
 
 from synllm_mlops.spec import conform, load_spec
-from synllm_mlops.tracking._requests import SEED_MAX
+from synllm_mlops.serving import SEED_MAX
 
 pytestmark = pytest.mark.slow
 

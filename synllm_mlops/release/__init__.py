@@ -1,0 +1,30 @@
+"""The release stage: the only place that reads the real train split for generation's sake.
+
+Input: spec + train + what to release (prompt statistics, calibration targets) + a budget (or none).
+Output: one :class:`Release` — bins, marginals, pair tables, prompt statistics and the DP ledger —
+logged as one artifact (:data:`ARTIFACT`). Prompt rendering, steering, selection, registration and
+serving read a ``Release``, never the data. One bin type (:class:`Bins`), one budget planner
+(:func:`allocate`); the DP mechanics (accountant, noise) come from :mod:`synllm_mlops.privacy`.
+"""
+
+from synllm_mlops.release._bins import DEFAULT_BINS, Bins, numeric_bins, spec_bins
+from synllm_mlops.release._estimates import (
+    binned_mean,
+    binned_quantiles,
+    binned_sd,
+    missing_share,
+    quantile_bins,
+    table_spearman,
+    value_weights,
+)
+from synllm_mlops.release._plan import FAMILY_WEIGHTS, PART_WEIGHTS, PlannedRelease, allocate
+from synllm_mlops.release._release import ARTIFACT, Release, make_release
+from synllm_mlops.release._stats import ALL_STATS, describe_statistics, prompt_plan
+from synllm_mlops.release._targets import CalibrationTargets, calibration_plan
+
+__all__ = [
+    "ALL_STATS", "ARTIFACT", "DEFAULT_BINS", "FAMILY_WEIGHTS", "PART_WEIGHTS", "Bins", "CalibrationTargets",
+    "PlannedRelease", "Release", "allocate", "binned_mean", "binned_quantiles", "binned_sd", "calibration_plan",
+    "describe_statistics", "make_release", "missing_share", "numeric_bins", "prompt_plan", "quantile_bins",
+    "spec_bins", "table_spearman", "value_weights",
+]
