@@ -54,8 +54,8 @@ class TuneConfig(BaseModel):
     study_name: str = Field(default="", description="default synllm-<dataset>; same name = resume")
     sampler: str = Field(default="tpe", description=" | ".join(SAMPLERS))
     sampler_seed: Seed | None = Field(default=None, description="default: seed; give each worker its own")
-    strategies: tuple[str, ...] = Field(default=PROMPT_SPACE["strategy"]["choices"], description="strategies to search")
-    calibrations: tuple[str, ...] = Field(default=CALIBRATION_SPACE["calibration"]["choices"],
+    strategies: tuple[str, ...] = Field(default=PROMPT_SPACE["strategy"].choices, description="strategies to search")
+    calibrations: tuple[str, ...] = Field(default=CALIBRATION_SPACE["calibration"].choices,
                                           description="calibration modes to search (one = fixed)")
     tune_dp: bool = Field(default=False, description="also search dp_epsilon")
     min_validity: float = Field(default=0.9, ge=0, le=1, description="feasible trials reach this validity")
@@ -89,7 +89,7 @@ class TuneConfig(BaseModel):
     @field_validator("strategies", "calibrations", mode="before")
     @classmethod
     def _known(cls, v, info):
-        known = (PROMPT_SPACE["strategy"] if info.field_name == "strategies" else CALIBRATION_SPACE["calibration"])["choices"]
+        known = (PROMPT_SPACE["strategy"] if info.field_name == "strategies" else CALIBRATION_SPACE["calibration"]).choices
         items = _csv(v)
         bad = [s for s in items if s not in known]
         if bad:
@@ -262,8 +262,8 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
 
     refuse_logged_secret(cfg.storage)
     spec = prepare(cfg.run.model_copy(update={"strategy": cfg.strategies[0]})).spec  # spec/data errors before any model loads
-    space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules), tune_dp=cfg.tune_dp,
-                        calibrations=cfg.calibrations)
+    space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules),
+                        opt_in=("dp_epsilon",) if cfg.tune_dp else (), calibrations=cfg.calibrations)
     sampler_seed = cfg.run.seed if cfg.sampler_seed is None else cfg.sampler_seed
     if cfg.n_trials == 0:
         refuse_empty_summary(cfg)
