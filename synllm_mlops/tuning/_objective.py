@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextlib import ExitStack
 from typing import Callable
 
 from synllm_mlops.config import RunConfig
@@ -17,7 +18,11 @@ USER_METRICS = ("score/quality", "score/privacy", "score/harmonic", "gen/validit
 
 
 class BackendCache:
-    """One backend per model, built on first use and reused by every later trial (the model loads once)."""
+    """One backend per model, built on first use and reused by every later trial (the model loads once).
+
+    The cache owns what it built: :meth:`close` (or leaving a ``with`` block) closes every backend, so a
+    study over several models gives their memory back when it ends, however it ends.
+    """
 
     def __init__(self, factory: Callable[[str], GenerationBackend]):
         self.factory, self.backends = factory, {}
@@ -26,6 +31,22 @@ class BackendCache:
         if model not in self.backends:
             self.backends[model] = self.factory(model)
         return self.backends[model]
+
+    def close(self) -> None:
+        """Close every backend built so far (all of them, even when one fails to close); the cache is then empty."""
+        import gc
+
+        backends, self.backends = list(self.backends.values()), {}
+        with ExitStack() as stack:
+            for backend in backends:
+                stack.callback(backend.close)
+        gc.collect()  # a closed model's tensors go now, before the next study or grid loads its own
+
+    def __enter__(self) -> "BackendCache":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class Objective:

@@ -278,7 +278,8 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
     backends = BackendCache(backend_factory or _backend_factory(cfg, spec))
     objective = Objective(space, cfg.run, backends, study_name=cfg.study_name, min_validity=cfg.min_validity,
                           min_rule_adherence=cfg.min_rule_adherence)
-    with tracking.tracked_run("tune", run_name=f"tune-{cfg.study_name}", system_metrics=True) as parent:
+    # the cache closes every model it loaded when the study ends, registered champion included, or fails
+    with backends, tracking.tracked_run("tune", run_name=f"tune-{cfg.study_name}", system_metrics=True) as parent:
         run = cfg.run
         tracking.log_params({"dataset": run.dataset, "data": run.data, "model": run.model, "models": ",".join(cfg.models),
                              "backend": run.backend, "n_trials": cfg.n_trials, "sampler": cfg.sampler, "seed": run.seed,
