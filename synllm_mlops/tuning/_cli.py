@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -26,13 +25,14 @@ def tune_cmd(config_file: str, **kw) -> None:
 
     from synllm_mlops.config import merge_sources
     from synllm_mlops.errors import SynLLMError
+    from synllm_mlops.settings import settings
     from synllm_mlops.tuning import tune
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI's choice; a library caller keeps its own
     try:
         given = explicit(click.get_current_context(), kw)
-        if "backend" not in given and os.environ.get("SYNLLM_BACKEND"):  # tests run the team stack on the fake backend
-            given["backend"] = os.environ["SYNLLM_BACKEND"]
+        if "backend" not in given and settings().backend:  # tests run the team stack on the fake backend
+            given["backend"] = settings().backend
         cfg = TuneConfig.build(**merge_sources(config_file or None, given))
         res = tune(cfg)
     except SynLLMError as e:

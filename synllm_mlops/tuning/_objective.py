@@ -9,7 +9,6 @@ from typing import Callable
 from synllm_mlops.config import RunConfig
 from synllm_mlops.errors import CONTINUE_AFTER, failure_text, is_user_error
 from synllm_mlops.generation import GenerationBackend
-from synllm_mlops.tuning._faults import WORKER
 from synllm_mlops.tuning._space import SearchSpace
 
 OBJECTIVES = ("score/quality", "privacy/risk")  # privacy/risk = 1 - score/privacy
@@ -56,16 +55,16 @@ class Objective:
     ``rule_adherence`` = min_rule_adherence - clinical/rule_adherence; the same numbers are user attrs.
     """
 
-    def __init__(self, space: SearchSpace, base: RunConfig, backends: BackendCache, *, study_name: str,
+    def __init__(self, space: SearchSpace, base: RunConfig, backends: BackendCache, *, study_name: str, worker: str,
                  min_validity: float, min_rule_adherence: float):
-        self.space, self.base, self.backends = space, base, backends
+        self.space, self.base, self.backends, self.worker = space, base, backends, worker
         self.study_name, self.min_validity, self.min_rule_adherence = study_name, min_validity, min_rule_adherence
 
     def __call__(self, trial) -> tuple[float, float]:
         from synllm_mlops import tracking as runs
         from synllm_mlops.workflow import run_generation
 
-        trial.set_user_attr("worker", WORKER)  # whose runs to end if this trial goes silent
+        trial.set_user_attr("worker", self.worker)  # whose runs to end if this trial goes silent
         cfg = RunConfig.build(**{**self.base.flat_params(), **self.space.suggest(trial)})
         trial.set_user_attr("config", cfg.flat_params())
         backend = self.backends.get(cfg.model)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,13 +15,13 @@ from synllm_mlops.errors import CONTINUE_AFTER, ConfigError, redact
 from synllm_mlops.generation import GenerationBackend, make_backend
 from synllm_mlops.calibration import CALIBRATION_SPACE
 from synllm_mlops.prompts import PROMPT_SPACE
-from synllm_mlops.tuning._faults import WORKER
+from synllm_mlops.tuning._faults import worker_id
 from synllm_mlops.tuning._objective import DIRECTIONS, BackendCache, Objective
 from synllm_mlops.tuning._report import hypervolume_2d, importances, pareto_figures, trials_table
 from synllm_mlops.tuning._space import SearchSpace
+from synllm_mlops.tuning._storage import DEFAULT_STORAGE, check_storage, open_storage, refuse_logged_secret
 
 SAMPLERS = ("tpe", "nsga2", "random")
-DEFAULT_STORAGE = "optuna.sqlite3"
 
 
 def _csv(v):
@@ -130,76 +129,6 @@ class TuneConfig(BaseModel):
             raise config_error("tune configuration", e, {**RunConfig.flat_fields(), **cls.tune_fields()}) from None
 
 
-_STORAGE_SCHEMES = ("sqlite", "postgresql", "mysql")
-_STORAGE_FORMS = ("a file path (SQLite)", "path.journal", "sqlite:///path.db", "postgresql+psycopg2://user@host:port/db",
-                  "mysql://user@host:port/db")
-
-
-def check_storage(storage: str) -> None:
-    """Refuse a storage that cannot work before anything is created: an unknown scheme, a folder that is missing.
-
-    Raises:
-        ValueError: naming the storage (password hidden) and the fix.
-    """
-    shown = redact(storage)
-    if "://" in storage:
-        scheme = storage.split("://", 1)[0].split("+", 1)[0].lower()
-        if scheme not in _STORAGE_SCHEMES:
-            raise ValueError(f"unknown storage scheme {scheme + '://'!r} in {shown!r}; fix: pass --storage as one of: "
-                             f"{', '.join(_STORAGE_FORMS)}")
-        if scheme != "sqlite" or storage.rstrip("/").lower() in ("sqlite:", "sqlite:/"):
-            return  # a server database (reached when the study opens) or an in-memory SQLite
-        path = Path(storage.split(":///", 1)[-1])
-    else:
-        path = Path(storage or DEFAULT_STORAGE)
-    folder = path.expanduser().parent
-    if not folder.is_dir():
-        raise ValueError(f"the folder of storage {shown!r} does not exist ({str(folder)!r}); fix: create it "
-                         f"(mkdir -p {folder}) or pass --storage a file in an existing folder")
-
-
-def refuse_logged_secret(storage: str) -> None:
-    """Under ``mlflow run`` every ``-P`` value is logged in clear before we start: a password there has leaked.
-
-    Raises:
-        ConfigError: when ``storage`` holds a password and this process runs inside ``mlflow run``.
-    """
-    import os
-
-    if os.environ.get("MLFLOW_RUN_ID") and redact(storage) != storage:
-        raise ConfigError(
-            f"storage must not hold a password under `mlflow run`, which logs every -P value in clear (run "
-            f"{os.environ['MLFLOW_RUN_ID']} now shows it: delete that run and change the password); got "
-            f"{redact(storage)!r}. Drop the password from the URL and give it to libpq in a 0600 ~/.pgpass "
-            "(or PGPASSFILE / PGPASSWORD), as scripts/team_stack.sh does")
-
-
-def open_storage(storage: str):
-    """``""``/a file path -> SQLite file; ``*.journal`` -> journal file (shared filesystems); a URL -> RDB.
-
-    PostgreSQL storages send heartbeats (every ``SYNLLM_HEARTBEAT_S``, default 60 s): a killed worker's running
-    trial is marked FAIL by the next worker to start a trial after 3 silent intervals, and its MLflow runs FAILED.
-    """
-    import optuna
-
-    storage = storage or DEFAULT_STORAGE
-    if storage.endswith(".journal"):
-        from optuna.storages.journal import JournalFileBackend
-
-        return optuna.storages.JournalStorage(JournalFileBackend(str(Path(storage).resolve())))
-    if "://" not in storage:
-        return f"sqlite:///{Path(storage).resolve()}"
-    if storage.startswith("postgresql"):  # heartbeats need an RDB that handles concurrent writers
-        from synllm_mlops.tuning._faults import fail_trial_runs, heartbeat
-
-        interval, grace = heartbeat()
-        with warnings.catch_warnings():  # heartbeats are "experimental" in optuna; they are our documented choice
-            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(storage, heartbeat_interval=interval, grace_period=grace,
-                                              heartbeat_stale_trial_callback=fail_trial_runs)
-    return storage
-
-
 def resume_seed(sampler_seed: int, n_existing_trials: int) -> int:
     """The sampler's seed for a process joining a study that already holds ``n_existing_trials`` trials.
 
@@ -276,8 +205,9 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
     derived_seed = resume_seed(sampler_seed, len(study.get_trials(deepcopy=False)))
     study.sampler = make_sampler(cfg.sampler, derived_seed, cfg.n_startup_trials)
     backends = BackendCache(backend_factory or _backend_factory(cfg, spec))
-    objective = Objective(space, cfg.run, backends, study_name=cfg.study_name, min_validity=cfg.min_validity,
-                          min_rule_adherence=cfg.min_rule_adherence)
+    worker = worker_id()  # this process, in its study run's tags and each trial's user attrs
+    objective = Objective(space, cfg.run, backends, study_name=cfg.study_name, worker=worker,
+                          min_validity=cfg.min_validity, min_rule_adherence=cfg.min_rule_adherence)
     # the cache closes every model it loaded when the study ends, registered champion included, or fails
     with backends, tracking.tracked_run("tune", run_name=f"tune-{cfg.study_name}", system_metrics=True) as parent:
         run = cfg.run
@@ -289,7 +219,7 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
                              "tune_dp": cfg.tune_dp, "min_validity": cfg.min_validity,
                              "min_rule_adherence": cfg.min_rule_adherence, "optuna_version": optuna.__version__})
         tracking.set_tags({"optuna.study_name": cfg.study_name, "optuna.sampler_seed_derived": str(derived_seed),
-                           "synllm.worker": WORKER})
+                           "synllm.worker": worker})
         bar = tqdm(total=cfg.n_trials, desc=f"tune {cfg.study_name}", unit="trial", disable=not progress or not cfg.n_trials)
 
         def on_trial(study, trial) -> None:
