@@ -27,9 +27,13 @@ class SearchSpace:
         calibrations: the calibration modes to search; one means the mode is fixed.
 
     Example:
+        >>> import optuna
         >>> space = SearchSpace(strategies=("featdesc",), calibrations=("none",))
-        >>> [name for name in space.dims][:3]
-        ['strategy', 'rows_per_completion', 'temperature']
+        >>> trial = optuna.trial.FixedTrial({"rows_per_completion": 4, "temperature": 0.7, "top_p": 0.9, "top_k": 50,
+        ...                                  "repetition_penalty": 1.0})
+        >>> point = space.suggest(trial)  # one strategy and one mode: fixed; n_examples: not a featdesc dimension
+        >>> point["strategy"], point["calibration"], "n_examples" in point
+        ('featdesc', 'none', False)
     """
 
     strategies: tuple[str, ...] = PROMPT_SPACE["strategy"].choices

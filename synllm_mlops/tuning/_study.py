@@ -10,8 +10,8 @@ from typing import Callable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synllm_mlops import tracking
-from synllm_mlops.config import RunConfig, Seed, config_error, shown
-from synllm_mlops.errors import CONTINUE_AFTER, ConfigError, redact
+from synllm_mlops.config import RunConfig, Seed, config_error
+from synllm_mlops.errors import CONTINUE_AFTER, ConfigError, redact, show
 from synllm_mlops.generation import GenerationBackend, make_backend
 from synllm_mlops.calibration import CALIBRATION_SPACE
 from synllm_mlops.prompts import PROMPT_SPACE
@@ -94,7 +94,7 @@ class TuneConfig(BaseModel):
         if bad:
             raise ValueError(f"unknown {info.field_name} {bad}; choose from: {', '.join(known)}")
         if not items:
-            raise ValueError(f"{info.field_name} names none (got {shown(v)}); choose one or more from: {', '.join(known)}, "
+            raise ValueError(f"{info.field_name} names none (got {show(v)}); choose one or more from: {', '.join(known)}, "
                              "comma-separated, or leave it out to search them all")
         return items
 
