@@ -8,7 +8,7 @@ import click
 
 from synllm_mlops.cli_options import explicit, field_options
 from synllm_mlops.config import RunConfig
-from synllm_mlops.tuning._study import _RUN_DEFAULTS, TuneConfig
+from synllm_mlops.tuning._study import _RUN_DEFAULTS, TuneConfig, tune
 
 
 @click.command("tune")
@@ -26,7 +26,6 @@ def tune_cmd(config_file: str, **kw) -> None:
     from synllm_mlops.config import merge_sources
     from synllm_mlops.errors import SynLLMError
     from synllm_mlops.settings import settings
-    from synllm_mlops.tuning import tune
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI's choice; a library caller keeps its own
     try:
