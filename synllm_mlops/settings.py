@@ -171,7 +171,7 @@ class Settings:
 
 
 def settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """The settings of ``environ`` (default: this process's environment, read now).
+    """The settings of ``environ`` (default: this process's environment; each attribute reads it when read).
 
     Example:
         >>> settings({"SYNLLM_TRACING": "off"}).tracing

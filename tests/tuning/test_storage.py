@@ -17,9 +17,8 @@ def test_end_orphans_fails_running_trials_and_ends_their_runs(mlflow_store, tmp_
     done = study.ask()
     study.tell(done, 1.0)
     study.ask(), study.ask()  # two trials left RUNNING by a worker that was killed
-    with mlflow.start_run(tags={"optuna.study_name": "s"}) as run:
-        pass
-    mlflow.MlflowClient().update_run(run.info.run_id, "RUNNING")  # the dead worker never ended it
+    client = mlflow.MlflowClient()
+    run = client.create_run(client.create_experiment("orphans"), tags={"optuna.study_name": "s"})  # RUNNING: never ended
     failed, ended = end_orphans(storage, "s")
     assert failed == [1, 2] and ended == [run.info.run_id]
     states = [t.state for t in optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'optuna.sqlite3'}").trials]
