@@ -188,3 +188,13 @@ def test_a_spec_without_rules_still_searches_max_rules_0_and_one_model_is_fixed(
     t = study.ask()
     point = SearchSpace(strategies=("clin_rule",), n_rules=0, models=("only",)).suggest(t)
     assert point["max_rules"] == 0 and point["model"] == "only" and "model" not in t.params
+
+
+def test_every_dimension_is_a_run_field_declared_once():
+    from synllm_mlops.calibration import CALIBRATION_SPACE
+    from synllm_mlops.generation import GENERATION_SPACE
+    from synllm_mlops.prompts import PROMPT_SPACE
+    from synllm_mlops.tuning._space import DECLARED
+
+    assert len(DECLARED) == len(PROMPT_SPACE) + len(GENERATION_SPACE) + len(CALIBRATION_SPACE)  # no name twice
+    assert set(DECLARED) <= set(RunConfig.flat_fields())  # a point is RunConfig keyword arguments
