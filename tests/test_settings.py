@@ -13,8 +13,6 @@ from synllm_mlops.errors import ConfigError
 from synllm_mlops.settings import VARIABLES, Settings, settings
 
 ROOT = Path(synllm_mlops.__file__).resolve().parent
-# readers in files another change moves (serving); switched to settings() when that lands
-NOT_YET_SWITCHED = {"tracking/_guard.py", "tracking/_requests.py", "tracking/_wheel.py"}
 
 
 def test_defaults_and_typed_values():
@@ -85,7 +83,7 @@ def test_every_variable_is_documented_and_every_reader_goes_through_settings():
         text = path.read_text()
         for var in set(re.findall(r"SYNLLM_[A-Z_]+", text)):
             assert var in VARIABLES, f"{rel} names {var}, which settings.VARIABLES does not declare"
-        if rel != "settings.py" and rel not in NOT_YET_SWITCHED:
+        if rel != "settings.py":
             readers += [f"{rel}: {var}" for var in _env_reads(ast.parse(text))]
     assert not readers, f"read SYNLLM_* through synllm_mlops.settings.settings(), not os.environ: {readers}"
 
