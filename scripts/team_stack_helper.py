@@ -32,7 +32,7 @@ def create_user(experiment: str) -> None:
 
 
 def end_orphans(storage: str, study: str) -> None:
-    from synllm_mlops.tuning._faults import end_orphans as end
+    from synllm_mlops.tuning import end_orphans as end
 
     trials, runs = end(storage, study, "KILLED")
     print(f"study {study}: trials {trials or 'none'} marked FAIL, {len(runs)} RUNNING MLflow run(s) marked KILLED")

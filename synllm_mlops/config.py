@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from synllm_mlops.calibration import CalibrationOptions
-from synllm_mlops.errors import ConfigError
+from synllm_mlops.errors import ConfigError, show
 from synllm_mlops.generation import DEFAULT_MODEL, GenerationParams
 from synllm_mlops.prompts import STRATEGIES, PromptOptions
 
@@ -38,29 +38,6 @@ def _group_fields(cls: type[BaseModel]) -> dict[str, str]:
                     raise TypeError(f"{cls.__name__}: field {leaf!r} of group {name!r} is defined twice")
                 out[leaf] = name
     return out
-
-
-def shown(value: Any) -> str:
-    """A value as the user wrote it: numbers bare (never ``np.int64(3)``), other text quoted.
-
-    Example:
-        >>> import numpy as np
-        >>> shown("2.9"), shown(np.int64(3)), shown("clinrule"), shown(-0.1)
-        ('2.9', '3', "'clinrule'", '-0.1')
-    """
-    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", None) == 0:
-        value = value.item()  # numpy scalar -> python
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        try:
-            float(value)
-            return value.strip()
-        except ValueError:
-            return repr(value)
-    return repr(value)
 
 
 def _bound(x: Any) -> str:
@@ -101,13 +78,13 @@ def _one_error(err: dict, fields: dict[str, FieldInfo]) -> str:
     if err["type"] == "extra_forbidden":
         close = difflib.get_close_matches(leaf, list(fields), n=1)
         hint = f"did you mean {close[0]}?" if close else "see --help for the known settings"
-        return f"{loc}: unknown key (got {shown(err.get('input'))}); fix: remove it ({hint})"
+        return f"{loc}: unknown key (got {show(err.get('input'), numeric_text_bare=True)}); fix: remove it ({hint})"
     if not leaf:  # a whole-model rule: its message names the fields, the values and the fix
         return msg
     if err["type"] == "value_error":  # our validators' messages name the value and the fix themselves
         return f"{loc}: {msg}"
     info = fields.get(leaf)
-    text = f"{loc}: {msg} (got {shown(err.get('input'))})"
+    text = f"{loc}: {msg} (got {show(err.get('input'), numeric_text_bare=True)})"
     if info is None:
         return text
     default = info.default_factory() if info.default_factory else info.default

@@ -56,19 +56,29 @@ class PrivacyBudgetError(SynLLMError, ValueError):
     """A differential-privacy release would spend more epsilon than the run's budget has left."""
 
 
-def show(value: object) -> str:
+def show(value: object, *, numeric_text_bare: bool = False) -> str:
     """A value as a message shows it: as the user wrote it, never as Python's repr of a NumPy scalar.
 
     Text is quoted (``'abc'``, so blanks and empty strings stay visible); numbers are plain (``-5000``,
     ``0.25``: an integral float loses its ``.0``, a NumPy scalar its type); lists show their items so.
+    With ``numeric_text_bare``, text that reads as a number is shown bare: a CLI flag or an MLproject
+    parameter arrives as text whatever the user meant, and ``--n-rows 2.9`` should echo ``2.9``.
 
     Example:
         >>> import numpy as np
         >>> show(np.int64(-5000)), show(np.float64(4.0)), show("4.0"), show([1.0, "a"])
         ('-5000', '4', "'4.0'", "[1, 'a']")
+        >>> show(" 2.9", numeric_text_bare=True), show("x", numeric_text_bare=True)
+        ('2.9', "'x'")
     """
     if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", None) == 0:
         value = value.item()  # a NumPy scalar
+    if numeric_text_bare and isinstance(value, str):
+        try:
+            float(value)
+            return value.strip()
+        except ValueError:
+            pass
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):

@@ -1,7 +1,10 @@
-"""The import graph of synllm_mlops: no cycles between modules, no reach into another package's private modules.
+"""The import graph of synllm_mlops: a stack of layers, no cycle inside a package, no reach into another
+package's private modules.
 
 Imports are read with ``ast`` (module level and inside functions alike), so the checks hold for lazy
-imports too.
+imports too. The layering is data (:data:`LAYERS`); what breaks it today is listed, with its reason, in
+:data:`KNOWN_EXCEPTIONS` and :data:`KNOWN_MODULE_CYCLES`, and an entry that no longer happens fails the test
+(so the lists only shrink).
 """
 
 from __future__ import annotations
@@ -86,3 +89,150 @@ def test_no_import_cycles_between_packages():
 def test_the_checks_can_fail():
     assert _cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+# --- layers -----------------------------------------------------------------------------------------------
+# Lowest first; a package (or top-level module) may import packages of its own layer and of the layers below.
+# Names not in the tree yet (release, constraints, serving) are allowed: the stack is the intended one.
+# "synllm_mlops" is the root package (it holds __version__ only).
+LAYERS: list[tuple[str, ...]] = [
+    ("synllm_mlops", "errors", "settings", "searchspace"),
+    ("spec",),
+    ("privacy",),
+    ("release",),
+    ("prompts",),
+    ("constraints",),
+    ("generation",),
+    ("parsing",),
+    ("calibration",),
+    ("evaluation",),
+    ("config",),
+    ("pipeline",),
+    ("tracking",),
+    ("serving",),
+    ("workflow",),
+    ("tuning", "compare"),
+    ("cli", "cli_options"),
+]
+
+# (importer, imported) package edges that go up the stack today; each to be removed by the change named.
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("generation", "calibration"): "generation/_steering.py imports calibration (Steering): the calibration -> "
+                                   "generation -> calibration round trip that one steering module in constraints/ removes",
+    ("tuning", "cli_options"): "tuning/_cli.py builds `synllm tune` with cli_options.field_options; move the command "
+                               "up into cli/cli_options, or cli_options (it imports only config) down next to config",
+}
+
+# Import cycles between the modules of one package (the members of each strongly connected set), with reasons.
+KNOWN_MODULE_CYCLES: dict[frozenset[str], str] = {
+    frozenset({"generation._backend", "generation._fake", "generation._hf", "generation._vllm"}):
+        "each backend imports _backend and registers itself on import, and _backend imports them back to fill its "
+        "registry (issue 19 point 5: an explicit registry in the constraints/backend change)",
+    frozenset({"spec._checks", "spec._schema"}): "the schema's validators call _checks, which imports the schema "
+                                                  "classes (type hints) and normalise_category back",
+}
+
+
+def _short(package: str) -> str:
+    return package.removeprefix("synllm_mlops.") if package != "synllm_mlops" else package
+
+
+def _package_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for module, deps in _imports().items():
+        src = _short(_package(module))
+        graph.setdefault(src, set()).update(_short(_package(d)) for d in deps if _package(d) != _package(module))
+    return graph
+
+
+def layer_violations(graph: dict[str, set[str]], layers: list[tuple[str, ...]],
+                     exceptions: dict[tuple[str, str], str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """(edges that import upwards or a package with no layer, exceptions that no longer happen)."""
+    rank = {name: i for i, layer in enumerate(layers) for name in layer}
+    bad = sorted(f"{p} has no layer: add it to LAYERS" for p in graph if p not in rank)
+    seen = set()
+    for src, deps in graph.items():
+        for dst in deps:
+            if src in rank and dst in rank and rank[dst] > rank[src]:
+                seen.add((src, dst))
+                if (src, dst) not in exceptions:
+                    bad.append(f"{src} (layer {rank[src]}) imports {dst} (layer {rank[dst]})")
+    return sorted(bad), sorted(set(exceptions) - seen)
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[frozenset[str]]:
+    """Tarjan: every set of nodes that reach each other (size > 1, or a node that imports itself)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[frozenset[str]] = []
+
+    def visit(n: str) -> None:
+        index[n] = low[n] = len(index)
+        stack.append(n)
+        for d in sorted(graph.get(n, ())):
+            if d not in index:
+                visit(d)
+                low[n] = min(low[n], low[d])
+            elif d in stack:
+                low[n] = min(low[n], index[d])
+        if low[n] == index[n]:
+            members = set()
+            while True:
+                m = stack.pop()
+                members.add(m)
+                if m == n:
+                    break
+            if len(members) > 1 or n in graph.get(n, ()):
+                out.append(frozenset(members))
+
+    for n in sorted(graph):
+        if n not in index:
+            visit(n)
+    return out
+
+
+def module_cycles(modules: dict[str, set[str]]) -> list[frozenset[str]]:
+    """Cycles among the modules of each package; a package's ``__init__`` counts (a module importing it back is one)."""
+    out = []
+    for package in sorted({_package(m) for m in modules}):
+        inner = {_short(m): {_short(d) for d in deps if _package(d) == package}
+                 for m, deps in modules.items() if _package(m) == package}
+        out += _strongly_connected(inner)
+    return out
+
+
+def test_packages_import_only_their_own_layer_and_below():
+    bad, stale = layer_violations(_package_graph(), LAYERS, KNOWN_EXCEPTIONS)
+    assert not bad, "imports that go up the stack (LAYERS, lowest first):\n" + "\n".join(bad)
+    assert not stale, f"these no longer happen: remove them from KNOWN_EXCEPTIONS: {stale}"
+
+
+def test_no_import_cycle_inside_a_package():
+    found = set(module_cycles(_imports()))
+    new = [sorted(c) for c in found if c not in KNOWN_MODULE_CYCLES]
+    assert not new, f"import cycles inside a package: {new}"
+    stale = [sorted(c) for c in KNOWN_MODULE_CYCLES if c not in found]
+    assert not stale, f"these cycles are gone: remove them from KNOWN_MODULE_CYCLES: {stale}"
+
+
+def test_the_layer_check_fails_on_a_planted_violation():
+    layers = [("errors",), ("spec",), ("generation",), ("tuning", "compare")]
+    clean = {"errors": set(), "spec": {"errors"}, "generation": {"spec", "errors"}, "tuning": {"compare", "generation"},
+             "compare": {"tuning"}}
+    assert layer_violations(clean, layers, {}) == ([], [])  # same layer and below: fine
+    upward = {**clean, "spec": {"errors", "generation"}}
+    assert layer_violations(upward, layers, {}) == (["spec (layer 1) imports generation (layer 2)"], [])
+    assert layer_violations(upward, layers, {("spec", "generation"): "why"}) == ([], [])  # a listed exception
+    assert layer_violations(clean, layers, {("spec", "generation"): "why"}) == ([], [("spec", "generation")])  # stale
+    assert layer_violations({**clean, "serving": set()}, layers, {})[0] == ["serving has no layer: add it to LAYERS"]
+
+
+def test_the_module_cycle_check_fails_on_a_planted_cycle():
+    modules = {"synllm_mlops.gen": {"synllm_mlops.gen._a"}, "synllm_mlops.gen._a": {"synllm_mlops.gen._b"},
+               "synllm_mlops.gen._b": {"synllm_mlops.spec"}, "synllm_mlops.spec": set()}
+    assert module_cycles(modules) == []  # an __init__ importing its modules is not a cycle
+    back = {**modules, "synllm_mlops.gen._b": {"synllm_mlops.gen._a"}}
+    assert module_cycles(back) == [frozenset({"gen._a", "gen._b"})]
+    via_init = {**modules, "synllm_mlops.gen._b": {"synllm_mlops.gen"}}  # a module importing its own package back
+    assert module_cycles(via_init) == [frozenset({"gen", "gen._a", "gen._b"})]

@@ -117,7 +117,7 @@ def test_seeds_fit_numpy_and_scikit_learn():
 
 
 def test_a_config_error_is_one_line_with_numbers_as_written():
-    from synllm_mlops.config import shown
+    from synllm_mlops.errors import show
 
     with pytest.raises(ConfigError) as e:
         RunConfig.build(n_rows=np.int64(0), temperature=np.float64(-1.5), calibration="bogus")
@@ -125,7 +125,7 @@ def test_a_config_error_is_one_line_with_numbers_as_written():
     assert "\n" not in text and "np." not in text and "int64" not in text
     assert "n_rows: Input should be greater than or equal to 1 (got 0)" in text and "(got -1.5)" in text
     assert "(got 'bogus'); fix: set calibration (--calibration) to one of: none, select, steer, select+steer" in text
-    assert [shown(v) for v in (np.int64(3), np.float64(0.5), "0.50", "x", True)] == ["3", "0.5", "0.50", "'x'", "true"]
+    assert [show(v, numeric_text_bare=True) for v in (np.int64(3), np.float64(0.5), "0.50", "x", True)] == ["3", "0.5", "0.50", "'x'", "true"]
 
 
 def test_field_rule_reads_limits_through_optional():

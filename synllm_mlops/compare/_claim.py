@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from synllm_mlops import tracking
 from synllm_mlops.compare._grid import Cell
-from synllm_mlops.tuning import WORKER, heartbeat
+from synllm_mlops.tuning import heartbeat, worker_id
 
 _ERROR_TAG = "synllm.cell_error"
 _SKIPPED_TAG = "synllm.cell_skipped"  # model not available on the machine that tried
@@ -43,10 +43,10 @@ class CellState:
 
 
 class Claims:
-    """The claim protocol for one worker (one parent run)."""
+    """The claim protocol for one worker (one parent run); ``worker`` tags its claims (default: a new id)."""
 
-    def __init__(self, parent_id: str):
-        self.parent_id = parent_id
+    def __init__(self, parent_id: str, worker: str | None = None):
+        self.parent_id, self.worker = parent_id, worker or worker_id()
         self.interval, self.grace = heartbeat()
         self.started_ms = int(time.time() * 1000)
 
@@ -99,7 +99,7 @@ class Claims:
     def claim(self, cell: Cell, *, run_name: str, tags: dict[str, str]) -> str | None:
         """Create the cell's run and keep it only if no other worker holds the cell; the run id, or None."""
         mine = tracking.create_cell_run(self.parent_id, cell.hash, run_name=run_name, tags={
-            **tags, tracking.WORKER_TAG: WORKER, tracking.HEARTBEAT_TAG: f"{time.time():.3f}"})
+            **tags, tracking.WORKER_TAG: self.worker, tracking.HEARTBEAT_TAG: f"{time.time():.3f}"})
         key = (mine.start_time, mine.run_id)
         if self._beaten(cell, mine.run_id, lambda r: r.tags.get(tracking.CLAIM_TAG) == "won"
                         or (r.start_time, r.run_id) < key):

@@ -198,10 +198,9 @@ class _GridRun:
         between passes that ran nothing (the rest is running elsewhere), wait one heartbeat interval."""
         from synllm_mlops import tracking
         from synllm_mlops.compare._claim import Claims, Heartbeat
-        from synllm_mlops.tuning import WORKER
 
         claims = Claims(self.pid)
-        pending = _rotate_models(self.cells, WORKER)
+        pending = _rotate_models(self.cells, claims.worker)
         with Heartbeat(self.pid, claims.interval) as self.heartbeat:
             while pending:
                 snapshot, progressed, still = claims.snapshot(pending), False, []

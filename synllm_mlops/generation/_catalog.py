@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from synllm_mlops.errors import ModelLoadError
+from synllm_mlops.settings import settings
 
 
 @dataclass(frozen=True)
@@ -147,4 +147,4 @@ def resolve_model(name: str) -> ModelRef:
 
 def cache_dir() -> Path:
     """Where dequantized embedded models are kept (``SYNLLM_CACHE_DIR``, default ``~/.cache/synllm``)."""
-    return Path(os.environ.get("SYNLLM_CACHE_DIR", Path.home() / ".cache" / "synllm"))
+    return settings().cache_dir

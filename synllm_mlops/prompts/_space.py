@@ -1,22 +1,25 @@
-"""Tunable prompt dimensions, declared next to :class:`PromptOptions` (plain data; tuning maps it to Optuna).
+"""Tunable prompt dimensions, declared next to :class:`PromptOptions` (typed data; tuning maps it to Optuna).
 
-Each entry is ``name -> {"kind": "categorical"|"int"|"float"|"subset", ...}``; ``when`` lists the
-strategies for which the dimension exists (a conditional search space); ``high: None`` on
-``max_rules`` means "the number of rules in the dataset's spec".
+Choices and conditions come from the strategy registry: ``n_examples`` exists for the strategies that
+show real rows, ``statistics`` for those that carry statistics of train. ``max_rules`` goes up to the
+number of rules in the dataset's spec (a bound each study supplies).
 """
 
 from __future__ import annotations
 
+from synllm_mlops.prompts._strategies import STRATEGIES
 from synllm_mlops.release import ALL_STATS
+from synllm_mlops.searchspace import ActiveIf, Bound, CategoricalDim, Dimension, FloatDim, IntDim, SubsetDim
 
-STAT_STRATEGIES = ("statguide", "clin_rule")
+STAT_STRATEGIES = tuple(name for name, s in STRATEGIES.items() if s.uses_statistics)
+_ROW_STRATEGIES = tuple(name for name, s in STRATEGIES.items() if s.uses_real_rows)
 
-PROMPT_SPACE: dict[str, dict] = {
-    "strategy": {"kind": "categorical", "choices": ("seed_ex", "featdesc", "statguide", "clin_rule")},
-    "n_examples": {"kind": "int", "low": 1, "high": 10, "when": ("seed_ex",)},
-    "statistics": {"kind": "subset", "choices": ALL_STATS, "when": STAT_STRATEGIES},
-    "max_rules": {"kind": "int", "low": 0, "high": None, "when": ("clin_rule",)},
-    "rows_per_completion": {"kind": "int", "low": 1, "high": 8},
-    # only searched when the user asks for DP statistics (tune --tune-dp)
-    "dp_epsilon": {"kind": "float", "low": 0.1, "high": 10.0, "log": True, "when": STAT_STRATEGIES, "optional": True},
+PROMPT_SPACE: dict[str, Dimension] = {
+    "strategy": CategoricalDim(tuple(STRATEGIES)),
+    "n_examples": IntDim(1, 10, active_if=ActiveIf("strategy", _ROW_STRATEGIES)),
+    "statistics": SubsetDim(ALL_STATS, active_if=ActiveIf("strategy", STAT_STRATEGIES)),
+    "max_rules": IntDim(0, Bound("n_rules"), active_if=ActiveIf("strategy", ("clin_rule",))),
+    "rows_per_completion": IntDim(1, 8),
+    # searched only when a study opts in (tune --tune-dp)
+    "dp_epsilon": FloatDim(0.1, 10.0, log=True, active_if=ActiveIf("strategy", STAT_STRATEGIES), optional=True),
 }

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.parsing import masked_keys
+from synllm_mlops.settings import settings
 
 KEY_ENV, KEY_FILE_ENV, UNGUARDED_ENV = "SYNLLM_GUARD_KEY", "SYNLLM_GUARD_KEY_FILE", "SYNLLM_ALLOW_UNGUARDED"
 _KEY_ID_MSG = b"synllm-guard-key-id"
@@ -36,9 +37,7 @@ _KEY_ID_MSG = b"synllm-guard-key-id"
 
 def key_dir() -> Path:
     """Where registration saves guard keys: ``SYNLLM_GUARD_KEY_DIR``, default ``<SYNLLM_CACHE_DIR>/guard-keys``."""
-    if os.environ.get("SYNLLM_GUARD_KEY_DIR"):
-        return Path(os.environ["SYNLLM_GUARD_KEY_DIR"])
-    return Path(os.environ.get("SYNLLM_CACHE_DIR", Path.home() / ".cache" / "synllm")) / "guard-keys"
+    return settings().guard_key_dir
 
 
 def key_id(key: bytes) -> str:
@@ -98,7 +97,7 @@ def new_guard(rows: set[tuple[str, ...]]) -> tuple[dict, Path]:
     Raises:
         ConfigError: the key file exists and is readable by group or others (see :func:`_write_key`).
     """
-    env = os.environ.get(KEY_ENV)
+    env = settings().guard_key
     key = _parse_key(env, KEY_ENV) if env else secrets.token_bytes(32)
     kid = key_id(key)
     path = key_dir() / f"{kid}.key"
@@ -129,10 +128,11 @@ def load_key(guard: dict) -> bytes | None:
     if guard.get("scheme") != "hmac-sha256" or not kid:
         raise ConfigError("this model's copy guard uses an old, reversible format (salted hashes shipped with the "
                           "salt); register the model again with this version of synllm-mlops")
-    if os.environ.get(KEY_ENV):
-        key, source = _parse_key(os.environ[KEY_ENV], KEY_ENV), KEY_ENV
-    elif os.environ.get(KEY_FILE_ENV):
-        p = Path(os.environ[KEY_FILE_ENV])
+    s = settings()  # each variable is read (and checked) only where this order needs it
+    if s.guard_key:
+        key, source = _parse_key(s.guard_key, KEY_ENV), KEY_ENV
+    elif s.guard_key_file:
+        p = s.guard_key_file
         if not p.is_file():
             raise ConfigError(f"{KEY_FILE_ENV}={str(p)!r} does not exist; point it at the guard key file "
                               f"({kid}.key) written when the model was registered")
@@ -140,7 +140,7 @@ def load_key(guard: dict) -> bytes | None:
     elif (key_dir() / f"{kid}.key").is_file():
         p = key_dir() / f"{kid}.key"
         key, source = _parse_key(p.read_text(), str(p)), str(p)
-    elif os.environ.get(UNGUARDED_ENV, "").lower() in ("1", "true", "yes"):
+    elif s.allow_unguarded:
         return None
     else:
         raise ConfigError(f"this model's copy guard needs its key (key id {kid}) and none was found: set "

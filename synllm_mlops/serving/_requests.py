@@ -12,31 +12,26 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from typing import Any
 
 from synllm_mlops.errors import ConfigError
+from synllm_mlops.settings import VARIABLES, settings
 
 MAX_ROWS_ENV = "SYNLLM_SERVE_MAX_ROWS"
-DEFAULT_MAX_ROWS = 1_000  # rows per call: minutes with the embedded model on a CPU, seconds on a GPU
+# rows per call (declared in settings): minutes with the embedded model on a CPU, seconds on a GPU
+DEFAULT_MAX_ROWS: int = VARIABLES[MAX_ROWS_ENV].default
 SEED_MAX = 2**32 - 1
 KEYS = ("n_rows", "seed")
 EXAMPLE = '{"inputs": {"n_rows": 5, "seed": 1}}'
 
 
 def max_rows_from_env() -> int:
-    """The per-call row cap: ``SYNLLM_SERVE_MAX_ROWS`` where the model is served, else :data:`DEFAULT_MAX_ROWS`."""
-    text = os.environ.get(MAX_ROWS_ENV, "").strip()
-    if not text:
-        return DEFAULT_MAX_ROWS
-    try:
-        cap = int(text)
-    except ValueError:
-        cap = 0
-    if cap < 1:
-        raise ConfigError(f"{MAX_ROWS_ENV} must be a whole number >= 1 (rows per call), got {text!r}; "
-                          f"set it to e.g. {DEFAULT_MAX_ROWS} or unset it for the default {DEFAULT_MAX_ROWS}")
-    return cap
+    """The per-call row cap: ``SYNLLM_SERVE_MAX_ROWS`` where the model is served, else :data:`DEFAULT_MAX_ROWS`.
+
+    Raises:
+        ConfigError: the variable is not a whole number >= 1 (the message names it, the value and the fix).
+    """
+    return settings().serve_max_rows
 
 
 def parse_requests(model_input: Any, max_rows: int) -> list[dict[str, int]]:

@@ -12,7 +12,6 @@ nothing is kept between calls.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from synllm_mlops.errors import ConfigError
+from synllm_mlops.settings import settings
 
 WHEEL_ENV = "SYNLLM_WHEEL"  # a prebuilt synllm_mlops wheel to ship (an install without the source tree)
 DIST = "synllm-mlops"
@@ -32,8 +32,8 @@ def own_wheel(out: Path) -> Path:
     Raises:
         ConfigError: neither a wheel nor the source tree (``pyproject.toml`` next to the package) is found.
     """
-    if os.environ.get(WHEEL_ENV):
-        p = Path(os.environ[WHEEL_ENV])
+    p = settings().wheel
+    if p is not None:
         if not (p.is_file() and p.name.startswith("synllm_mlops-") and p.suffix == ".whl"):
             raise ConfigError(f"{WHEEL_ENV}={str(p)!r} is not a synllm_mlops wheel file; point it at "
                               "synllm_mlops-<version>-py3-none-any.whl (pip wheel --no-deps <source tree>) or unset it")

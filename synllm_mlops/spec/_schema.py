@@ -297,10 +297,6 @@ class DatasetSpec(_Strict):
         return [c.name for c in self.columns if c.is_numeric]
 
     @property
-    def categorical_columns(self) -> list[str]:
-        return [c.name for c in self.columns if not c.is_numeric]
-
-    @property
     def target_is_categorical(self) -> bool:
         return not self.column(self.target).is_numeric
 
@@ -312,10 +308,6 @@ class DatasetSpec(_Strict):
         d["rules"] = [{"id": r.id, "kind": r.kind, **{k: v for k, v in rd.items() if k != "id"}}
                       for r, rd in zip(self.rules, d.get("rules", []))]
         return yaml.safe_dump(d, sort_keys=False, allow_unicode=True, width=110)
-
-    def schema_dict(self) -> dict[str, Any]:
-        """Column names and types only: what may be logged about the real data."""
-        return {c.name: ("float" if c.is_numeric else "string") for c in self.columns}
 
 
 def cell_key(value: Any, column: ColumnSpec) -> str:

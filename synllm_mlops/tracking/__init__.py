@@ -2,7 +2,6 @@
 
 from synllm_mlops.tracking._mlflow import (
     EXPERIMENT,
-    active_run_id,
     download_run_csv,
     download_run_text,
     git_commit,
@@ -55,7 +54,7 @@ from synllm_mlops.tracking._compare import (
 )
 
 __all__ = ["CELL_HASH_TAG", "CLAIM_TAG", "CellRun", "EXPERIMENT", "HEARTBEAT_TAG", "NOTE_TAG", "PARENT_TAG",
-           "WORKER_TAG", "active_experiment_name", "active_run_id", "beat", "cell_metrics",
+           "WORKER_TAG", "active_experiment_name", "beat", "cell_metrics",
            "cell_runs", "check_reachable", "create_cell_run", "discard_run", "download_run_csv", "download_run_text",
            "end_active_run", "end_lost_run", "end_open_runs", "experiment_name", "find_child_run", "finished_cells",
            "generation_trace", "git_commit", "log_dataframe", "log_dict", "log_evaluation", "log_figures",

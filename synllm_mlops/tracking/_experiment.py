@@ -14,8 +14,9 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from synllm_mlops.settings import settings
+
 EXPERIMENT = "synllm"
-EXPERIMENT_ENV = "SYNLLM_EXPERIMENT"
 DEFAULT_EXPERIMENT_ID = "0"
 KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 # tags `mlflow run` puts on its run that say where it came from: the relocated run keeps them
@@ -26,7 +27,7 @@ LAUNCH_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.co
 
 def experiment_name(explicit: str | None = None) -> str:
     """The experiment a run goes to: MLflow's own setting first, then ``explicit``, ``SYNLLM_EXPERIMENT``, ``synllm``."""
-    return os.environ.get("MLFLOW_EXPERIMENT_NAME") or explicit or os.environ.get(EXPERIMENT_ENV) or EXPERIMENT
+    return os.environ.get("MLFLOW_EXPERIMENT_NAME") or explicit or settings().experiment or EXPERIMENT
 
 
 def active_experiment_name() -> str:

@@ -315,10 +315,5 @@ def run_params(run_id: str) -> dict[str, str]:
     return dict(_get_run(run_id).data.params)
 
 
-def active_run_id() -> str | None:
-    run = _mlflow().active_run()
-    return run.info.run_id if run else None
-
-
 def to_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, default=str)

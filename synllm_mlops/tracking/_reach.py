@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import urllib.request
 from urllib.parse import urlparse
 
 from synllm_mlops.errors import ConfigError, redact
-
-_REACHED: set[str] = set()
+from synllm_mlops.settings import settings
 
 
 def check_reachable(uri: str | None = None, timeout_s: float | None = None) -> None:
     """Raise a :class:`ConfigError` naming the URI and the fix when an HTTP tracking server does not answer.
 
-    One TCP connection with a short timeout (``SYNLLM_TRACKING_TIMEOUT_S``, default 3 s), once per URI and
-    process; local stores (``sqlite:``, file paths) and URIs reached through a proxy are not checked.
+    One TCP connection with a short timeout (``SYNLLM_TRACKING_TIMEOUT_S``, default 3 s) per call, remembered
+    nowhere: a server that goes down mid-study fails the next run in seconds too (a check costs one round trip,
+    next to the dozens of requests a run makes). Local stores (``sqlite:``, file paths) and URIs reached
+    through a proxy are not checked.
     """
     import mlflow
 
     uri = uri or mlflow.get_tracking_uri()
     parsed = urlparse(uri)
-    if parsed.scheme not in ("http", "https") or uri in _REACHED or not parsed.hostname:
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
         return
     if urllib.request.getproxies().get(parsed.scheme) and not urllib.request.proxy_bypass(parsed.hostname):
         return  # the proxy, not us, reaches the server
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    timeout_s = timeout_s or float(os.environ.get("SYNLLM_TRACKING_TIMEOUT_S", "3"))
+    timeout_s = timeout_s or settings().tracking_timeout_s
     try:
         socket.create_connection((parsed.hostname, port), timeout=timeout_s).close()
     except OSError as e:
@@ -36,4 +36,3 @@ def check_reachable(uri: str | None = None, timeout_s: float | None = None) -> N
             f"cannot reach the MLflow tracking server {redact(uri)} (MLFLOW_TRACKING_URI): {why}; fix: start it "
             f"(`mlflow server --host {parsed.hostname} --port {port}`), or set MLFLOW_TRACKING_URI to a running server "
             "or to a local store such as sqlite:///mlflow.db") from None
-    _REACHED.add(uri)

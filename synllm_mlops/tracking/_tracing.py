@@ -8,15 +8,17 @@ README); ``SYNLLM_TRACING=false`` turns it off.
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-TRACING_ENV = "SYNLLM_TRACING"
+from synllm_mlops.settings import settings
+
+TRACING_ENV = "SYNLLM_TRACING"  # read through settings(); named here for scripts/bench_tracing.py
 
 
 def tracing_enabled() -> bool:
-    return os.environ.get(TRACING_ENV, "true").strip().lower() not in ("0", "false", "no", "off")
+    """Whether generation runs are traced (``SYNLLM_TRACING``, default true)."""
+    return settings().tracing
 
 
 @contextmanager

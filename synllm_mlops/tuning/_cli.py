@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
 from synllm_mlops.cli_options import explicit, field_options
 from synllm_mlops.config import RunConfig
-from synllm_mlops.tuning._study import _RUN_DEFAULTS, TuneConfig
+from synllm_mlops.tuning._study import _RUN_DEFAULTS, TuneConfig, tune
 
 
 @click.command("tune")
@@ -26,13 +25,13 @@ def tune_cmd(config_file: str, **kw) -> None:
 
     from synllm_mlops.config import merge_sources
     from synllm_mlops.errors import SynLLMError
-    from synllm_mlops.tuning import tune
+    from synllm_mlops.settings import settings
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI's choice; a library caller keeps its own
     try:
         given = explicit(click.get_current_context(), kw)
-        if "backend" not in given and os.environ.get("SYNLLM_BACKEND"):  # tests run the team stack on the fake backend
-            given["backend"] = os.environ["SYNLLM_BACKEND"]
+        if "backend" not in given and settings().backend:  # tests run the team stack on the fake backend
+            given["backend"] = settings().backend
         cfg = TuneConfig.build(**merge_sources(config_file or None, given))
         res = tune(cfg)
     except SynLLMError as e:

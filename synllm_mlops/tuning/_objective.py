@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
+from contextlib import ExitStack
 from typing import Callable
 
 from synllm_mlops.config import RunConfig
 from synllm_mlops.errors import CONTINUE_AFTER, failure_text, is_user_error
 from synllm_mlops.generation import GenerationBackend
-from synllm_mlops.tuning._faults import WORKER
 from synllm_mlops.tuning._space import SearchSpace
 
 OBJECTIVES = ("score/quality", "privacy/risk")  # privacy/risk = 1 - score/privacy
@@ -17,7 +17,11 @@ USER_METRICS = ("score/quality", "score/privacy", "score/harmonic", "gen/validit
 
 
 class BackendCache:
-    """One backend per model, built on first use and reused by every later trial (the model loads once)."""
+    """One backend per model, built on first use and reused by every later trial (the model loads once).
+
+    The cache owns what it built: :meth:`close` (or leaving a ``with`` block) closes every backend, so a
+    study over several models gives their memory back when it ends, however it ends.
+    """
 
     def __init__(self, factory: Callable[[str], GenerationBackend]):
         self.factory, self.backends = factory, {}
@@ -27,6 +31,22 @@ class BackendCache:
             self.backends[model] = self.factory(model)
         return self.backends[model]
 
+    def close(self) -> None:
+        """Close every backend built so far (all of them, even when one fails to close); the cache is then empty."""
+        import gc
+
+        backends, self.backends = list(self.backends.values()), {}
+        with ExitStack() as stack:
+            for backend in backends:
+                stack.callback(backend.close)
+        gc.collect()  # a closed model's tensors go now, before the next study or grid loads its own
+
+    def __enter__(self) -> "BackendCache":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 class Objective:
     """Suggest -> :meth:`RunConfig.build` -> ``run_generation`` (nested trial run) -> (quality, privacy risk).
@@ -35,16 +55,16 @@ class Objective:
     ``rule_adherence`` = min_rule_adherence - clinical/rule_adherence; the same numbers are user attrs.
     """
 
-    def __init__(self, space: SearchSpace, base: RunConfig, backends: BackendCache, *, study_name: str,
+    def __init__(self, space: SearchSpace, base: RunConfig, backends: BackendCache, *, study_name: str, worker: str,
                  min_validity: float, min_rule_adherence: float):
-        self.space, self.base, self.backends = space, base, backends
+        self.space, self.base, self.backends, self.worker = space, base, backends, worker
         self.study_name, self.min_validity, self.min_rule_adherence = study_name, min_validity, min_rule_adherence
 
     def __call__(self, trial) -> tuple[float, float]:
         from synllm_mlops import tracking as runs
         from synllm_mlops.workflow import run_generation
 
-        trial.set_user_attr("worker", WORKER)  # whose runs to end if this trial goes silent
+        trial.set_user_attr("worker", self.worker)  # whose runs to end if this trial goes silent
         cfg = RunConfig.build(**{**self.base.flat_params(), **self.space.suggest(trial)})
         trial.set_user_attr("config", cfg.flat_params())
         backend = self.backends.get(cfg.model)

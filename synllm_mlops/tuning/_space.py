@@ -1,79 +1,91 @@
-"""The one place where the declared search spaces (prompts, generation) become Optuna suggestions."""
+"""The one place where the declared search spaces (prompts, generation, calibration) become Optuna suggestions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from synllm_mlops.calibration import CALIBRATION_SPACE
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.generation import GENERATION_SPACE
 from synllm_mlops.prompts import PROMPT_SPACE
+from synllm_mlops.searchspace import CategoricalDim, Dimension, FloatDim, IntDim, SubsetDim
 
-KINDS = ("categorical", "int", "float", "subset")
+DECLARED: dict[str, Dimension] = {**PROMPT_SPACE, **GENERATION_SPACE, **CALIBRATION_SPACE}
+"""Every declared dimension, in suggestion order (a condition refers to an earlier dimension)."""
 
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Prompt + sampling dimensions for one study.
+    """Prompt + sampling dimensions for one study: the declared space, restricted and bounded by the study.
 
     Args:
-        strategies: the strategies to search (a subset of the declared ones).
+        strategies: the strategies to search (a subset of the declared ones); one means the strategy is fixed.
         models: models to search; one model means the model is fixed (not a dimension).
-        n_rules: rules in the dataset's spec (upper bound of ``max_rules``).
-        tune_dp: also search ``dp_epsilon`` for the statistics strategies.
+        n_rules: rules in the dataset's spec (the ``n_rules`` bound of ``max_rules``).
+        opt_in: optional dimensions to search too (e.g. ``("dp_epsilon",)`` for ``tune --tune-dp``).
         calibrations: the calibration modes to search; one means the mode is fixed.
+
+    Example:
+        >>> import optuna
+        >>> space = SearchSpace(strategies=("featdesc",), calibrations=("none",))
+        >>> trial = optuna.trial.FixedTrial({"rows_per_completion": 4, "temperature": 0.7, "top_p": 0.9, "top_k": 50,
+        ...                                  "repetition_penalty": 1.0})
+        >>> point = space.suggest(trial)  # one strategy and one mode: fixed; n_examples: not a featdesc dimension
+        >>> point["strategy"], point["calibration"], "n_examples" in point
+        ('featdesc', 'none', False)
     """
 
-    strategies: tuple[str, ...] = PROMPT_SPACE["strategy"]["choices"]
+    strategies: tuple[str, ...] = PROMPT_SPACE["strategy"].choices
     models: tuple[str, ...] = ()
     n_rules: int = 0
-    tune_dp: bool = False
-    calibrations: tuple[str, ...] = CALIBRATION_SPACE["calibration"]["choices"]
-    dims: dict[str, dict] = field(default_factory=lambda: {**PROMPT_SPACE, **GENERATION_SPACE, **CALIBRATION_SPACE})
+    opt_in: tuple[str, ...] = ()
+    calibrations: tuple[str, ...] = CALIBRATION_SPACE["calibration"].choices
+    dims: dict[str, Dimension] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        known = self.dims["strategy"]["choices"]
-        bad = [s for s in self.strategies if s not in known]
-        if bad or not self.strategies:
-            raise ConfigError(f"unknown strategies {bad}; choose from: {', '.join(known)}" if bad else
-                              f"strategies must name at least one of: {', '.join(known)}")
-        bad = [c for c in self.calibrations if c not in CALIBRATION_SPACE["calibration"]["choices"]]
-        if bad or not self.calibrations:
-            raise ConfigError(f"unknown calibrations {bad}; choose from: "
-                              f"{', '.join(CALIBRATION_SPACE['calibration']['choices'])}")
-        for name, d in self.dims.items():
-            if d["kind"] not in KINDS:
-                raise ConfigError(f"search dimension {name!r} has kind {d['kind']!r}; choose one of: {', '.join(KINDS)}")
+        optional = [n for n, d in DECLARED.items() if d.optional]
+        bad = [n for n in self.opt_in if n not in optional]
+        if bad:
+            raise ConfigError(f"unknown optional dimensions {bad}; choose from: {', '.join(optional)}")
+        restricted = {"strategy": DECLARED["strategy"].restrict(tuple(self.strategies), "strategies"),
+                      "calibration": DECLARED["calibration"].restrict(tuple(self.calibrations), "calibrations")}
+        dims: dict[str, Dimension] = {"model": CategoricalDim(tuple(self.models))} if self.models else {}
+        for name, d in DECLARED.items():
+            d = restricted.get(name, d)
+            if d.optional and name not in self.opt_in:
+                continue
+            if isinstance(d, IntDim) and (d := d.resolve({"n_rules": self.n_rules})) is None:
+                continue  # an empty range (a spec without rules): nothing to choose
+            dims[name] = d
+        object.__setattr__(self, "dims", dims)
 
     def suggest(self, trial) -> dict[str, Any]:
         """Ask ``trial`` for one point; returns ``RunConfig`` keyword arguments (conditional dims only when active)."""
-        out: dict[str, Any] = {}
-        if len(self.models) > 1:
-            out["model"] = trial.suggest_categorical("model", list(self.models))
-        strategy = (trial.suggest_categorical("strategy", list(self.strategies)) if len(self.strategies) > 1
-                    else self.strategies[0])
-        out["strategy"] = strategy
-        for name, d in self.dims.items():
-            if name == "strategy" or ("when" in d and strategy not in d["when"]):
-                continue
-            if d.get("optional") and not (name == "dp_epsilon" and self.tune_dp):
-                continue
-            if "requires" in d and out.get(d["requires"][0]) not in d["requires"][1]:
-                continue  # e.g. oversample only when calibration selects
-            if name == "calibration":  # restricted by the study; fixed (not a dimension) when one is given
-                out[name] = (trial.suggest_categorical(name, list(self.calibrations)) if len(self.calibrations) > 1
-                             else self.calibrations[0])
-            elif d["kind"] == "categorical":
-                out[name] = trial.suggest_categorical(name, list(d["choices"]))
-            elif d["kind"] == "int":
-                high = self.n_rules if d["high"] is None else d["high"]
-                if high < d["low"]:
-                    continue  # e.g. a spec without rules: nothing to choose
-                out[name] = trial.suggest_int(name, d["low"], high)
-            elif d["kind"] == "float":
-                out[name] = trial.suggest_float(name, d["low"], d["high"], log=d.get("log", False))
-            else:  # subset: one boolean per member, empty subsets fall back to all members
-                chosen = tuple(c for c in d["choices"] if trial.suggest_categorical(f"{name}.{c}", [True, False]))
-                out[name] = chosen or tuple(d["choices"])
-        return out
+        return suggest(trial, self.dims)
+
+
+def suggest(trial, dims: Mapping[str, Dimension]) -> dict[str, Any]:
+    """Map typed dimensions to Optuna, in order: an inactive dimension is skipped, a single choice is fixed.
+
+    A subset asks one yes/no per member (``statistics.moments``, ...); an empty subset means all members.
+    """
+    out: dict[str, Any] = {}
+    for name, d in dims.items():
+        if d.active_if is not None and not d.active_if.holds(out):
+            continue
+        match d:
+            case CategoricalDim(choices=(only,)):
+                out[name] = only
+            case CategoricalDim():
+                out[name] = trial.suggest_categorical(name, list(d.choices))
+            case IntDim():
+                out[name] = trial.suggest_int(name, d.low, d.high)
+            case FloatDim():
+                out[name] = trial.suggest_float(name, d.low, d.high, log=d.log)
+            case SubsetDim():
+                chosen = tuple(c for c in d.choices if trial.suggest_categorical(f"{name}.{c}", [True, False]))
+                out[name] = chosen or tuple(d.choices)
+            case _:
+                raise TypeError(f"search dimension {name!r} is a {type(d).__name__}; not one of the dimension types")
+    return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -11,18 +10,18 @@ from typing import Callable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synllm_mlops import tracking
-from synllm_mlops.config import RunConfig, Seed, config_error, shown
-from synllm_mlops.errors import CONTINUE_AFTER, ConfigError, redact
+from synllm_mlops.config import RunConfig, Seed, config_error
+from synllm_mlops.errors import CONTINUE_AFTER, ConfigError, redact, show
 from synllm_mlops.generation import GenerationBackend, make_backend
 from synllm_mlops.calibration import CALIBRATION_SPACE
 from synllm_mlops.prompts import PROMPT_SPACE
-from synllm_mlops.tuning._faults import WORKER
+from synllm_mlops.tuning._faults import worker_id
 from synllm_mlops.tuning._objective import DIRECTIONS, BackendCache, Objective
 from synllm_mlops.tuning._report import hypervolume_2d, importances, pareto_figures, trials_table
 from synllm_mlops.tuning._space import SearchSpace
+from synllm_mlops.tuning._storage import DEFAULT_STORAGE, check_storage, open_storage, refuse_logged_secret
 
 SAMPLERS = ("tpe", "nsga2", "random")
-DEFAULT_STORAGE = "optuna.sqlite3"
 
 
 def _csv(v):
@@ -54,8 +53,8 @@ class TuneConfig(BaseModel):
     study_name: str = Field(default="", description="default synllm-<dataset>; same name = resume")
     sampler: str = Field(default="tpe", description=" | ".join(SAMPLERS))
     sampler_seed: Seed | None = Field(default=None, description="default: seed; give each worker its own")
-    strategies: tuple[str, ...] = Field(default=PROMPT_SPACE["strategy"]["choices"], description="strategies to search")
-    calibrations: tuple[str, ...] = Field(default=CALIBRATION_SPACE["calibration"]["choices"],
+    strategies: tuple[str, ...] = Field(default=PROMPT_SPACE["strategy"].choices, description="strategies to search")
+    calibrations: tuple[str, ...] = Field(default=CALIBRATION_SPACE["calibration"].choices,
                                           description="calibration modes to search (one = fixed)")
     tune_dp: bool = Field(default=False, description="also search dp_epsilon")
     min_validity: float = Field(default=0.9, ge=0, le=1, description="feasible trials reach this validity")
@@ -89,13 +88,13 @@ class TuneConfig(BaseModel):
     @field_validator("strategies", "calibrations", mode="before")
     @classmethod
     def _known(cls, v, info):
-        known = (PROMPT_SPACE["strategy"] if info.field_name == "strategies" else CALIBRATION_SPACE["calibration"])["choices"]
+        known = (PROMPT_SPACE["strategy"] if info.field_name == "strategies" else CALIBRATION_SPACE["calibration"]).choices
         items = _csv(v)
         bad = [s for s in items if s not in known]
         if bad:
             raise ValueError(f"unknown {info.field_name} {bad}; choose from: {', '.join(known)}")
         if not items:
-            raise ValueError(f"{info.field_name} names none (got {shown(v)}); choose one or more from: {', '.join(known)}, "
+            raise ValueError(f"{info.field_name} names none (got {show(v)}); choose one or more from: {', '.join(known)}, "
                              "comma-separated, or leave it out to search them all")
         return items
 
@@ -128,76 +127,6 @@ class TuneConfig(BaseModel):
             return cls(**{k: v for k, v in kwargs.items() if v is not None})
         except ValidationError as e:
             raise config_error("tune configuration", e, {**RunConfig.flat_fields(), **cls.tune_fields()}) from None
-
-
-_STORAGE_SCHEMES = ("sqlite", "postgresql", "mysql")
-_STORAGE_FORMS = ("a file path (SQLite)", "path.journal", "sqlite:///path.db", "postgresql+psycopg2://user@host:port/db",
-                  "mysql://user@host:port/db")
-
-
-def check_storage(storage: str) -> None:
-    """Refuse a storage that cannot work before anything is created: an unknown scheme, a folder that is missing.
-
-    Raises:
-        ValueError: naming the storage (password hidden) and the fix.
-    """
-    shown = redact(storage)
-    if "://" in storage:
-        scheme = storage.split("://", 1)[0].split("+", 1)[0].lower()
-        if scheme not in _STORAGE_SCHEMES:
-            raise ValueError(f"unknown storage scheme {scheme + '://'!r} in {shown!r}; fix: pass --storage as one of: "
-                             f"{', '.join(_STORAGE_FORMS)}")
-        if scheme != "sqlite" or storage.rstrip("/").lower() in ("sqlite:", "sqlite:/"):
-            return  # a server database (reached when the study opens) or an in-memory SQLite
-        path = Path(storage.split(":///", 1)[-1])
-    else:
-        path = Path(storage or DEFAULT_STORAGE)
-    folder = path.expanduser().parent
-    if not folder.is_dir():
-        raise ValueError(f"the folder of storage {shown!r} does not exist ({str(folder)!r}); fix: create it "
-                         f"(mkdir -p {folder}) or pass --storage a file in an existing folder")
-
-
-def refuse_logged_secret(storage: str) -> None:
-    """Under ``mlflow run`` every ``-P`` value is logged in clear before we start: a password there has leaked.
-
-    Raises:
-        ConfigError: when ``storage`` holds a password and this process runs inside ``mlflow run``.
-    """
-    import os
-
-    if os.environ.get("MLFLOW_RUN_ID") and redact(storage) != storage:
-        raise ConfigError(
-            f"storage must not hold a password under `mlflow run`, which logs every -P value in clear (run "
-            f"{os.environ['MLFLOW_RUN_ID']} now shows it: delete that run and change the password); got "
-            f"{redact(storage)!r}. Drop the password from the URL and give it to libpq in a 0600 ~/.pgpass "
-            "(or PGPASSFILE / PGPASSWORD), as scripts/team_stack.sh does")
-
-
-def open_storage(storage: str):
-    """``""``/a file path -> SQLite file; ``*.journal`` -> journal file (shared filesystems); a URL -> RDB.
-
-    PostgreSQL storages send heartbeats (every ``SYNLLM_HEARTBEAT_S``, default 60 s): a killed worker's running
-    trial is marked FAIL by the next worker to start a trial after 3 silent intervals, and its MLflow runs FAILED.
-    """
-    import optuna
-
-    storage = storage or DEFAULT_STORAGE
-    if storage.endswith(".journal"):
-        from optuna.storages.journal import JournalFileBackend
-
-        return optuna.storages.JournalStorage(JournalFileBackend(str(Path(storage).resolve())))
-    if "://" not in storage:
-        return f"sqlite:///{Path(storage).resolve()}"
-    if storage.startswith("postgresql"):  # heartbeats need an RDB that handles concurrent writers
-        from synllm_mlops.tuning._faults import fail_trial_runs, heartbeat
-
-        interval, grace = heartbeat()
-        with warnings.catch_warnings():  # heartbeats are "experimental" in optuna; they are our documented choice
-            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(storage, heartbeat_interval=interval, grace_period=grace,
-                                              heartbeat_stale_trial_callback=fail_trial_runs)
-    return storage
 
 
 def resume_seed(sampler_seed: int, n_existing_trials: int) -> int:
@@ -262,8 +191,8 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
 
     refuse_logged_secret(cfg.storage)
     spec = load_inputs(cfg.run)[0]  # spec/data errors before any model loads; nothing is released here
-    space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules), tune_dp=cfg.tune_dp,
-                        calibrations=cfg.calibrations)
+    space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules),
+                        opt_in=("dp_epsilon",) if cfg.tune_dp else (), calibrations=cfg.calibrations)
     sampler_seed = cfg.run.seed if cfg.sampler_seed is None else cfg.sampler_seed
     if cfg.n_trials == 0:
         refuse_empty_summary(cfg)
@@ -276,9 +205,11 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
     derived_seed = resume_seed(sampler_seed, len(study.get_trials(deepcopy=False)))
     study.sampler = make_sampler(cfg.sampler, derived_seed, cfg.n_startup_trials)
     backends = BackendCache(backend_factory or _backend_factory(cfg, spec))
-    objective = Objective(space, cfg.run, backends, study_name=cfg.study_name, min_validity=cfg.min_validity,
-                          min_rule_adherence=cfg.min_rule_adherence)
-    with tracking.tracked_run("tune", run_name=f"tune-{cfg.study_name}", system_metrics=True) as parent:
+    worker = worker_id()  # this process, in its study run's tags and each trial's user attrs
+    objective = Objective(space, cfg.run, backends, study_name=cfg.study_name, worker=worker,
+                          min_validity=cfg.min_validity, min_rule_adherence=cfg.min_rule_adherence)
+    # the cache closes every model it loaded when the study ends, registered champion included, or fails
+    with backends, tracking.tracked_run("tune", run_name=f"tune-{cfg.study_name}", system_metrics=True) as parent:
         run = cfg.run
         tracking.log_params({"dataset": run.dataset, "data": run.data, "model": run.model, "models": ",".join(cfg.models),
                              "backend": run.backend, "n_trials": cfg.n_trials, "sampler": cfg.sampler, "seed": run.seed,
@@ -288,7 +219,7 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
                              "tune_dp": cfg.tune_dp, "min_validity": cfg.min_validity,
                              "min_rule_adherence": cfg.min_rule_adherence, "optuna_version": optuna.__version__})
         tracking.set_tags({"optuna.study_name": cfg.study_name, "optuna.sampler_seed_derived": str(derived_seed),
-                           "synllm.worker": WORKER})
+                           "synllm.worker": worker})
         bar = tqdm(total=cfg.n_trials, desc=f"tune {cfg.study_name}", unit="trial", disable=not progress or not cfg.n_trials)
 
         def on_trial(study, trial) -> None:

@@ -24,7 +24,8 @@ def test_metric_contract(metric: Metric):
     assert metric.goal in ("maximize", "minimize")
     assert metric.min_value < metric.max_value
     assert metric.baseline is None or metric.min_value <= metric.baseline <= metric.max_value
-    assert metric.name.replace("/", ".").split(".")[0] == metric.group  # either separator (issue 13 rename) and metric.description and metric.__doc__
+    assert metric.name.replace("/", ".").split(".")[0] == metric.group  # either separator (issue 13 rename)
+    assert metric.description and metric.__doc__
     for syn in (simulate(150, 3), TRAIN.head(60)):
         out = metric.compute_breakdown(TRAIN, HOLD, syn, SPEC, seed=0)
         if metric.name in MAY_SKIP:

@@ -47,7 +47,11 @@ class FailingBackend(FakeBackend):
 
     def __init__(self, model="fake", *, spec, fail_on=(), interrupt_at=None):
         super().__init__(model, spec=spec)
-        self.fail_on, self.interrupt_at, self.n = set(fail_on), interrupt_at, 0
+        self.model, self.fail_on, self.interrupt_at, self.n, self.closed = model, set(fail_on), interrupt_at, 0, 0
+
+    def close(self) -> None:
+        self.closed += 1
+        super().close()
 
     def _generate_batch(self, prompt, batch_size, params, regex, max_new_tokens, seed, guide=None):
         self.n += 1

@@ -45,7 +45,7 @@ def test_conditional_dimensions_exist_only_for_their_strategies():
 
 
 def test_models_and_dp_are_dimensions_only_when_asked():
-    points = _points(SearchSpace(strategies=("statguide",), models=("a/x", "b/y"), tune_dp=True), 20)
+    points = _points(SearchSpace(strategies=("statguide",), models=("a/x", "b/y"), opt_in=("dp_epsilon",)), 20)
     for params, kw in points:
         assert "strategy" not in params and kw["strategy"] == "statguide"  # one strategy: fixed, not searched
         assert params["model"] in ("a/x", "b/y") and 0.1 <= params["dp_epsilon"] <= 10
@@ -125,3 +125,76 @@ def test_a_study_can_fix_or_restrict_the_calibration_mode():
     assert {two.suggest(study.ask())["calibration"] for _ in range(30)} == {"none", "select"}
     with pytest.raises(ConfigError, match="unknown calibrations \\['both'\\]"):
         SearchSpace(calibrations=("both",))
+
+
+def test_the_typed_space_suggests_what_the_dict_dialect_did():
+    """Known answer recorded before the space was typed (same seed, same parameter names and values, same order)."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3), directions=["maximize", "minimize"])
+    space, got = SearchSpace(n_rules=7), []
+    for _ in range(3):
+        t = study.ask()
+        got.append(space.suggest(t))
+        study.tell(t, [0.5, 0.5])
+    assert got[0] == {"strategy": "featdesc", "rows_per_completion": 8, "temperature": 1.3755517067201257,
+                      "top_p": 0.7376755931391509, "top_k": 50, "repetition_penalty": 1.1370499673184133,
+                      "calibration": "steer", "steer_strength": 0.267986411782874}
+    assert got[1]["strategy"] == "seed_ex" and got[1]["n_examples"] == 7 and got[1]["calibration"] == "none"
+    assert got[2]["statistics"] == ("moments", "correlations") and got[2]["rows_per_completion"] == 2
+
+
+def test_choices_come_from_the_registries():
+    from typing import get_args
+
+    from synllm_mlops.calibration import CALIBRATION_SPACE, CalibrationMode
+    from synllm_mlops.prompts import PROMPT_SPACE, STRATEGIES
+
+    assert PROMPT_SPACE["strategy"].choices == tuple(STRATEGIES)
+    assert CALIBRATION_SPACE["calibration"].choices == get_args(CalibrationMode)
+    assert PROMPT_SPACE["statistics"].active_if.values == ("statguide", "clin_rule")  # the strategies that carry statistics
+    assert PROMPT_SPACE["n_examples"].active_if.values == ("seed_ex",)  # the one that shows rows
+
+
+def test_a_condition_names_an_existing_earlier_dimension_and_its_values():
+    from synllm_mlops.searchspace import CategoricalDim
+    from synllm_mlops.tuning._space import DECLARED
+
+    names = list(DECLARED)
+    for name, d in DECLARED.items():
+        if d.active_if is not None:
+            ref = d.active_if.name
+            assert names.index(ref) < names.index(name), f"{name} depends on the later {ref}"
+            assert isinstance(DECLARED[ref], CategoricalDim) and set(d.active_if.values) <= set(DECLARED[ref].choices)
+
+
+def test_typed_dimensions_refuse_bad_bounds_and_unknown_opt_ins():
+    from synllm_mlops.searchspace import Bound, CategoricalDim, FloatDim, IntDim
+
+    with pytest.raises(ConfigError, match="low < high"):
+        FloatDim(1.0, 0.5)
+    with pytest.raises(ConfigError, match="low > 0 on a log scale"):
+        FloatDim(0.0, 1.0, log=True)
+    with pytest.raises(ConfigError, match="low <= high"):
+        IntDim(3, 1)
+    with pytest.raises(ConfigError, match="at least one choice"):
+        CategoricalDim(())
+    assert IntDim(0, Bound("n_rules")).resolve({"n_rules": 4}) == IntDim(0, 4)
+    assert IntDim(1, Bound("n_rules")).resolve({"n_rules": 0}) is None  # empty: the dimension is dropped
+    with pytest.raises(ConfigError, match=r"unknown optional dimensions \['dp_eps'\]; choose from: dp_epsilon"):
+        SearchSpace(opt_in=("dp_eps",))
+
+
+def test_a_spec_without_rules_still_searches_max_rules_0_and_one_model_is_fixed():
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    t = study.ask()
+    point = SearchSpace(strategies=("clin_rule",), n_rules=0, models=("only",)).suggest(t)
+    assert point["max_rules"] == 0 and point["model"] == "only" and "model" not in t.params
+
+
+def test_every_dimension_is_a_run_field_declared_once():
+    from synllm_mlops.calibration import CALIBRATION_SPACE
+    from synllm_mlops.generation import GENERATION_SPACE
+    from synllm_mlops.prompts import PROMPT_SPACE
+    from synllm_mlops.tuning._space import DECLARED
+
+    assert len(DECLARED) == len(PROMPT_SPACE) + len(GENERATION_SPACE) + len(CALIBRATION_SPACE)  # no name twice
+    assert set(DECLARED) <= set(RunConfig.flat_fields())  # a point is RunConfig keyword arguments

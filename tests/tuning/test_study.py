@@ -197,3 +197,19 @@ def test_the_champion_serves_the_prompt_and_release_its_trial_was_scored_with(ml
     assert mlflow.artifacts.load_text(f"runs:/{trial_run}/release/release.json") == logged
     model = mlflow.pyfunc.load_model(res.model_uri).unwrap_python_model()
     assert model.targets is not None and model.targets.source == "dp"
+
+
+def test_a_multi_model_study_closes_every_model_it_opened(mlflow_store, tmp_path, fast_eval, fake_factory):
+    res = tune(_cfg(tmp_path, n_trials=8, models="fake-a,fake-b,fake-c", strategies="featdesc"),
+               backend_factory=fake_factory(), progress=False)
+    used = {t.user_attrs["config"]["model"] for t in res.study.trials}
+    opened = [b.model for b in fake_factory.built]
+    assert len(used) >= 2 and sorted(opened) == sorted(used)  # each model opened once, however many trials it served
+    assert [b.closed for b in fake_factory.built] == [1] * len(opened)  # and closed once: the study gave the memory back
+    assert res.model_uri  # the champion was registered first (it needs its model loaded)
+
+
+def test_an_interrupted_study_still_closes_its_models(mlflow_store, tmp_path, fast_eval, fake_factory):
+    with pytest.raises(KeyboardInterrupt):
+        tune(_cfg(tmp_path, n_trials=5, strategies="featdesc"), backend_factory=fake_factory(interrupt_at=3), progress=False)
+    assert len(fake_factory.built) == 1 and fake_factory.built[0].closed == 1
