@@ -11,7 +11,7 @@ grammar makes them so; what is measured is speed, never quality.
 
 No weights are downloaded or carried: each shape is a directory with ``config.json`` and the tokenizer
 files (``--tokenizer``; ``scripts/gpu_bundle.sh`` puts them, and the built-in tables as CSVs, under
-``gpu_wheels/assets``), built with random weights on the device (``HFBackend(random_weights=True)``).
+``gpu_wheels/assets``), built with random weights on the device (:func:`random_weights_backend`).
 
     python scripts/bench_gpu.py --shapes smollm2-135m,smollm2-1.7b,llama-8b-shape --batches 16,64,256 \\
         --max-seconds 540 --json outputs/bench_gpu.json
@@ -50,6 +50,28 @@ SHAPES = {  # Llama configs; the vocabulary is SmolLM2's (49,152) for all, since
                        "tie_word_embeddings": False},
 }
 BANDWIDTH = {"H200": 4.8e12, "H100 PCIe": 2.0e12, "H100 NVL": 3.9e12, "H100": 3.35e12, "A100": 2.0e12}  # bytes/s
+
+
+def random_weights_backend(model: str, dtype: str | None):
+    """An ``hf`` backend whose model is built from the directory's ``config.json`` with random weights (seeded, made
+    on the device) instead of loaded: throughput of a real shape without its weights (the grammar keeps every row
+    valid whatever the weights)."""
+    from synllm_mlops.generation._hf import HFBackend
+
+    class RandomWeightsHF(HFBackend):
+        def _load_model(self, path: str, dtype):
+            import torch
+            from transformers import AutoConfig, AutoModelForCausalLM
+
+            torch.manual_seed(0)
+            with torch.device(self.device):  # initialised where it runs: an 8B shape in seconds on a GPU
+                return AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path), dtype=dtype,
+                                                        attn_implementation=self.attn).eval()
+
+        def _revision(self) -> str:
+            return "random-weights"
+
+    return RandomWeightsHF(model, dtype=dtype)
 
 
 def export_assets(dest: Path) -> Path:
@@ -243,11 +265,10 @@ def cold_run(args, shape: str, dataset: str, batch: int, tok: Path, root: Path) 
 def single(args, tok: Path, root: Path) -> None:
     """``--single``: build, prefill and run one pipeline cell from nothing (the cold run's child)."""
     t0 = time.perf_counter()
-    from synllm_mlops.generation import make_backend
 
     shape, dataset, batch = args.single.split(",")
     prep = prepared(args, model_dir(shape, tok, root), dataset, int(batch))
-    backend = make_backend("hf", prep.config.model, dtype=args.dtype, random_weights=True).load()
+    backend = random_weights_backend(prep.config.model, args.dtype).load()
     loaded = time.perf_counter() - t0
     res = {"load_seconds": loaded, "pipeline": pipeline_cell(backend, prep), "in_process_seconds": time.perf_counter() - t0}
     Path(args.json).write_text(json.dumps(res, indent=1))
@@ -332,8 +353,6 @@ def main() -> None:
 
     import transformers
 
-    from synllm_mlops.generation import make_backend
-
     bw, bw_source = bandwidth(args.bandwidth_gbs)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -367,7 +386,7 @@ def main() -> None:
                 try:
                     prep = prepared(args, model_dir(shape, tok, root), dataset, 16 if batch == "auto" else batch)
                     if backend is None:
-                        backend = make_backend("hf", prep.config.model, dtype=args.dtype, random_weights=True).load()
+                        backend = random_weights_backend(prep.config.model, args.dtype).load()
                     if batch == "auto":  # the run's own choice (batch_size=auto), then measured like any batch
                         batch = auto_batch(backend, prep)
                         prep = prepared(args, model_dir(shape, tok, root), dataset, batch)

@@ -55,7 +55,8 @@ def main() -> None:
 
     import synllm_mlops
     from synllm_mlops.config import RunConfig
-    from synllm_mlops.generation import GenerationParams, RowGuide, completion_regex, make_backend
+    from synllm_mlops.constraints import RowGuide, completion_regex
+    from synllm_mlops.generation import GenerationParams, make_backend
     from synllm_mlops.pipeline import max_new_tokens, prepare
 
     prep = prepare(RunConfig(dataset=args.dataset, strategy=args.strategy, model=args.model,

@@ -29,10 +29,9 @@ def processor_only(args) -> None:
     import torch
     from transformers import AutoTokenizer
 
-    from synllm_mlops.calibration import Steering
     from synllm_mlops.config import RunConfig
-    from synllm_mlops.generation import RowGuide, resolve_model
-    from synllm_mlops.generation._rule_mask import LoopRuleLogitsProcessor, RuleLogitsProcessor
+    from synllm_mlops.constraints import LoopRuleLogitsProcessor, RowGuide, RuleLogitsProcessor, Steering
+    from synllm_mlops.generation import resolve_model
     from synllm_mlops.generation._weights import dequantized_dir
     from synllm_mlops.pipeline import prepare
 
@@ -103,10 +102,10 @@ def main() -> None:
 
     import torch
 
-    from synllm_mlops.calibration import Steering
     from synllm_mlops.config import RunConfig
-    from synllm_mlops.generation import GenerationParams, RowGuide, completion_regex, make_backend
-    from synllm_mlops.generation._rule_mask import LoopRuleLogitsProcessor, RuleLogitsProcessor
+    from synllm_mlops.constraints import LoopRuleLogitsProcessor, RowGuide, RuleLogitsProcessor, Steering, completion_regex
+    from synllm_mlops.generation import GenerationParams, make_backend
+    from synllm_mlops.generation import _hf
     from synllm_mlops.pipeline import prepare
 
     prep = prepare(RunConfig(dataset=args.dataset, strategy=args.strategy, model=args.model))
@@ -123,7 +122,8 @@ def main() -> None:
         if variant != "none":
             steering = Steering(prep.targets, 1.0) if variant == "steer" else None
             guide = RowGuide.for_spec(prep.spec, steering)
-        backend.rule_processor = LoopRuleLogitsProcessor if variant == "loop" else RuleLogitsProcessor
+        # the backend builds the processor its module imports: the reference one is swapped in there
+        _hf.RuleLogitsProcessor = LoopRuleLogitsProcessor if variant == "loop" else RuleLogitsProcessor
         res = backend.generate(prep.prompt, args.batch_size, params, regex=regex, max_new_tokens=max_new_tokens,
                                seed=seed, guide=guide)
         return res.n_tokens / res.seconds

@@ -40,6 +40,10 @@ class UnknownNameError(ConfigError, KeyError):
         return str(self.args[0])
 
 
+class CapabilityError(ConfigError):
+    """A run asks its backend for something the backend does not declare it can do (the rule guide, steering)."""
+
+
 class ModelLoadError(SynLLMError, RuntimeError):
     """A model could not be loaded (not available locally, or broken)."""
 

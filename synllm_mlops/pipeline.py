@@ -14,10 +14,11 @@ from typing import Callable
 
 import pandas as pd
 
-from synllm_mlops.calibration import Steering, select_rows
+from synllm_mlops.calibration import select_rows
 from synllm_mlops.config import RunConfig
+from synllm_mlops.constraints import RowGuide, Steering, completion_regex
 from synllm_mlops.errors import ConfigError
-from synllm_mlops.generation import GenerationBackend, ModelInfo, RowGuide, completion_regex, derive_seed, make_backend
+from synllm_mlops.generation import GenerationBackend, ModelInfo, check_backend, derive_seed, make_backend
 from synllm_mlops.parsing import REJECT_COLUMNS, NearCopyIndex, RowParser, table_keys
 from synllm_mlops.prompts import Prompt, format_rows, get_strategy
 from synllm_mlops.release import CalibrationTargets, Release, make_release
@@ -58,6 +59,7 @@ class GenerationOutcome:
 def load_inputs(config: RunConfig) -> tuple[DatasetSpec, pd.DataFrame, Split]:
     """Spec, real table and its split: every spec and data error surfaces here, before anything is released."""
     spec = load_spec(config.dataset)
+    check_decoding(config, spec)
     real = load_data(spec, config.data or None)
     return spec, real, split_data(real, spec, seed=config.seed, holdout_fraction=config.holdout_fraction)
 
@@ -81,6 +83,21 @@ def prepare(config: RunConfig) -> Prepared:
     release = release_for(config, spec, split.train)
     prompt = strategy.render(spec, release, config.prompt, seed=config.seed, train=split.train)
     return Prepared(config, spec, real, split, prompt, data_digest(real), release)
+
+
+def check_decoding(config: RunConfig, spec: DatasetSpec) -> None:
+    """Refuse, before any model loads, a run whose backend cannot do what the run asks of the decoder.
+
+    Steering works through the grammar's token mask, so it needs ``constrained=true``; the rule guide (hard
+    rules between columns, constrained runs) and steering need a backend declaring them.
+    """
+    steering = config.calibrate.steers
+    if steering and not config.constrained:
+        raise ConfigError(f"calibration={config.calibrate.calibration!r} steers each field into a released bin through "
+                          "the output grammar's token mask, but constrained=false turns the grammar off; fix: set "
+                          "constrained=true, or calibration=select (or none) for an unconstrained run")
+    guide = config.constrained and RowGuide.for_spec(spec) is not None
+    check_backend(config.backend, guide=guide, steering=steering)
 
 
 def real_row_keys(prep: Prepared) -> dict[tuple[str, ...], str]:

@@ -117,19 +117,14 @@ LAYERS: list[tuple[str, ...]] = [
 
 # (importer, imported) package edges that go up the stack today; each to be removed by the change named.
 KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("generation", "calibration"): "generation/_steering.py imports calibration (Steering): the calibration -> "
-                                   "generation -> calibration round trip that one steering module in constraints/ removes",
     ("tuning", "cli_options"): "tuning/_cli.py builds `synllm tune` with cli_options.field_options; move the command "
                                "up into cli/cli_options, or cli_options (it imports only config) down next to config",
 }
 
 # Import cycles between the modules of one package (the members of each strongly connected set), with reasons.
 KNOWN_MODULE_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"generation._backend", "generation._fake", "generation._hf", "generation._vllm"}):
-        "each backend imports _backend and registers itself on import, and _backend imports them back to fill its "
-        "registry (issue 19 point 5: an explicit registry in the constraints/backend change)",
     frozenset({"spec._checks", "spec._schema"}): "the schema's validators call _checks, which imports the schema "
-                                                  "classes (type hints) and normalise_category back",
+                                                  "classes back for its type hints (under TYPE_CHECKING)",
 }
 
 

@@ -85,6 +85,21 @@ def _finish_parent(grid: GridConfig, rows: list[dict]) -> tuple[pd.DataFrame, pd
     return cells, board
 
 
+def _check_decoding(cells: list[Cell]) -> None:
+    """What each distinct (dataset, constrained, calibration) of the grid asks of the decoder, checked once up front
+    (e.g. steering on a backend that cannot steer)."""
+    from synllm_mlops.pipeline import check_decoding
+    from synllm_mlops.spec import load_spec
+
+    seen: set[tuple] = set()
+    for c in cells:
+        cfg = c.config
+        key = (cfg.dataset, cfg.constrained, cfg.calibrate.calibration, cfg.calibrate.steer_strength)
+        if key not in seen:
+            seen.add(key)
+            check_decoding(cfg, load_spec(cfg.dataset))
+
+
 def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFactory | None = None,
                 progress: bool = True, shard: tuple[int, int] | None = None, claim: bool = False) -> CompareOutcome:
     """Run every cell of a grid under one parent run (stage ``compare``); resume if re-run.
@@ -110,6 +125,7 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
     cells = [c for c in grid.cells() if shard is None or in_shard(c.hash, shard)]
     if backend_factory is None:  # fail before hundreds of cells fail one by one (e.g. vllm not installed)
         check_backend(grid.backend)
+        _check_decoding(cells)
     tags = {"synllm.grid": grid.name, **({"synllm.shard": f"{shard[0]}/{shard[1]}"} if shard else {})}
     name = f"compare-{grid.name}" + (f"-{shard[0]}of{shard[1]}" if shard else "")
     with tracking.tracked_run("compare", run_name=name, tags=tags) as parent:

@@ -17,20 +17,20 @@ import pandas as pd
 
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.evaluation._risk import SuccessRate
-from synllm_mlops.generation import GenerationBackend, GenerationParams, column_regex
+from synllm_mlops.constraints import column_regex
+from synllm_mlops.generation import GenerationBackend, GenerationParams
 from synllm_mlops.prompts import Prompt
-from synllm_mlops.spec import NA_TOKEN, DatasetSpec, normalise_category
+from synllm_mlops.spec import MISSING_TEXTS, NA_TOKEN, DatasetSpec, normalise_category
 
 SYSTEM = "You complete rows of a CSV table. Reply with the remaining fields of the row only, comma-separated."
 TEMPLATE = ("Table: {{dataset}}\nCSV header:\n{{header}}\n\n"
             "Complete this row with its remaining {{n_remaining}} fields:\n{{prefix}},")
-_NA = {NA_TOKEN, "", "N/A", "NaN", "nan", "None", "null"}
 
 
 def _canonical(value: object, spec: DatasetSpec, name: str) -> str:
     """One field as the spec writes it (numbers at the column's decimals, NA for missing)."""
     col = spec.column(name)
-    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() in _NA:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() in MISSING_TEXTS:
         return NA_TOKEN
     if col.is_numeric:
         try:

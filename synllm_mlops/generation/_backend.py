@@ -1,4 +1,4 @@
-"""Generation backends: one ABC doing the shared work, one registry, one protected method each."""
+"""Generation backends: one ABC doing the shared work and declaring what a backend honours, one protected method each."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from typing import Callable
 
 import numpy as np
 
-from synllm_mlops.errors import ConfigError, unknown
+from synllm_mlops.constraints import RowGuide
+from synllm_mlops.errors import CapabilityError, ConfigError
 from synllm_mlops.generation._batch import AUTO_CPU_BATCH
 from synllm_mlops.generation._params import GenerationParams
-from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.prompts import Prompt
-from synllm_mlops.spec import DatasetSpec
 
 
 def derive_seed(*entropy: int) -> int:
@@ -66,9 +65,19 @@ class GenerationBackend(ABC):
     model; ``prompt_text`` is the exact text the model continues; ``generate`` validates, splits ``n``
     sequences into batches, seeds each batch and times it. Subclasses implement ``_generate_batch``
     and ``info``, and ``load``/``close``/``_chat_tokenizer`` when they hold a model.
+
+    What a backend honours while decoding is declared, never assumed: ``supports_guide`` (it enforces a
+    :class:`~synllm_mlops.constraints.RowGuide`'s hard rules between columns) and ``supports_steering`` (it
+    keeps each field in the bin :class:`~synllm_mlops.constraints.Steering` draws). ``generate`` refuses a
+    guide that asks for more (:func:`capability_problem`), and the pipeline checks the same before any model
+    loads; the contract suite checks that a backend declaring support really honours it. ``needs_spec``
+    backends are built for one dataset (``spec=``).
     """
 
     name: str
+    supports_guide: bool = False
+    supports_steering: bool = False
+    needs_spec: bool = False
     compile_seconds: float = 0.0  # spent compiling (since construction): reported apart from generation time
     # True when generate calls from several threads may overlap, each still giving what its seed alone gives; hf
     # seeds torch's process-wide RNG and keeps one prompt KV cache, so it says False and is called one at a time
@@ -118,10 +127,15 @@ class GenerationBackend(ABC):
                  guide: RowGuide | None = None) -> BatchResult:
         """Sample ``n`` completions of ``prompt``; ``regex`` (when given) constrains every completion.
 
-        ``guide`` carries the spec's hard rules between columns; backends that can enforce them while
-        decoding do (``hf``), the others leave them to the parser, which rejects rows that break them.
-        Batch ``i`` is seeded with ``derive_seed(seed, i)``.
+        ``guide`` carries the spec's hard rules between columns and the run's steering; a backend that does not
+        declare support for what it asks raises :class:`~synllm_mlops.errors.CapabilityError` (never a silent
+        downgrade). Batch ``i`` is seeded with ``derive_seed(seed, i)``.
         """
+        if guide is not None:
+            if regex is None:
+                raise ConfigError("a rule guide narrows what the output grammar allows, so it needs regex= too; "
+                                  "pass the grammar (constrained=true) or no guide")
+            capability_problem(type(self), guide=guide.has_rules, steering=guide.steering is not None)
         if n < 1:
             raise ConfigError(f"number of sequences must be >= 1, got {n}")
         if max_new_tokens < 1:
@@ -155,45 +169,18 @@ class GenerationBackend(ABC):
         return max(1, len(text) // 3)
 
 
-BACKENDS: dict[str, Callable[..., GenerationBackend]] = {}
-_NEEDS_SPEC: set[str] = set()
+_FIX = {"guide": "use backend 'hf' (or write your own backend with supports_guide), or mark those rules hard: false "
+                 "in the spec (then they are measured, not enforced)",
+        "steering": "use backend 'hf', or calibration=select (or none) so that no field is steered"}
 
 
-def register_backend(name: str, *, needs_spec: bool = False) -> Callable:
-    """Register a backend class under ``name``; ``needs_spec`` backends are built with ``spec=`` (the fake)."""
-    def deco(factory: Callable[..., GenerationBackend]) -> Callable[..., GenerationBackend]:
-        BACKENDS[name] = factory
-        if needs_spec:
-            _NEEDS_SPEC.add(name)
-        return factory
-    return deco
-
-
-def make_backend(name: str, model: str, *, spec: DatasetSpec | None = None, **options) -> GenerationBackend:
-    """Build a backend by name (``hf``, ``vllm``, ``fake``) for ``model``; loads nothing yet.
-
-    ``spec`` is the dataset the rows are for; only backends registered with ``needs_spec`` read it.
-    """
-    from synllm_mlops.generation import _fake, _hf, _vllm  # noqa: F401 - registration side effect
-
-    if name not in BACKENDS:
-        raise unknown("backend", name, sorted(BACKENDS))
-    if name in _NEEDS_SPEC:
-        if spec is None:
-            raise ConfigError(f"backend {name!r} writes rows for one dataset: pass spec=<DatasetSpec>")
-        options["spec"] = spec
-    return BACKENDS[name](model, **options)
-
-
-def check_backend(name: str) -> None:
-    """Raise now (unknown name, missing optional package) rather than once per run of a grid."""
-    from synllm_mlops.generation import _fake, _hf, _vllm  # noqa: F401 - registration side effect
-
-    if name not in BACKENDS:
-        raise unknown("backend", name, sorted(BACKENDS))
-    BACKENDS[name].require()
-
-
-def backend_key(name: str, model: str, spec: DatasetSpec | None) -> tuple[str, str | None]:
-    """What identifies a built backend: the model, and the dataset for backends built for one (cache key)."""
-    return model, (spec.name if spec is not None and name in _NEEDS_SPEC else None)
+def capability_problem(backend, *, guide: bool = False, steering: bool = False) -> None:
+    """Raise :class:`~synllm_mlops.errors.CapabilityError` when ``backend`` (a class or factory) does not declare
+    what a run asks for: the rule guide (``guide``: the spec has hard rules between columns) or ``steering``."""
+    name = getattr(backend, "name", getattr(backend, "__name__", str(backend)))
+    if guide and not getattr(backend, "supports_guide", False):
+        raise CapabilityError(f"backend {name!r} does not enforce the spec's hard rules between columns while decoding "
+                              f"(supports_guide=False), and this run's spec has such rules; fix: {_FIX['guide']}")
+    if steering and not getattr(backend, "supports_steering", False):
+        raise CapabilityError(f"backend {name!r} cannot steer fields into the released bins (supports_steering=False), "
+                              f"and this run's calibration steers; fix: {_FIX['steering']}")

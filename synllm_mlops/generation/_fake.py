@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo, register_backend
+from synllm_mlops.constraints import FieldSteer, RowGuide
+from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo
 from synllm_mlops.generation._params import GenerationParams
-from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.prompts import Prompt
-from synllm_mlops.spec import NA_TOKEN, DatasetSpec
+from synllm_mlops.spec import NA_TOKEN, DatasetSpec, units
 
 
-@register_backend("fake", needs_spec=True)
 class FakeBackend(GenerationBackend):
     """Writes valid-looking CSV rows for ``spec`` (plus ``garbage_rate`` of junk lines); unit tests only.
 
@@ -21,6 +20,9 @@ class FakeBackend(GenerationBackend):
     """
 
     name = "fake"
+    supports_guide = True  # every field is drawn inside its guide constraint (hard rules, then the steered bin)
+    supports_steering = True
+    needs_spec = True
     concurrent_safe = True  # each batch draws from its own seeded generator (`calls` is a count only)
 
     def __init__(self, model: str = "fake", *, spec: DatasetSpec | None = None, garbage_rate: float = 0.0,
@@ -42,7 +44,7 @@ class FakeBackend(GenerationBackend):
             return self.copy_rows[self._copied - 1]
         if self.copy_rows and not self.copy_all and rng.random() < 0.5:
             return self.copy_rows[int(rng.integers(len(self.copy_rows)))]
-        if steer is not None:
+        if guide is not None:
             return self._guided_row(rng, guide, steer)
         fields = []
         for c in self.spec.columns:
@@ -54,11 +56,11 @@ class FakeBackend(GenerationBackend):
                 fields.append(str(rng.choice(c.categories)))
         return ",".join(fields)
 
-    def _guided_row(self, rng: np.random.Generator, guide: RowGuide, steer) -> str:
+    def _guided_row(self, rng: np.random.Generator, guide: RowGuide, steer: FieldSteer | None) -> str:
         """A row whose every field satisfies the guide's constraint (hard rules and steering) given the earlier ones."""
         fields: list[str] = []
         for c in self.spec.columns:
-            con = guide.constraint(fields) if guide._deps else None
+            con = guide.constraint(fields)
             if steer is not None:
                 con = steer.constraint(fields, con)
             if con is None or con.allowed is None:
@@ -72,10 +74,23 @@ class FakeBackend(GenerationBackend):
                     value = str(rng.choice(options))
             else:
                 value = str(rng.choice(sorted(con.allowed)))
+            if con is not None and c.is_numeric and not con.allows_value(value):
+                value = self._exact(rng, c, con, value)
             if steer is not None:
                 steer.finished(len(fields), value)
             fields.append(value)
         return ",".join(fields)
+
+    @staticmethod
+    def _exact(rng: np.random.Generator, c, con, value: str) -> str:
+        """A value inside ``con`` drawn in units of the column's last decimal, where the float draw rounded out of
+        it (a strict bound); ``value`` itself at a dead end (no such value: the parser rejects the row, as with hf)."""
+        lo, hi = con.unit_range(c.decimals)
+        a, b = units(c.min, c.max, c.decimals)
+        lo, hi = max(lo, a), min(hi, b)
+        if lo > hi:
+            return value
+        return f"{int(rng.integers(lo, hi + 1)) / 10**c.decimals:.{c.decimals}f}"
 
     def _generate_batch(self, prompt: Prompt, batch_size: int, params: GenerationParams, regex: str | None,
                         max_new_tokens: int, seed: int, guide: RowGuide | None = None) -> list[Completion]:
@@ -84,8 +99,6 @@ class FakeBackend(GenerationBackend):
         n_rows = int(prompt.variables.get("n_rows", 1))
         steer = None
         if guide is not None and guide.steering is not None:
-            from synllm_mlops.generation._steering import FieldSteer
-
             steer = FieldSteer(guide.steering, self.spec.columns, rng)
         out = []
         for _ in range(batch_size):

@@ -10,13 +10,12 @@ from __future__ import annotations
 import contextlib
 import warnings
 
+from synllm_mlops.constraints import RowGuide, RuleLogitsProcessor
 from synllm_mlops.errors import ConfigError, ModelLoadError
-from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo, register_backend
+from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo
 from synllm_mlops.generation._catalog import ModelRef, resolve_model
 from synllm_mlops.generation import _shared_prefix as _shared
 from synllm_mlops.generation._params import GenerationParams
-from synllm_mlops.generation._rule_mask import RuleLogitsProcessor
-from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.generation._weights import dequantized_dir
 from synllm_mlops.prompts import Prompt
 
@@ -36,7 +35,6 @@ def _no_cache_deprecation():
 COMPILE_MODES = ("off", "on")
 
 
-@register_backend("hf")
 class HFBackend(GenerationBackend):
     """transformers backend.
 
@@ -51,20 +49,18 @@ class HFBackend(GenerationBackend):
             every batch of a run has the run's shape (the last batch is padded with sequences that are
             thrown away), so the step compiles once per run, in a timed warm-up reported as
             :attr:`compile_seconds` and not counted as generation time.
-        random_weights: build the model from the directory's ``config.json`` with random weights (seeded, made
-            on the device) instead of loading weights: throughput of a real shape without its weights
-            (``scripts/bench_gpu.py``; the grammar keeps every row valid whatever the weights).
     """
 
     name = "hf"
+    supports_guide = True  # the rule guide and steering run as a logits processor after the grammar's
+    supports_steering = True
 
     def __init__(self, model: str, *, device: str | None = None, dtype: str | None = None,
                  attn_implementation: str = "sdpa", shared_prefix: bool = True, ref: ModelRef | None = None,
-                 compile: str = "off", random_weights: bool = False):
+                 compile: str = "off"):
         if compile not in COMPILE_MODES:
             raise ConfigError(f"compile must be one of: {', '.join(COMPILE_MODES)}; got {compile!r}")
         self.compile = compile
-        self.random_weights = random_weights
         self._compiled: set[tuple[int, int, int]] = set()  # (batch, prompt, new tokens) shapes warmed up
         self.ref = ref or resolve_model(model)
         self.device, self.dtype_name, self.attn = device, dtype, attn_implementation
@@ -74,32 +70,20 @@ class HFBackend(GenerationBackend):
         self._compiler = None
         self._grammars: dict[str, object] = {}
         self._texts: dict[int, str] = {}  # token id -> decoded text, for the rule processor
-        # the rule guide; tests and scripts/bench_rules.py swap in the reference LoopRuleLogitsProcessor
-        self.rule_processor = RuleLogitsProcessor
 
     # -- loading -------------------------------------------------------------------------------
     def load(self) -> "HFBackend":
         if self._model is not None:
             return self
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
 
         self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype_name = self.dtype_name or ("bfloat16" if self.device == "cuda" else "float32")
         path = str(dequantized_dir(self.ref)) if self.ref.embedded else (self.ref.local_dir or self.ref.hf_id)
         try:
             self._tok = AutoTokenizer.from_pretrained(path)
-            dtype = getattr(torch, self.dtype_name)
-            if self.random_weights:
-                from transformers import AutoConfig
-
-                torch.manual_seed(0)
-                with torch.device(self.device):  # initialised where it runs: an 8B shape in seconds on a GPU
-                    self._model = AutoModelForCausalLM.from_config(
-                        AutoConfig.from_pretrained(path), dtype=dtype, attn_implementation=self.attn).eval()
-            else:
-                self._model = AutoModelForCausalLM.from_pretrained(
-                    path, dtype=dtype, attn_implementation=self.attn).to(self.device).eval()
+            self._model = self._load_model(path, getattr(torch, self.dtype_name))
         except (OSError, ValueError) as e:
             raise ModelLoadError(f"could not load model {self.ref.alias!r} from {path}: {e}") from e
         self.shared_prefix = self.shared_prefix and self.attn == "sdpa" and _shared.supported(self._model)
@@ -110,11 +94,20 @@ class HFBackend(GenerationBackend):
             self._tok.pad_token = self._tok.eos_token
         return self
 
+    def _load_model(self, path: str, dtype):
+        """The model's weights from ``path``, on the backend's device, in eval mode."""
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation=self.attn).to(self.device).eval()
+
+    def _revision(self) -> str:
+        """The weights' revision, as the run records it."""
+        cfg = self._model.config
+        return str(getattr(cfg, "_commit_hash", None) or (f"gguf:{self.ref.gguf_file}" if self.ref.embedded else "local"))
+
     def info(self) -> ModelInfo:
         self.load()
-        cfg = self._model.config
-        revision = getattr(cfg, "_commit_hash", None) or (f"gguf:{self.ref.gguf_file}" if self.ref.embedded else "local")
-        revision = "random-weights" if self.random_weights else revision
+        revision = self._revision()
         return ModelInfo(model=self.ref.alias, hf_id=self.ref.hf_id, revision=str(revision), dtype=self.dtype_name,
                          backend=self.name, device=self.device,
                          extra={"n_params": str(sum(p.numel() for p in self._model.parameters())),
@@ -270,7 +263,7 @@ class HFBackend(GenerationBackend):
 
             procs.append(xgr.contrib.hf.LogitsProcessor(self._grammar(regex)))
             if guide is not None:  # after the grammar: it only narrows what the grammar allows
-                procs.append(self.rule_processor(guide, self._token_text, ids.shape[1], batch_size, seed))
+                procs.append(RuleLogitsProcessor(guide, self._token_text, ids.shape[1], batch_size, seed))
         procs.append(TemperatureLogitsWarper(params.temperature))
         if params.top_k:
             procs.append(TopKLogitsWarper(params.top_k))

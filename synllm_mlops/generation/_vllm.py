@@ -3,18 +3,19 @@
 vLLM is imported lazily (it is an optional extra that needs a CUDA machine). Each sequence is its
 own request with its own seed, so a batch is reproducible and its sequences differ; the shared
 prompt is served from vLLM's prefix cache. The regex constraint goes through structured outputs
-(``StructuredOutputsParams``, vLLM >= 0.10.2) or, on older versions, ``GuidedDecodingParams``.
+(``StructuredOutputsParams``, vLLM >= 0.10.2) or, on older versions, ``GuidedDecodingParams``; the rule
+guide and steering are not supported (they need a per-step logits processor over our own row tracker).
 """
 
 from __future__ import annotations
 
 import importlib
 
+from synllm_mlops.constraints import RowGuide
 from synllm_mlops.errors import ModelLoadError
-from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo, register_backend
+from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo
 from synllm_mlops.generation._catalog import ModelRef, resolve_model
 from synllm_mlops.generation._params import GenerationParams
-from synllm_mlops.generation._rules import RowGuide
 from synllm_mlops.generation._weights import dequantized_dir
 from synllm_mlops.prompts import Prompt
 
@@ -40,7 +41,6 @@ def regex_constraint(regex: str) -> dict[str, object]:
                          "pip install 'vllm>=0.11' for constrained decoding, or set constrained=false")
 
 
-@register_backend("vllm")
 class VLLMBackend(GenerationBackend):
     """vLLM offline-inference backend.
 
@@ -51,6 +51,9 @@ class VLLMBackend(GenerationBackend):
         gpu_memory_utilization: share of GPU memory vLLM may take.
         max_model_len: context length cap (``None``: the model's own).
         seed: engine seed (each request also carries its own).
+
+    It takes the output grammar but neither the rule guide nor steering (``supports_guide`` and
+    ``supports_steering`` are False: a run asking for them is refused before the model loads).
     """
 
     name = "vllm"

@@ -12,7 +12,7 @@ import pandas as pd
 
 from synllm_mlops.parsing._nearcopy import NearCopyIndex
 from synllm_mlops.errors import show
-from synllm_mlops.spec import NA_TOKEN, DatasetSpec, as_category, row_key
+from synllm_mlops.spec import MISSING_TEXTS, DatasetSpec, as_category, row_key
 
 REJECT_COLUMNS = ["reason", "detail", "line"]
 _NOISE_PREFIXES = ("```", "#", "Here", "here", "Sure", "Note", "CSV")
@@ -64,7 +64,7 @@ class RowParser:
         values: list[object] = []
         for raw, col in zip(fields, self.spec.columns):
             v = raw.strip().strip('"')
-            if v in (NA_TOKEN, "", "N/A", "NaN", "nan"):
+            if v in MISSING_TEXTS:
                 if not col.nullable:
                     return None, "missing value", f"{col.name} is empty/NA but not nullable"
                 values.append(np.nan)

@@ -54,7 +54,8 @@ class SynLLMGenerator(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         from synllm_mlops.config import RunConfig
-        from synllm_mlops.generation import RowGuide, make_backend
+        from synllm_mlops.constraints import RowGuide
+        from synllm_mlops.generation import make_backend
         from synllm_mlops.prompts import Prompt
         from synllm_mlops.spec import load_spec
 

@@ -13,7 +13,9 @@ from synllm_mlops.spec._data import (
     split_data,
 )
 from synllm_mlops.spec._infer import SpecDraft, draft_spec, infer_spec
+from synllm_mlops.spec._rules import COMPARE, Interval, is_membership, member, members, number, units
 from synllm_mlops.spec._schema import (
+    MISSING_TEXTS,
     NA_TOKEN,
     AllowedRule,
     ColumnSpec,
@@ -32,8 +34,8 @@ from synllm_mlops.spec._schema import (
 )
 
 __all__ = [
-    "MIN_REAL_ROWS", "MIN_SYNTHETIC_ROWS", "NA_TOKEN", "AllowedRule", "ColumnSpec", "Condition", "DatasetSpec", "ImplicationRule", "OrderingRule",
+    "COMPARE", "MISSING_TEXTS", "MIN_REAL_ROWS", "MIN_SYNTHETIC_ROWS", "NA_TOKEN", "Interval", "AllowedRule", "ColumnSpec", "Condition", "DatasetSpec", "ImplicationRule", "OrderingRule",
     "RangeRule", "Rule", "SpecDraft", "as_category", "Split", "builtin_specs", "conform", "data_digest", "draft_spec", "infer_spec",
-    "is_missing", "key_frame", "load_data", "load_spec", "normalise_category", "read_csv", "row_key", "split_data",
-    "table_keys",
+    "is_membership", "is_missing", "key_frame", "load_data", "load_spec", "member", "members", "normalise_category", "number", "read_csv", "row_key", "split_data",
+    "table_keys", "units",
 ]

@@ -12,6 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from synllm_mlops.errors import show
+from synllm_mlops.spec._rules import COMPARE, is_membership, normalise_category, units
 
 if TYPE_CHECKING:  # pragma: no cover
     from synllm_mlops.spec._schema import ColumnSpec, Condition, DatasetSpec
@@ -32,12 +33,6 @@ def text_problem(kind: str, text: str) -> str | None:
     if text != text.strip():
         return f"{kind} {show(text)} starts or ends with a blank (CSV readers strip it); remove the blank"
     return None
-
-
-def units(lo: float, hi: float, decimals: int) -> tuple[int, int]:
-    """The first and last value in ``[lo, hi]`` written with ``decimals`` decimals, in units of the last one."""
-    scale = 10**decimals
-    return math.ceil(round(lo * scale, 6)), math.floor(round(hi * scale, 6))
 
 
 def range_problem(what: str, lo: float, hi: float, decimals: int) -> str | None:
@@ -79,8 +74,6 @@ def _numeric_codes(col: "ColumnSpec") -> bool:
 
 def condition_problem(where: str, cond: "Condition", col: "ColumnSpec") -> str | None:
     """Why ``cond`` cannot be evaluated on ``col`` (it would never hold, or raise, at evaluation), or None."""
-    from synllm_mlops.spec._schema import normalise_category
-
     text = f"{where}: condition `{cond.describe()}`"
     values = cond.value if isinstance(cond.value, list) else [cond.value]
     if any(isinstance(v, (bool, dict)) or v is None for v in values):
@@ -91,8 +84,7 @@ def condition_problem(where: str, cond: "Condition", col: "ColumnSpec") -> str |
             return f"{text}: '{cond.op}' needs a non-empty list of values, e.g. value: [a, b]"
     elif isinstance(cond.value, list):
         return f"{text}: '{cond.op}' compares one value, got the list {show(cond.value)}; use op: in for a list"
-    membership = cond.op in ("in", "not_in") or (cond.op in ("==", "!=") and not _is_number(cond.value))
-    if not membership:  # an order operator, or ==/!= with a number: compares numbers
+    if not is_membership(cond.op, cond.value):  # an order operator, or ==/!= with a number: compares numbers
         if not _is_number(cond.value):
             return (f"{text}: '{cond.op}' compares numbers but {show(cond.value)} is not a number; write a number "
                     f"(e.g. value: 5), or use == / in with one of the column's values")
@@ -119,12 +111,11 @@ def _rule_problems(rule, cols: dict[str, "ColumnSpec"]) -> list[str]:
                     f"{show(col.categories)}; use an allowed rule (kind: allowed)"]
         if rule.min is None and rule.max is None:
             return [f"{where}: a range rule needs min, max or both; add them or delete the rule"]
-        lo = -math.inf if rule.min is None else rule.min
-        hi = math.inf if rule.max is None else rule.max
-        if lo > hi:
+        if rule.interval().lo > rule.interval().hi:
             return [f"{where}: min must be <= max, got min={show(rule.min)}, max={show(rule.max)}; swap them"]
         if rule.hard and col.is_numeric:
-            a, b = units(max(lo, col.min), min(hi, col.max), col.decimals)
+            narrowed = rule.narrow(col)
+            a, b = units(narrowed.min, narrowed.max, col.decimals)
             if a > b:
                 return [f"{where}: hard range [{show(rule.min)}, {show(rule.max)}] leaves column {col.name!r} "
                         f"(range [{show(col.min)}, {show(col.max)}], {col.decimals} decimals) no value; "
@@ -137,7 +128,7 @@ def _rule_problems(rule, cols: dict[str, "ColumnSpec"]) -> list[str]:
                     "use a range rule (kind: range)"]
         if not rule.values:
             return [f"{where}: values is empty, so no row could pass; list the allowed categories"]
-        bad = [v for v in rule.values if v not in col.categories]
+        bad = [v for v in rule.values if normalise_category(v) not in col.categories]
         if bad:
             return [f"{where}: {show(bad)} not categories of column {col.name!r}; choose from {show(col.categories)}"]
         return []
@@ -149,12 +140,11 @@ def _rule_problems(rule, cols: dict[str, "ColumnSpec"]) -> list[str]:
             if not c.is_numeric:
                 return [f"{where}: an ordering rule compares numbers, but {c.name!r} is categorical; "
                         "use an implication rule (kind: implication)"]
-        if rule.hard:
-            ok = {"<": a.min < b.max, "<=": a.min <= b.max, ">": a.max > b.min, ">=": a.max >= b.min}[rule.op]
-            if not ok:
-                return [f"{where}: hard `{rule.describe()}` cannot hold for any row ({a.name} in "
-                        f"[{show(a.min)}, {show(a.max)}], {b.name} in [{show(b.min)}, {show(b.max)}]); "
-                        "fix the rule or the ranges"]
+        # some pair of values in the two ranges satisfies it: the extremes that favour the operator do
+        if rule.hard and not (COMPARE[rule.op](a.min, b.max) if "<" in rule.op else COMPARE[rule.op](a.max, b.min)):
+            return [f"{where}: hard `{rule.describe()}` cannot hold for any row ({a.name} in "
+                    f"[{show(a.min)}, {show(a.max)}], {b.name} in [{show(b.min)}, {show(b.max)}]); "
+                    "fix the rule or the ranges"]
         return []
     out = []
     for cond in (rule.if_, rule.then):

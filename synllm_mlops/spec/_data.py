@@ -16,12 +16,12 @@ from pydantic import ValidationError
 
 from synllm_mlops.errors import DataError, SpecError, show, unknown
 from synllm_mlops.spec._builtin import BUILTIN_LOADERS
-from synllm_mlops.spec._schema import NA_TOKEN, AllowedRule, DatasetSpec, ImplicationRule, OrderingRule, RangeRule, as_category
+from synllm_mlops.spec._schema import MISSING_TEXTS, NA_TOKEN, AllowedRule, DatasetSpec, ImplicationRule, OrderingRule, RangeRule, as_category
 
 _RULE_MODELS = {"range": RangeRule, "allowed": AllowedRule, "implication": ImplicationRule, "ordering": OrderingRule}
 
 SPEC_DIR = Path(__file__).parent / "specs"
-_MISSING = {"", "NA", "N/A", "NaN", "nan", "null", "None", "?"}
+_MISSING = MISSING_TEXTS  # the name spec._infer imports
 
 
 def builtin_specs() -> list[str]:

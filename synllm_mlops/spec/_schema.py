@@ -5,15 +5,19 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Union
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synllm_mlops.errors import show
 from synllm_mlops.spec._checks import range_problem, spec_problems, text_problem
+from synllm_mlops.spec._rules import (COMPARE, FLIPPED, NEGATED, Interval, is_membership, member, members,
+                                      normalise_category, number)
 
 NA_TOKEN = "NA"
 """How a missing value is written in prompts, grammar and synthetic CSV text."""
+
+MISSING_TEXTS = frozenset({NA_TOKEN, "", "N/A", "NaN", "nan", "null", "None", "?"})
+"""Texts that mean "missing" wherever a cell is read from text: the user's CSV, model output, the copy guards."""
 
 
 class _Strict(BaseModel):
@@ -80,28 +84,9 @@ class ColumnSpec(_Strict):
 CompareOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in"]
 
 
-_NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not_in", "not_in": "in"}
-_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_COMPARE = {"==": lambda x, v: x == v, "!=": lambda x, v: x != v, "<": lambda x, v: x < v,
-            "<=": lambda x, v: x <= v, ">": lambda x, v: x > v, ">=": lambda x, v: x >= v}
-
-
 def is_missing(value: Any) -> bool:
     """None, NaN, pandas' NA, or the ``NA`` token of CSV text."""
     return value is None or value is pd.NA or value == NA_TOKEN or (isinstance(value, float) and math.isnan(value))
-
-
-def _number(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) else x
-
-
-def _member(value: Any, numeric: bool) -> Any:
-    """The one value normalisation of rule semantics: a number on a numeric column, the category text otherwise."""
-    return _number(value) if numeric else normalise_category(value)
 
 
 class Condition(_Strict):
@@ -118,39 +103,40 @@ class Condition(_Strict):
     value: Any
 
     @property
-    def _is_membership(self) -> bool:
-        return self.op in ("in", "not_in") or (self.op in ("==", "!=") and not isinstance(self.value, (int, float)))
+    def is_membership(self) -> bool:
+        """Whether the condition tests membership (``in``/``not_in``, ``==``/``!=`` with a text), not numbers."""
+        return is_membership(self.op, self.value)
 
-    def _members(self, numeric: bool) -> set:
-        values = self.value if isinstance(self.value, list) else [self.value]
-        return {m for m in (_member(v, numeric) for v in values) if m is not None}
+    def members(self, numeric: bool) -> set:
+        """The condition's values, normalised for a column of that type (numbers, or category texts)."""
+        return members(self.value, numeric)
 
     def holds_value(self, value: Any, numeric: bool) -> bool:
         """Whether the condition holds for one ``value`` of a column (``numeric``: the column's type)."""
         if is_missing(value):
             return False
-        if self._is_membership:
-            hit = _member(value, numeric) in self._members(numeric)
+        if self.is_membership:
+            hit = member(value, numeric) in self.members(numeric)
             return hit if self.op in ("in", "==") else not hit
-        x = _number(value)
-        return x is not None and bool(_COMPARE[self.op](x, float(self.value)))
+        x = number(value)
+        return x is not None and bool(COMPARE[self.op](x, float(self.value)))
 
     def holds(self, df: pd.DataFrame) -> pd.Series:
         """Boolean Series: :meth:`holds_value` on every row (the column's type taken from its dtype)."""
         s = df[self.column]
         numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
         present = s.notna() & (s.astype("string") != NA_TOKEN).fillna(False)
-        if self._is_membership:
+        if self.is_membership:
             keys = pd.to_numeric(s, errors="coerce") if numeric else s.map(normalise_category, na_action="ignore")
-            hit = keys.isin(list(self._members(numeric))).fillna(False).astype(bool)
+            hit = keys.isin(list(self.members(numeric))).fillna(False).astype(bool)
             out = hit if self.op in ("in", "==") else ~hit
             return (out & present).astype(bool)
         x = pd.to_numeric(s, errors="coerce")
-        return (_COMPARE[self.op](x, float(self.value)).fillna(False).astype(bool) & x.notna()).astype(bool)
+        return (COMPARE[self.op](x, float(self.value)).fillna(False).astype(bool) & x.notna()).astype(bool)
 
     def negated(self) -> "Condition":
         """The condition with the opposite operator (for a present value, it holds exactly where this one does not)."""
-        return self.model_copy(update={"op": _NEGATED[self.op]})
+        return self.model_copy(update={"op": NEGATED[self.op]})
 
     def describe(self) -> str:
         v = "{" + ", ".join(map(str, self.value)) + "}" if isinstance(self.value, list) else self.value
@@ -183,11 +169,18 @@ class RangeRule(_RuleBase):
     def columns(self) -> list[str]:
         return [self.column]
 
+    def interval(self) -> Interval:
+        """The values the rule allows."""
+        return Interval(lo=-math.inf if self.min is None else self.min, hi=math.inf if self.max is None else self.max)
+
     def violations(self, df: pd.DataFrame) -> pd.Series:
         x = pd.to_numeric(df[self.column], errors="coerce")
-        lo = -math.inf if self.min is None else self.min
-        hi = math.inf if self.max is None else self.max
-        return ((x < lo) | (x > hi)).fillna(False).astype(bool)
+        return (x.notna() & ~self.interval().holds(x)).astype(bool)
+
+    def narrow(self, col: ColumnSpec) -> ColumnSpec:
+        """``col`` with its range cut to the rule's (the grammar of a hard rule; the spec checks that it is not empty)."""
+        lo, hi = max(col.min, self.interval().lo), min(col.max, self.interval().hi)
+        return col.model_copy(update={"min": lo, "max": hi}) if (lo, hi) != (col.min, col.max) else col
 
     def describe(self) -> str:
         return f"{self.min if self.min is not None else '-inf'} <= {self.column} <= {self.max if self.max is not None else 'inf'}"
@@ -201,9 +194,18 @@ class AllowedRule(_RuleBase):
     def columns(self) -> list[str]:
         return [self.column]
 
+    def condition(self) -> Condition:
+        """The rule as a condition: ``column in values``."""
+        return Condition(column=self.column, op="in", value=list(self.values))
+
     def violations(self, df: pd.DataFrame) -> pd.Series:
-        s = df[self.column]
-        return (s.notna() & ~s.astype("string").isin(self.values)).fillna(False).astype(bool)
+        return self.condition().negated().holds(df)
+
+    def narrow(self, col: ColumnSpec) -> ColumnSpec:
+        """``col`` with only the categories the rule allows (the grammar of a hard rule)."""
+        cond = self.condition()
+        kept = [c for c in col.categories if cond.holds_value(c, False)]
+        return col.model_copy(update={"categories": kept}) if kept != col.categories else col
 
     def describe(self) -> str:
         return f"{self.column} in {{{', '.join(self.values)}}}"
@@ -241,12 +243,11 @@ class OrderingRule(_RuleBase):
     def violations(self, df: pd.DataFrame) -> pd.Series:
         a = pd.to_numeric(df[self.left], errors="coerce")
         b = pd.to_numeric(df[self.right], errors="coerce")
-        ok = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[self.op]
-        return (a.notna() & b.notna() & ~ok).astype(bool)
+        return (a.notna() & b.notna() & ~COMPARE[self.op](a, b)).astype(bool)
 
     def flipped(self) -> "OrderingRule":
         """The same rule written the other way round (``a <= b`` -> ``b >= a``)."""
-        return self.model_copy(update={"left": self.right, "op": _FLIPPED[self.op], "right": self.left})
+        return self.model_copy(update={"left": self.right, "op": FLIPPED[self.op], "right": self.left})
 
     def describe(self) -> str:
         return f"{self.left} {self.op} {self.right}"
@@ -309,23 +310,12 @@ class DatasetSpec(_Strict):
         return yaml.safe_dump(d, sort_keys=False, allow_unicode=True, width=110)
 
 
-def normalise_category(value: Any) -> Any:
-    """Write a categorical value as the spec writes it: ``4.0`` -> ``"4"``, NaN stays NaN."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return np.nan
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    if isinstance(value, (bool, np.bool_)):
-        return str(int(value))
-    return str(value).strip()
-
-
 def cell_key(value: Any, column: ColumnSpec) -> str:
     """One cell as the row key writes it: numbers at the column's decimals, categories normalised, ``NA``."""
     if is_missing(value) or (isinstance(value, str) and not value.strip()):
         return NA_TOKEN
     if column.is_numeric:
-        x = _number(value)
+        x = number(value)
         return str(value).strip() if x is None else f"{round(x, column.decimals) + 0.0:.{column.decimals}f}"
     return str(normalise_category(value))
 

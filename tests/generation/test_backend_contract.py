@@ -5,7 +5,9 @@
 * ``fake``.
 Every backend must: load once and return itself; describe itself; render the prompt it continues;
 return exactly ``n`` completions of new text in batches, reproducibly for a seed; validate its
-arguments; free its model on ``close`` and load again when used.
+arguments; free its model on ``close`` and load again when used; honour what it declares
+(``supports_guide``: every row meets the hard rules; ``supports_steering``: at strength 1 every field
+lands in its drawn bin) and refuse what it does not declare.
 """
 
 from __future__ import annotations
@@ -18,15 +20,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from test_vllm import _stub_vllm  # noqa: E402 - the stub vllm module of the vllm backend's own tests
 
-from synllm_mlops.errors import ConfigError  # noqa: E402
+from synllm_mlops.constraints import RowGuide, Steering, completion_regex  # noqa: E402
+from synllm_mlops.errors import CapabilityError, ConfigError  # noqa: E402
 from synllm_mlops.generation import (  # noqa: E402
     BatchResult,
     GenerationBackend,
     GenerationParams,
     ModelInfo,
     ModelRef,
-    RowGuide,
-    completion_regex,
+    check_backend,
     make_backend,
 )
 from synllm_mlops.prompts import Prompt  # noqa: E402
@@ -105,11 +107,95 @@ def test_generate_validates_its_arguments(backend):
         backend.generate(PROMPT, 1, PARAMS, regex=None, max_new_tokens=0, seed=0)
 
 
-def test_constrained_generation_takes_the_grammar_and_the_rule_guide(backend):
+def test_constrained_generation_takes_the_grammar(backend):
     spec = load_spec("breast_cancer")
-    res = backend.generate(PROMPT, 2, PARAMS, regex=completion_regex(spec, 1), max_new_tokens=4, seed=0,
-                           guide=RowGuide.for_spec(spec))
+    res = backend.generate(PROMPT, 2, PARAMS, regex=completion_regex(spec, 1), max_new_tokens=4, seed=0)
     assert len(res.completions) == 2
+
+
+def _rule_spec(rules=()):
+    """Four short columns (a contract run writes whole rows in a few dozen tokens) and ``rules``."""
+    from synllm_mlops.spec import DatasetSpec
+
+    columns = [{"name": "y", "type": "categorical", "categories": ["0", "1"]},
+               {"name": "a", "type": "numeric", "min": 0, "max": 50, "decimals": 1},
+               {"name": "g", "type": "categorical", "categories": ["low", "high"]},
+               {"name": "b", "type": "numeric", "min": 0, "max": 50, "decimals": 1}]
+    return DatasetSpec.model_validate({"name": "contract", "target": "y", "columns": columns, "rules": list(rules)})
+
+
+# no dead end: whatever a is, some b >= a is left (a dead end is the parser's, whatever the backend)
+HARD = [{"id": "order", "kind": "ordering", "note": "n", "hard": True, "left": "a", "op": "<=", "right": "b"},
+        {"id": "imply", "kind": "implication", "note": "n", "hard": True,
+         "if": {"column": "a", "op": ">", "value": 20}, "then": {"column": "g", "op": "in", "value": ["high"]}}]
+
+
+def _rows(backend, spec, guide, seed: int = 0, n: int = 4) -> list[list[str]]:
+    """The complete rows ``backend`` writes for ``spec`` under the grammar and ``guide`` (3 rows per completion)."""
+    if backend.name == "fake":  # the fake writes rows of the spec it was built for
+        backend = make_backend("fake", "fake", spec=spec)
+    res = backend.generate(PROMPT, n, PARAMS, regex=completion_regex(spec, 3), max_new_tokens=120, seed=seed,
+                           guide=guide)
+    rows = [line.split(",") for c in res.completions for line in c.text.splitlines()]
+    return [r for r in rows if len(r) == len(spec.columns) and all(r)]
+
+
+def test_a_backend_declaring_the_guide_keeps_every_row_inside_the_hard_rules(backend):
+    import pandas as pd
+
+    spec = _rule_spec(HARD)
+    guide = RowGuide.for_spec(spec)
+    if not backend.supports_guide:
+        with pytest.raises(CapabilityError, match=rf"backend '{backend.name}' does not enforce .*supports_guide=False"):
+            backend.generate(PROMPT, 1, PARAMS, regex=completion_regex(spec, 1), max_new_tokens=4, seed=0, guide=guide)
+        with pytest.raises(CapabilityError, match="fix: use backend 'hf'"):
+            check_backend(backend.name, guide=True)
+        return
+    rows = _rows(backend, spec, guide)
+    assert len(rows) >= 6  # whole rows were written, so the check below has something to judge
+    table = pd.DataFrame(rows, columns=spec.column_names).astype({"a": float, "b": float})
+    broken = {r.id: int(r.violations(table).sum()) for r in spec.rules}
+    assert broken == {"order": 0, "imply": 0}, table
+
+
+class _FixedBins(Steering):
+    """Steering that always draws the same admissible bin of a field (``pick[j]``): where each field must land."""
+
+    pick: list[int] = []
+
+    def draw(self, j, written, rng, allowed=None):
+        return next(k for k in (self.pick[j], *range(len(allowed))) if allowed is None or allowed[k])
+
+
+def test_a_backend_declaring_steering_lands_every_field_in_its_drawn_bin(backend):
+    import numpy as np
+    import pandas as pd
+
+    from synllm_mlops.release import CalibrationTargets
+
+    spec = _rule_spec()
+    frame = pd.DataFrame({"y": ["0", "1"] * 50, "a": np.linspace(0, 50, 100), "g": ["low", "high"] * 50,
+                          "b": np.linspace(0, 50, 100)})
+    steering = _FixedBins(CalibrationTargets.from_table(frame, spec, n_bins=4), 1.0)
+    steering.pick = [1, 2, 0, 3]
+    guide = RowGuide.for_spec(spec, steering)
+    if not backend.supports_steering:
+        with pytest.raises(CapabilityError, match=rf"backend '{backend.name}' cannot steer .*supports_steering=False"):
+            backend.generate(PROMPT, 1, PARAMS, regex=completion_regex(spec, 1), max_new_tokens=4, seed=0, guide=guide)
+        with pytest.raises(CapabilityError, match="fix: use backend 'hf', or calibration=select"):
+            check_backend(backend.name, steering=True)
+        return
+    rows = _rows(backend, spec, guide)
+    assert len(rows) >= 6
+    bins = steering.targets.bins
+    landed = [[bins[j].code_text(v) for j, v in enumerate(r)] for r in rows]
+    assert all(code == steering.pick for code in landed), landed
+
+
+def test_a_guide_without_the_grammar_is_refused(backend):
+    spec = _rule_spec(HARD)
+    with pytest.raises(ConfigError, match="a rule guide narrows what the output grammar allows, so it needs regex="):
+        backend.generate(PROMPT, 1, PARAMS, regex=None, max_new_tokens=4, seed=0, guide=RowGuide.for_spec(spec))
 
 
 def test_close_frees_the_model_and_a_later_call_loads_it_again(backend):

@@ -121,7 +121,7 @@ class _JudgingFake(FakeBackend):
     def _generate_batch(self, prompt, batch_size, params, regex, max_new_tokens, seed, guide=None):
         import torch
 
-        from synllm_mlops.generation._rule_mask import RuleLogitsProcessor
+        from synllm_mlops.constraints import RuleLogitsProcessor
 
         out = super()._generate_batch(prompt, batch_size, params, regex, max_new_tokens, seed, guide)
         if guide is not None:
@@ -138,7 +138,7 @@ class _JudgingFake(FakeBackend):
 def test_a_repeated_call_on_a_held_guide_judges_no_new_state():
     """As the served model does (one guide, kept): the same call again computes no verdict and gives the same rows."""
     from synllm_mlops.config import RunConfig
-    from synllm_mlops.generation import RowGuide
+    from synllm_mlops.constraints import RowGuide
     from synllm_mlops.parsing import RowParser
     from synllm_mlops.pipeline import prepare, sample_rows
 

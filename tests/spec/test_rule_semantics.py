@@ -76,3 +76,25 @@ def test_one_row_key_for_the_copy_guard_and_the_metrics():
     assert row_key([np.nan, None], spec) == (NA_TOKEN, NA_TOKEN)
     assert table_keys(typed, spec) == {("1.00", "4"), ("0.00", "A"), (NA_TOKEN, NA_TOKEN)}
     assert list(key_frame(typed, spec).itertuples(index=False, name=None))[0] == row_key(list(typed.iloc[0]), spec)
+
+
+def test_an_allowed_rule_normalises_categories_as_conditions_do():
+    """A categorical column read as floats (codes with missing values): 4.0 is the category "4", not a violation."""
+    from synllm_mlops.spec import AllowedRule
+
+    rule = AllowedRule(id="r", note="n", column="x", values=["4"])
+    df = pd.DataFrame({"x": [4.0, 5.0, np.nan]})
+    assert rule.violations(df).tolist() == [False, True, False]
+    assert rule.violations(df).tolist() == (~rule.condition().holds(df) & df["x"].notna()).tolist()
+    col = ColumnSpec(name="x", type="categorical", categories=["4", "5"])
+    assert rule.narrow(col).categories == ["4"]  # what the grammar writes: the same members
+
+
+def test_interval_bounds_in_units_match_strict_and_loose_comparisons():
+    from synllm_mlops.spec import Interval
+
+    iv = Interval(lo=1.25, lo_strict=True, hi=2.0)
+    assert iv.unit_range(1) == (13, 20) and iv.unit_range(2) == (126, 200)
+    values = [x / 100 for x in range(100, 260)]
+    a, b = iv.unit_range(2)
+    assert [iv.holds(v) for v in values] == [a <= round(v * 100) <= b for v in values]

@@ -78,7 +78,7 @@ def test_data_messages_show_values_as_written():
 # --- a spec that loads can be generated from: the grammar and the rule guide never meet what they cannot build ---
 
 def test_every_numeric_range_that_loads_has_a_grammar():
-    from synllm_mlops.generation._grammar import column_regex
+    from synllm_mlops.constraints import column_regex
 
     rng = random.Random(0)
     accepted = refused = 0
@@ -112,7 +112,7 @@ OPS = ["==", "!=", "<", "<=", ">", ">=", "in", "not_in"]
 
 def test_every_condition_that_loads_evaluates_and_guides():
     # a condition is refused when the spec loads, or it evaluates on a table (rule adherence) and in the rule guide
-    from synllm_mlops.generation import RowGuide
+    from synllm_mlops.constraints import RowGuide
 
     df = pd.DataFrame({"n": [1.0, 9.5, np.nan], "k": ["1", "3", np.nan], "c": ["a", "b", "a"]})
     loaded = refused = 0
@@ -136,7 +136,7 @@ def test_every_condition_that_loads_evaluates_and_guides():
 
 
 def test_hard_rules_that_load_leave_every_column_a_value():
-    from synllm_mlops.generation._grammar import row_regex
+    from synllm_mlops.constraints import row_regex
 
     spec = _spec([{"id": "r", "kind": "range", "column": "n", "min": 9.95, "max": 20, "hard": True, "note": "n"}])
     row_regex(spec)  # 10.0 is left

@@ -7,11 +7,9 @@ import pandas as pd
 import pytest
 from test_rules import _spec, _values, _walk
 
-from synllm_mlops.calibration import Steering
+from synllm_mlops.constraints import (FieldConstraint, FieldSteer, RowGuide, RowTracker, Steering, admissible,
+                                     bin_constraint)
 from synllm_mlops.release import Bins as ColumnBins, CalibrationTargets
-from synllm_mlops.generation import RowGuide
-from synllm_mlops.generation._rules import FieldConstraint, RowTracker
-from synllm_mlops.generation._steering import FieldSteer, admissible, bin_constraint
 from synllm_mlops.spec import ColumnSpec
 
 COL = ColumnSpec(name="a", type="numeric", min=0, max=50, decimals=1, nullable=True)
@@ -76,7 +74,7 @@ def test_the_tracker_draws_at_field_start_and_counts_each_finished_field():
 
 
 def test_hf_rule_processor_builds_a_steer_per_batch():
-    from synllm_mlops.generation._hf import RuleLogitsProcessor
+    from synllm_mlops.constraints import RuleLogitsProcessor
 
     spec = _spec([])
     frame = pd.DataFrame({"y": ["0", "1"] * 5, "a": np.linspace(0, 50, 10), "g": ["low"] * 10, "b": np.zeros(10)})

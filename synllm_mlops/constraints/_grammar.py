@@ -11,8 +11,7 @@ import math
 import re
 
 from synllm_mlops.errors import ConfigError
-from synllm_mlops.spec import NA_TOKEN, ColumnSpec, DatasetSpec
-from synllm_mlops.spec import AllowedRule, RangeRule
+from synllm_mlops.spec import NA_TOKEN, AllowedRule, ColumnSpec, DatasetSpec, RangeRule
 
 
 def _classes(a: str, b: str) -> list[list[str]]:
@@ -89,21 +88,16 @@ def column_regex(col: ColumnSpec) -> str:
 
 
 def _tightened(col: ColumnSpec, spec: DatasetSpec) -> ColumnSpec:
-    """``col`` narrowed by the spec's hard single-column rules (range, allowed set)."""
-    update: dict[str, object] = {}
+    """``col`` narrowed by the spec's hard single-column rules (a range on a numeric column, an allowed set on a
+    categorical one), as the rules themselves define it (:meth:`RangeRule.narrow`, :meth:`AllowedRule.narrow`)."""
     for rule in spec.rules:
-        if not rule.hard or getattr(rule, "column", None) != col.name:
-            continue
-        if isinstance(rule, RangeRule) and col.is_numeric:
-            lo = max(update.get("min", col.min), rule.min) if rule.min is not None else update.get("min", col.min)
-            hi = min(update.get("max", col.max), rule.max) if rule.max is not None else update.get("max", col.max)
-            update.update(min=lo, max=hi)
-        elif isinstance(rule, AllowedRule) and not col.is_numeric:
-            update["categories"] = [c for c in update.get("categories", col.categories) if c in set(rule.values)]
-    if update.get("categories") == [] or ("min" in update and update["min"] > update["max"]):
+        if (rule.hard and isinstance(rule, (RangeRule, AllowedRule)) and rule.column == col.name
+                and isinstance(rule, RangeRule) == col.is_numeric):
+            col = rule.narrow(col)
+    if (col.is_numeric and col.min > col.max) or (not col.is_numeric and not col.categories):
         raise ConfigError(f"column {col.name!r}: its hard rules leave no value inside its spec range/categories; "
                           "fix the rule or the column in the spec")
-    return col.model_copy(update=update) if update else col
+    return col
 
 
 def row_regex(spec: DatasetSpec) -> str:

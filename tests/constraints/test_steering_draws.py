@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synllm_mlops.calibration import Steering
+from synllm_mlops.constraints import Steering
 from synllm_mlops.release import CalibrationTargets
 from synllm_mlops.spec import DatasetSpec
 

@@ -7,10 +7,8 @@ import re
 import pytest
 import torch
 
-from synllm_mlops.generation import RowGuide, row_regex
-from synllm_mlops.generation._hf import RuleLogitsProcessor
-from synllm_mlops.generation._rule_mask import LoopRuleLogitsProcessor
-from synllm_mlops.generation._rules import FieldConstraint, RowTracker
+from synllm_mlops.constraints import (FieldConstraint, LoopRuleLogitsProcessor, RowGuide, RowTracker, RuleLogitsProcessor,
+                                     row_regex)
 from synllm_mlops.spec import ColumnSpec, DatasetSpec, load_spec
 
 
@@ -99,6 +97,17 @@ def test_soft_and_single_column_rules_need_no_guide():
     assert len(guide.fields) == 5  # the five hard "mean <= worst" rules
 
 
+def test_the_guide_reads_a_rule_value_as_the_spec_does():
+    """``value: [4.0]`` on a categorical column means the category "4" for the spec checks, the parser and the guide."""
+    spec = DatasetSpec.model_validate({"name": "t", "target": "y", "columns": [
+        {"name": "y", "type": "categorical", "categories": ["0", "1"]},
+        {"name": "s", "type": "categorical", "categories": ["3", "4"]}], "rules": [
+        {"id": "r", "kind": "implication", "note": "n", "hard": True,
+         "if": {"column": "y", "op": "==", "value": "1"}, "then": {"column": "s", "op": "in", "value": [4.0]}}]})
+    c = RowGuide.for_spec(spec).constraint(["1"])
+    assert c.allowed == {"4"} and c.allows_value("4") and not c.allows_value("3")
+
+
 def test_missing_earlier_value_sets_no_bound():
     spec = _spec([{"id": "r", "kind": "implication", "note": "n", "hard": True,
                    "if": {"column": "g", "op": "==", "value": "high"}, "then": {"column": "b", "op": ">", "value": 10}}])
@@ -155,29 +164,6 @@ def test_rule_processor_leaves_a_dead_end_to_the_parser():
     grammar[0, 1:11] = 0.0  # the grammar allows the digits only, none of which can satisfy the rule
     out = proc(torch.zeros(1, 10, dtype=torch.long), grammar.clone())
     assert torch.equal(out, grammar) and proc.masked == 0  # nothing dropped: the parser rejects the row
-
-
-def test_the_shared_prefix_is_per_thread_not_global():
-    import threading
-    from types import SimpleNamespace
-
-    from synllm_mlops.generation import _shared_prefix as sp
-
-    seen, barrier = {}, threading.Barrier(2)
-
-    def worker(length: int) -> None:
-        cache = SimpleNamespace(layers=[SimpleNamespace(keys=length, values=length)])
-        with sp.shared_prefix(cache, length):
-            barrier.wait()  # both threads are inside their block at once
-            seen[length] = sp._ACTIVE.get().length
-        seen[f"after{length}"] = sp._ACTIVE.get()
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in (3, 5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert seen == {3: 3, 5: 5, "after3": None, "after5": None} and sp._ACTIVE.get() is None
 
 
 def _lockstep(guide, vocab: list[str], steps: int, batch: int, seed: int) -> tuple[int, int, int]:
@@ -237,7 +223,7 @@ def test_vectorised_processor_matches_the_reference_under_steering():
     import numpy as np
     import pandas as pd
 
-    from synllm_mlops.calibration import Steering
+    from synllm_mlops.constraints import Steering
     from synllm_mlops.release import CalibrationTargets
 
     spec = _spec([{"id": "r", "kind": "ordering", "note": "n", "hard": True, "left": "a", "op": "<=", "right": "b"}])
@@ -253,10 +239,9 @@ def test_vectorised_processor_matches_the_reference_under_steering():
 @pytest.mark.slow
 @pytest.mark.parametrize("steer", [False, True])
 def test_vectorised_guide_samples_the_same_tokens_as_the_loop_on_the_real_model(hf_backend, steer):
-    from synllm_mlops.calibration import Steering
     from synllm_mlops.config import RunConfig
-    from synllm_mlops.generation import GenerationParams, completion_regex
-    from synllm_mlops.generation._rule_mask import LoopRuleLogitsProcessor
+    from synllm_mlops.constraints import Steering, completion_regex
+    from synllm_mlops.generation import GenerationParams
     from synllm_mlops.pipeline import prepare
 
     prep = prepare(RunConfig(dataset="breast_cancer", strategy="featdesc"))
@@ -264,12 +249,10 @@ def test_vectorised_guide_samples_the_same_tokens_as_the_loop_on_the_real_model(
 
     def sample(processor) -> list[str]:
         steering = Steering(prep.targets, 1.0) if steer else None  # fresh: steering counts what it sees
-        hf_backend.rule_processor = processor
-        try:
+        with pytest.MonkeyPatch.context() as mp:  # the hf backend builds the processor it imports: swap it there
+            mp.setattr("synllm_mlops.generation._hf.RuleLogitsProcessor", processor)
             res = hf_backend.generate(prep.prompt, 2, params, regex=completion_regex(prep.spec, 1), seed=11,
                                       max_new_tokens=40 if steer else 165, guide=RowGuide.for_spec(prep.spec, steering))
-        finally:
-            hf_backend.rule_processor = LoopRuleLogitsProcessor
         return [c.text for c in res.completions]
 
     new, old = sample(RuleLogitsProcessor), sample(LoopRuleLogitsProcessor)

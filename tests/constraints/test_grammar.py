@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from synllm_mlops.generation import completion_regex, int_range_regex, row_regex
+from synllm_mlops.constraints import completion_regex, int_range_regex, number_regex, row_regex
 from synllm_mlops.prompts import format_rows
 
 
@@ -43,7 +43,6 @@ def test_completion_regex_counts_rows(cirrhosis):
 
 @pytest.mark.parametrize("lo,hi,d", [(1.5, 5.0, 2), (0.1, 30, 1), (8, 20, 1), (0, 0.5, 3), (0.05, 2.87, 3), (20, 500, 2)])
 def test_number_regex_exact_at_precision(lo, hi, d):
-    from synllm_mlops.generation._grammar import number_regex
 
     rx = re.compile(number_regex(lo, hi, d) + r"\Z")
     scale = 10**d

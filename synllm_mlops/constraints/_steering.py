@@ -1,4 +1,4 @@
-"""Steered decoding: which bin the next field should fall in, given the fields already written.
+"""Steered decoding, in one place: which bin the next field should fall in, and the token constraint that keeps it there.
 
 A small model ignores the statistics written in its prompt, so the sampler carries them instead.
 When a row's field ``j`` starts, :meth:`Steering.draw` picks a bin for it from
@@ -14,13 +14,22 @@ When a row's field ``j`` starts, :meth:`Steering.draw` picks a bin for it from
 With probability ``strength`` the field is forced into the drawn bin (the decoder masks the tokens
 that would leave it; the model still chooses the value inside the bin); otherwise the model writes
 what it likes. ``strength=0`` is off. Everything is seeded by the caller's generator.
+
+A drawn bin becomes a :class:`FieldConstraint` (a numeric interval, an allowed category, ``NA`` or not),
+intersected with the hard rules' own constraint of the field, so one token mask enforces both; bins
+that the rule constraint excludes are never drawn. :class:`FieldSteer` is the per-batch hook the
+decoder (and the fake backend) calls when a field starts and ends.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from synllm_mlops.release import CalibrationTargets
+from synllm_mlops.constraints._guide import FieldConstraint
+from synllm_mlops.release import Bins, CalibrationTargets
+from synllm_mlops.spec import NA_TOKEN, ColumnSpec, Interval, units
 
 
 class Steering:
@@ -91,3 +100,75 @@ class Steering:
         """Count a finished field of the run (``b`` = its bin; -1 = fits no bin)."""
         if b >= 0:
             self.counts[j][b] += 1
+
+
+def admissible(bins: Bins, col: ColumnSpec, rule: FieldConstraint | None) -> np.ndarray:
+    """Which bins still hold a value that ``rule`` (the hard-rule constraint of this field) allows."""
+    ok = np.ones(bins.n_bins, dtype=bool)
+    if rule is None:
+        return ok
+    for k in range(bins.n_values):
+        if not bins.numeric:
+            label = bins.labels[k]
+            ok[k] = (rule.allowed is None or label in rule.allowed) and label not in rule.forbidden
+            continue
+        if rule.allowed is not None:  # a numeric field restricted to listed values
+            ok[k] = any(bins.code_text(v) == k for v in rule.allowed if v != NA_TOKEN)
+            continue
+        # in units of the column's precision, as the rule guide counts: bin, rule and column ranges intersect
+        lo, hi = bins.bounds(k)
+        spans = (Interval(lo=lo, hi=hi, hi_strict=True).unit_range(col.decimals), rule.unit_range(col.decimals),
+                 units(col.min, col.max, col.decimals))
+        ok[k] = max(a for a, _ in spans) <= min(b for _, b in spans)
+    return ok
+
+
+def bin_constraint(bins: Bins, col: ColumnSpec, k: int, rule: FieldConstraint | None) -> FieldConstraint:
+    """The constraint "field falls in bin ``k``", intersected with ``rule``."""
+    c = FieldConstraint(col, runs=None if rule is None else rule.runs)
+    if rule is not None:
+        c.lo, c.lo_strict, c.hi, c.hi_strict = rule.lo, rule.lo_strict, rule.hi, rule.hi_strict
+        c.allowed = None if rule.allowed is None else set(rule.allowed)
+        c.forbidden = set(rule.forbidden)
+    if k == bins.missing_bin:
+        c.allowed = {NA_TOKEN}
+        return c
+    c.forbid_na = True
+    if bins.numeric:
+        lo, hi = bins.bounds(k)
+        if k > 0:
+            c.add(">=", lo)
+        if math.isfinite(hi):
+            c.add("<", hi)
+    else:
+        c.add("in", [bins.labels[k]])
+    return c
+
+
+class FieldSteer:
+    """Per-batch steering hook of the decoder: draws a bin when a field starts, counts it when it ends."""
+
+    def __init__(self, steering: Steering, columns: list[ColumnSpec], rng: np.random.Generator):
+        self.steering, self.columns, self.rng = steering, columns, rng
+        self.bins = steering.targets.bins
+        self.forced = 0
+
+    def written(self, fields: list[str]) -> list[int]:
+        return [self.bins[i].code_text(f) for i, f in enumerate(fields)]
+
+    def constraint(self, fields: list[str], rule: FieldConstraint | None) -> FieldConstraint | None:
+        """The constraint on field ``len(fields)``: ``rule`` narrowed to a drawn bin, or ``rule`` (no draw)."""
+        j = len(fields)
+        if j >= len(self.bins):
+            return rule
+        ok = admissible(self.bins[j], self.columns[j], rule)
+        k = self.steering.draw(j, self.written(fields), self.rng, ok)
+        if k is None:
+            return rule
+        self.forced += 1
+        return bin_constraint(self.bins[j], self.columns[j], k, rule)
+
+    def finished(self, j: int, text: str) -> None:
+        """Count field ``j`` of a row, written as ``text``, in the run's running marginals."""
+        if j < len(self.bins):
+            self.steering.observe(j, self.bins[j].code_text(text))

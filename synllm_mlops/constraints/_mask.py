@@ -21,7 +21,8 @@ import math
 
 import numpy as np
 
-from synllm_mlops.generation._rules import FieldConstraint, RowGuide, RowTracker
+from synllm_mlops.constraints._guide import FieldConstraint, RowGuide, RowTracker
+from synllm_mlops.constraints._steering import FieldSteer
 
 MAX_ALLOWED = 512  # more grammar-allowed tokens than this: not inside a constrained field (e.g. free text)
 MAX_STATES = 200_000  # verdict cache entries kept on a guide between batches (~20 verdicts each)
@@ -52,8 +53,6 @@ class _TrackingProcessor:
         self.guide, self.token_text, self.prompt_len = guide, token_text, prompt_len
         steer = None
         if guide.steering is not None:  # one seeded draw stream for the batch, in decoding order
-            from synllm_mlops.generation._steering import FieldSteer
-
             steer = FieldSteer(guide.steering, guide.columns, np.random.default_rng(seed))
         self.steer = steer
         self.rows = [RowTracker(steer) for _ in range(batch_size)]

@@ -15,37 +15,31 @@ range), nothing is dropped and the parser rejects the row as before.
 
 from __future__ import annotations
 
-import functools
-import math
 from dataclasses import dataclass, field
 
-from synllm_mlops.spec import NA_TOKEN, ColumnSpec, DatasetSpec, ImplicationRule, OrderingRule
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
+from synllm_mlops.spec import (NA_TOKEN, ColumnSpec, DatasetSpec, ImplicationRule, Interval, OrderingRule, is_membership,
+                               members, number, units)
 
 
 @dataclass
-class FieldConstraint:
-    """What the field being written must satisfy, given the fields before it (``NA`` always passes)."""
+class FieldConstraint(Interval):
+    """What the field being written must satisfy, given the fields before it (``NA`` always passes).
+
+    The numeric bounds are an :class:`~synllm_mlops.spec.Interval` and membership is the spec's
+    (:func:`~synllm_mlops.spec.members`), so the guide allows exactly what the parser and the metrics accept.
+    ``runs`` is the run's cache of numeric prefix runs (see :func:`prefix_runs`), or None.
+    """
 
     col: ColumnSpec
-    lo: float = -math.inf
-    lo_strict: bool = False
-    hi: float = math.inf
-    hi_strict: bool = False
     allowed: set[str] | None = None
     forbidden: set[str] = field(default_factory=set)
     forbid_na: bool = False  # set by steering into a bin of present values
+    runs: dict | None = field(default=None, repr=False, compare=False)
 
     def add(self, op: str, value) -> None:
         """Intersect with ``field op value``."""
-        if op in ("in", "not_in") or (op in ("==", "!=") and not isinstance(value, (int, float))):
-            values = value if isinstance(value, list) else [value]
-            texts = {self._text(v) for v in values}
+        if is_membership(op, value):
+            texts = {self._text(m) for m in members(value, self.col.is_numeric)}
             if op in ("in", "=="):
                 self.allowed = texts if self.allowed is None else self.allowed & texts
             else:
@@ -56,17 +50,12 @@ class FieldConstraint:
             self.add("in", [v])
         elif op == "!=":
             self.forbidden.add(self._text(v))
-        elif op in (">", ">="):
-            if v > self.lo or (v == self.lo and op == ">"):
-                self.lo, self.lo_strict = v, op == ">"
-        elif v < self.hi or (v == self.hi and op == "<"):
-            self.hi, self.hi_strict = v, op == "<"
+        else:
+            super().add(op, v)
 
-    def _text(self, v) -> str:
-        if self.col.is_numeric:
-            x = _number(str(v))
-            return f"{x:.{self.col.decimals}f}" if x is not None else str(v)
-        return str(v)
+    def _text(self, m) -> str:
+        """A member as the field is written: a number at the column's decimals, a category as it is."""
+        return f"{m:.{self.col.decimals}f}" if self.col.is_numeric else m
 
     def allows_value(self, text: str) -> bool:
         """Exact check of a completed field."""
@@ -76,12 +65,12 @@ class FieldConstraint:
             return False
         if text in self.forbidden:
             return False
-        if self.lo == -math.inf and self.hi == math.inf:
+        if not self.bounded:
             return True
-        x = _number(text)
+        x = number(text)
         if x is None:
             return True  # not a number: the grammar or the parser deals with it
-        return (x > self.lo if self.lo_strict else x >= self.lo) and (x < self.hi if self.hi_strict else x <= self.hi)
+        return self.holds(x)
 
     def allows_prefix(self, text: str) -> bool:
         """Whether some value starting with ``text`` can still satisfy the constraint."""
@@ -91,7 +80,7 @@ class FieldConstraint:
             return not self.forbid_na or (self.allowed is not None and any(a.startswith(text) for a in self.allowed))
         if self.allowed is not None and not any(a.startswith(text) for a in self.allowed):
             return False
-        if not self.col.is_numeric or text.startswith("-") or (self.lo == -math.inf and self.hi == math.inf):
+        if not self.col.is_numeric or text.startswith("-") or not self.bounded:
             return True
         return self._reachable(text)
 
@@ -100,37 +89,33 @@ class FieldConstraint:
 
         Works on integers in units of the column's precision: the numbers starting with a prefix form
         a few contiguous runs (``12`` -> 12.x, 120-129.x, 1200-1299.x, ... up to the column's digits),
-        computed once per column and text (:func:`_runs`); only the bounds differ between constraints.
+        computed once per column and text (:func:`prefix_runs`, kept in ``runs``); only the bounds differ
+        between constraints.
         """
         col = self.col
-        runs = _runs(col.min, col.max, col.decimals, text)
-        if runs is None:
+        key = (col.min, col.max, col.decimals, text)
+        cached = None if self.runs is None else self.runs.get(key)
+        if cached is None:
+            cached = prefix_runs(*key)
+            if self.runs is not None:
+                self.runs[key] = cached
+        if cached is False:
             return True  # not a number being written: the grammar deals with it
-        lo, hi = self._units(self.lo, self.lo_strict, low=True), self._units(self.hi, self.hi_strict, low=False)
-        return any(max(a, lo) <= min(b, hi) for a, b in runs)
-
-    def _units(self, bound: float, strict: bool, *, low: bool) -> float:
-        """``bound`` in units of the precision, as the first (last) allowed unit."""
-        if math.isinf(bound):
-            return bound
-        x = round(bound * 10**self.col.decimals, 6)
-        if low:
-            return math.floor(x) + 1 if strict else math.ceil(x)
-        return math.ceil(x) - 1 if strict else math.floor(x)
+        lo, hi = self.unit_range(col.decimals)
+        return any(max(a, lo) <= min(b, hi) for a, b in cached)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _runs(col_min: float, col_max: float, dec: int, text: str) -> tuple[tuple[int, int], ...] | None:
+def prefix_runs(col_min: float, col_max: float, dec: int, text: str) -> tuple[tuple[int, int], ...] | bool:
     """The numbers starting with ``text`` inside the column's range, as runs of units of its precision.
 
-    None when ``text`` is not a number being written. Independent of any rule's bound, so shared by every
-    row and constraint of the column (the rule guide asks this for every grammar-allowed token, every step).
+    False when ``text`` is not a number being written. Independent of any rule's bound, so shared by every
+    row and constraint of the column (the rule guide asks this for every grammar-allowed token it judges).
     """
     scale = 10**dec
     whole, dot, frac = text.partition(".")
     if not whole.isdigit() or (frac and not frac.isdigit()):
-        return None
-    lo, hi = math.ceil(round(col_min * scale, 6)), math.floor(round(col_max * scale, 6))
+        return False
+    lo, hi = units(col_min, col_max, dec)
     if dot:
         rest = dec - len(frac)
         if rest < 0:
@@ -157,11 +142,12 @@ class RowGuide:
 
     def __init__(self, spec: DatasetSpec, steering=None):
         self.spec = spec
-        self.steering = steering  # calibration.Steering: which bin each field should fall in (None = off)
+        self.steering = steering  # constraints.Steering: which bin each field should fall in (None = off)
         self.columns = spec.columns
         # the rule processor's verdicts per tokenizer, kept across the run's batches (see generation._rule_mask):
         # a verdict depends only on (constraint, field text so far, token), never on the batch that asked for it
         self.caches: list[tuple[object, dict, dict]] = []
+        self.runs: dict = {}  # numeric prefix runs per (column range, text), shared by the run's constraints
         index = {c.name: i for i, c in enumerate(spec.columns)}
         # per field: (earlier field, function(earlier text, constraint)) pairs
         self._deps: dict[int, list[tuple[int, object]]] = {}
@@ -172,7 +158,7 @@ class RowGuide:
                 a, b = index[rule.left], index[rule.right]
                 # the field written second is bounded by the first: right (flipped op) left, or left op right
                 target, source, op = (b, a, rule.flipped().op) if a < b else (a, b, rule.op)
-                self._add(target, source, lambda t, c, op=op: c.add(op, float(t)) if _number(t) is not None else None)
+                self._add(target, source, lambda t, c, op=op: c.add(op, float(t)) if number(t) is not None else None)
             elif isinstance(rule, ImplicationRule):
                 i, t = index[rule.if_.column], index[rule.then.column]
                 if i < t:  # condition known first: enforce the consequence
@@ -193,6 +179,11 @@ class RowGuide:
         return guide if guide._deps or steering is not None else None
 
     @property
+    def has_rules(self) -> bool:
+        """Whether some field is constrained by a hard rule between columns (steering aside)."""
+        return bool(self._deps)
+
+    @property
     def fields(self) -> list[int]:
         """Indexes of the fields that depend on earlier ones."""
         return sorted(self._deps)
@@ -202,11 +193,11 @@ class RowGuide:
         deps = self._deps.get(len(written))
         if not deps:
             return None
-        c = FieldConstraint(self.columns[len(written)])
+        c = FieldConstraint(self.columns[len(written)], runs=self.runs)
         for source, fn in deps:
             if written[source] != NA_TOKEN:
                 fn(written[source], c)
-        if c.allowed is None and not c.forbidden and c.lo == -math.inf and c.hi == math.inf:
+        if c.allowed is None and not c.forbidden and not c.bounded:
             return None
         return c
 
@@ -221,7 +212,7 @@ class RowTracker:
         self.partial = ""
         self._constraint: FieldConstraint | None = None
         self._stale = True
-        self.steer = steer  # generation._steering.FieldSteer, or None
+        self.steer = steer  # constraints.FieldSteer, or None
 
     def feed(self, text: str) -> None:
         for ch in text:
