@@ -64,10 +64,13 @@ def evaluate_and_log(split: Split, synthetic: pd.DataFrame, spec: DatasetSpec, s
 def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: GenerationBackend | None = None,
                    stage: str | None = None, nested: bool = False, progress: bool = True,
                    run_name: str | None = None, extra_tags: dict[str, str] | None = None,
-                   run_id: str | None = None) -> RunOutcome:
+                   run_id: str | None = None, control_cache: dict | None = None) -> RunOutcome:
     """One tracked run: prepare (cheap checks), generate, log, optionally evaluate into the same run.
 
-    ``run_id`` logs into a run created beforehand (a claimed grid cell) instead of a new one.
+    An evaluated run also scores ``cfg.control_tables`` no-LLM control tables on the same release and split
+    (``control/*``, ``lift/*``; see :mod:`synllm_mlops.control`); ``control_cache`` (one per study or grid)
+    reuses a control already scored on the same release and settings. ``run_id`` logs into a run created
+    beforehand (a claimed grid cell) instead of a new one.
 
     Example:
         >>> from synllm_mlops.config import RunConfig
@@ -101,13 +104,14 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
                        "prompt.json": json.dumps({"prompt_uri": prompt_uri, "strategy": cfg.strategy,
                                                   "uses_real_rows": prep.prompt.uses_real_rows}, indent=2)})
         try:
-            return _generate_and_log(prep, backend, cfg, run, stage, evaluate, progress, prompt_text, prompt_uri)
+            return _generate_and_log(prep, backend, cfg, run, stage, evaluate, progress, prompt_text, prompt_uri,
+                                     control_cache)
         finally:
             tracking.release_generator()
 
 
 def _generate_and_log(prep: Prepared, backend: GenerationBackend, cfg: RunConfig, run, stage: str, evaluate: bool,
-                      progress: bool, prompt_text: str, prompt_uri: str) -> RunOutcome:
+                      progress: bool, prompt_text: str, prompt_uri: str, control_cache: dict | None) -> RunOutcome:
     trace_attrs = {"prompt_uri": prompt_uri, "strategy": cfg.strategy, "model": cfg.model, "dataset": cfg.dataset,
                    "n_rows": cfg.n_rows, "batch_size": cfg.generation.batch_size,
                    "rows_per_completion": cfg.prompt.rows_per_completion, "constrained": cfg.constrained,
@@ -145,9 +149,31 @@ def _generate_and_log(prep: Prepared, backend: GenerationBackend, cfg: RunConfig
                    "rows": f"{len(gen.synthetic)} of {cfg.n_rows}", "seed": str(cfg.seed)}
         result = evaluate_and_log(prep.split, gen.synthetic, prep.spec, cfg.seed, progress=progress, context=context)
         metrics.update(result.metrics)
+        metrics.update(_log_control(prep, result.metrics, control_cache))
+        tracking.set_tags({tracking.HEADLINE_TAG: tracking.headline(metrics, result.summary())})
         tracking.set_tags({tracking.NOTE_TAG: tracking.run_description(metrics=metrics, summary=result.summary(),
                                                                        **describe)})
     return RunOutcome(run.info.run_id, gen.synthetic, metrics, gen, result)
+
+
+def _log_control(prep: Prepared, ours: dict[str, float], cache: dict | None) -> dict[str, float]:
+    """Score the no-LLM control on the run's release and split; log ``control/*`` and ``lift/*`` (and say why not)."""
+    from synllm_mlops.control import score_control
+
+    cfg = prep.config
+    if cfg.backend == "stats" or not cfg.control_tables:
+        tracking.set_tags({"synllm.control": "none: " + ("this run is the control" if cfg.backend == "stats"
+                                                         else "control_tables=0")})
+        return {}
+    control = score_control(prep, cfg.control_tables, cache=cache)
+    if control is None:
+        tracking.set_tags({"synllm.control": f"none: calibration={cfg.calibrate.calibration} releases no targets for a "
+                                             "no-LLM control to sample"})
+        return {}
+    metrics = control.metrics(ours)
+    tracking.log_metrics(metrics)
+    tracking.set_tags({"synllm.control": f"stats backend, {len(control.tables)} tables on this run's release and split"})
+    return metrics
 
 
 def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", data: str = "", seed: int | None = None,
@@ -189,7 +215,8 @@ def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", 
         raw = tracking.download_run_csv(run_id)
     split = split_data(real, spec, seed=seed, holdout_fraction=holdout_fraction or 0.2)
     syn = conform(raw, spec, source=source)
-    with tracking.tracked_run("evaluate", run_name=f"evaluate-{spec.name}",
+    what = f"run-{run_id[:8]}" if run_id else Path(synthetic).stem
+    with tracking.tracked_run("evaluate", run_name=f"evaluate-{spec.name}-{what}-s{seed}",
                               tags={"synllm.source_run_id": run_id} if run_id else None) as run:
         tracking.log_params({"dataset": dataset, "data": data, "seed": seed, "run_id": run_id, "synthetic": synthetic,
                              "n_synthetic": len(syn)})
@@ -200,10 +227,13 @@ def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", 
                             "prompt": tracking.run_tag(run_id, "synllm.prompt_uri") or "",
                             "data_digest": params.get("data_digest", ""), "source run": run_id})
         result = evaluate_and_log(split, syn, spec, seed, progress=progress, context=context)
+        tracking.set_tags({tracking.HEADLINE_TAG: tracking.headline(result.metrics, result.summary())})
         tracking.set_tags({tracking.NOTE_TAG: tracking.run_description(
-            model=context.get("model") or "?", strategy=context.get("strategy") or "?", dataset=dataset,
+            model=context.get("model") or "", strategy=context.get("strategy") or "", dataset=dataset,
             n_rows_asked=len(syn), metrics={"gen/rows_valid": float(len(syn)), **result.metrics},
-            summary=result.summary(), prompt_uri=context.get("prompt", ""), stage="evaluate")})
+            summary=result.summary(), prompt_uri=context.get("prompt", ""), stage="evaluate",
+            source="" if context.get("model") else f"synthetic file `{Path(synthetic).name}`" if synthetic
+            else f"the table of run `{run_id}`")})
         return RunOutcome(run.info.run_id, syn, dict(result.metrics), None, result)
 
 

@@ -195,9 +195,19 @@ def test_run_reads_well_in_the_ui(mlflow_store, cirrhosis):
     assert run.info.run_name == "main-cirrhosis-clin_rule-smollm2-135m-s0"
     assert "" not in run.data.params.values() and "data" not in run.data.params and "dp_epsilon" not in run.data.params
     note = run.data.tags["mlflow.note.content"]
-    assert note.startswith("**smollm2-135m** · `clin_rule` · cirrhosis · 24 of 24 rows · validity 1.000")
+    m = run.data.metrics
+    # issue 20: the answer first (rounded scores and the lift over the no-LLM control), as a tag too
+    headline = run.data.tags["synllm.headline"]
+    assert headline.startswith(f"H {m['score/harmonic']:.3f} · Q {m['score/quality']:.3f} · P {m['score/privacy']:.3f}")
+    assert f"vs no-LLM control H {m['lift/score/harmonic']:+.3f} ± {m['lift/score/harmonic_ci95']:.3f}" in headline
+    assert note.startswith(f"**{headline}**\n\n**smollm2-135m** · `clin_rule` · cirrhosis · 24 of 24 rows kept · "
+                           "validity 1.000")
     for name in ("score/quality", "score/privacy", "score/harmonic"):
-        assert f"| `{name}` | **{run.data.metrics[name]:.3f}** |" in note
+        assert (f"| `{name}` | **{m[name]:.3f}** | {m['control/' + name]:.3f} ± {m['control/' + name + '_ci95']:.3f} | "
+                f"{m['lift/' + name]:+.3f} ± {m['lift/' + name + '_ci95']:.3f} |") in note
+    assert m["control/tables"] == 5 and run.data.tags["synllm.control"].startswith("stats backend, 5 tables")
+    # a component is named with the metric it comes from (a 0.910 "dcr_share" is not dcr_share_closer_to_train)
+    assert "(from `" in note
     assert "evaluation/report.html" in note
     [model] = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
     assert model.source_run_id == out.run_id and model.params["strategy"] == "clin_rule"

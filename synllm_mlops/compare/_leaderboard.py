@@ -4,35 +4,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
+
+from synllm_mlops.evaluation import t_interval
 
 LEADERBOARD_METRICS = ("score/quality", "score/privacy", "score/harmonic", "gen/validity_rate",
                        "fidelity/column_shapes", "fidelity/column_pair_trends", "fidelity/detection_auc",
                        "utility/tstr_auc", "utility/trtr_auc", "privacy/dcr_share_closer_to_train", "gen/seconds",
                        "calib/rows_generated_per_kept")
 GROUP = ["model", "strategy", "calibration", "dataset"]
-
-
-def t_interval(values, confidence: float = 0.95) -> tuple[float, float]:
-    """Mean and half-width of the two-sided t confidence interval; NaNs are dropped.
-
-    The half-width is NaN with fewer than two values (no spread to estimate).
-
-    Example:
-        >>> m, h = t_interval([1.0, 2.0, 3.0])
-        >>> round(m, 3), round(h, 3)
-        (2.0, 2.484)
-    """
-    from scipy import stats
-
-    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
-    if len(x) == 0:
-        return math.nan, math.nan
-    if len(x) < 2:
-        return float(x[0]), math.nan
-    sem = x.std(ddof=1) / math.sqrt(len(x))
-    return float(x.mean()), float(stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * sem)
 
 
 def leaderboard(cells: pd.DataFrame, metrics: tuple[str, ...] = LEADERBOARD_METRICS) -> pd.DataFrame:

@@ -192,9 +192,12 @@ def _order(name: str) -> tuple[int, str]:
     return (_GROUP_ORDER.index(group) if group in _GROUP_ORDER else len(_GROUP_ORDER), name)
 
 
-def _fmt(x: Any, digits: int = 4) -> str:
+def _fmt(x: Any, digits: int = 3) -> str:
+    """Fixed decimals where a reader compares values side by side (0.980 next to 0.887, never 0.98)."""
     if x is None:
         return ""
     if isinstance(x, float):
-        return "NaN" if math.isnan(x) else ("inf" if math.isinf(x) else f"{x:.{digits}g}")
+        if math.isnan(x) or math.isinf(x):
+            return "NaN" if math.isnan(x) else "inf"
+        return f"{x:.{digits}f}" if abs(x) < 1000 else f"{x:.4g}"
     return str(x)

@@ -46,6 +46,17 @@ def one_sided_auc(auc: float) -> float:
 OPTIMISED = ("column_shapes", "column_pair_trends")
 
 
+COMPONENT_METRICS = {
+    "column_shapes": "fidelity/column_shapes", "column_pair_trends": "fidelity/column_pair_trends",
+    "three_way": "fidelity/three_way", "detection": "fidelity/detection_auc", "rule_adherence": "clinical/rule_adherence",
+    "utility": "utility/tstr_auc", "exact_match": "privacy/exact_match_excess",
+    "dcr_share": "privacy/dcr_share_closer_to_train", "mia": "privacy/mia_auc",
+    "mia_tpr_at_1pct_fpr": "privacy/mia_tpr_at_1pct_fpr", "singling_out": "privacy/singling_out_risk",
+    "linkability": "privacy/linkability_risk", "inference": "privacy/inference_risk",
+}
+"""Score component -> the metric it is computed from (a component is that metric mapped to [0, 1], 1 best)."""
+
+
 def quality_components(m: dict[str, float]) -> dict[str, float]:
     """Each component maps one metric to [0, 1] with 1 best; NaN when the metric is NaN."""
     tstr, trtr = m.get("utility/tstr_auc", math.nan), m.get("utility/trtr_auc", math.nan)

@@ -77,6 +77,7 @@ class GenerationBackend(ABC):
     name: str
     supports_guide: bool = False
     supports_steering: bool = False
+    needs_steering: bool = False  # it samples the released targets itself (the stats control): steering is required
     needs_spec: bool = False
     compile_seconds: float = 0.0  # spent compiling (since construction): reported apart from generation time
     # True when generate calls from several threads may overlap, each still giving what its seed alone gives; hf
@@ -184,3 +185,7 @@ def capability_problem(backend, *, guide: bool = False, steering: bool = False) 
     if steering and not getattr(backend, "supports_steering", False):
         raise CapabilityError(f"backend {name!r} cannot steer fields into the released bins (supports_steering=False), "
                               f"and this run's calibration steers; fix: {_FIX['steering']}")
+    if not steering and getattr(backend, "needs_steering", False):
+        raise CapabilityError(f"backend {name!r} samples the released calibration targets field by field, and this "
+                              "run's calibration does not steer; fix: set calibration=steer or select+steer with "
+                              "steer_strength > 0 (and constrained=true)")

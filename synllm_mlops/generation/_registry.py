@@ -19,6 +19,7 @@ Factory = Callable[..., GenerationBackend]
 
 BUILTIN_BACKENDS = {"hf": "synllm_mlops.generation._hf:HFBackend",
                     "vllm": "synllm_mlops.generation._vllm:VLLMBackend",
+                    "stats": "synllm_mlops.generation._stats:StatsBackend",
                     "fake": "synllm_mlops.generation._fake:FakeBackend"}
 """Built-in backend name -> ``module:class``, imported on first use."""
 

@@ -9,13 +9,14 @@ refused here, when the spec is validated, with the rule, the value and the fix.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from synllm_mlops.errors import show
 from synllm_mlops.spec._rules import COMPARE, is_membership, normalise_category, units
 
-if TYPE_CHECKING:  # pragma: no cover
-    from synllm_mlops.spec._schema import ColumnSpec, Condition, DatasetSpec
+# The schema's validators call these checks, so this module takes the schema's objects (ColumnSpec, Condition,
+# DatasetSpec) without importing their classes: the import goes one way, _schema -> _checks.
+ColumnSpec = Condition = DatasetSpec = Any  # type aliases for the annotations below
 
 MAX_UNITS = 2**53
 """Largest magnitude, in units of a column's last decimal, that a float holds exactly (the grammar counts in them)."""

@@ -20,7 +20,7 @@ from synllm_mlops.tracking._mlflow import (
     set_tags,
     tracked_run,
 )
-from synllm_mlops.tracking._describe import NOTE_TAG, model_alias, run_description
+from synllm_mlops.tracking._describe import HEADLINE_TAG, NOTE_TAG, headline, model_alias, run_description
 from synllm_mlops.tracking._experiment import active_experiment_name, experiment_name
 from synllm_mlops.tracking._tracing import generation_trace, tracing_enabled
 from synllm_mlops.tracking._model import (
@@ -53,11 +53,11 @@ from synllm_mlops.tracking._compare import (
     record_failed_cell,
 )
 
-__all__ = ["CELL_HASH_TAG", "CLAIM_TAG", "CellRun", "EXPERIMENT", "HEARTBEAT_TAG", "NOTE_TAG", "PARENT_TAG",
+__all__ = ["CELL_HASH_TAG", "CLAIM_TAG", "CellRun", "EXPERIMENT", "HEADLINE_TAG", "HEARTBEAT_TAG", "NOTE_TAG", "PARENT_TAG",
            "WORKER_TAG", "active_experiment_name", "beat", "cell_metrics",
            "cell_runs", "check_reachable", "create_cell_run", "discard_run", "download_run_csv", "download_run_text",
            "end_active_run", "end_lost_run", "end_open_runs", "experiment_name", "find_child_run", "finished_cells",
-           "generation_trace", "git_commit", "log_dataframe", "log_dict", "log_evaluation", "log_figures",
+           "generation_trace", "git_commit", "headline", "log_dataframe", "log_dict", "log_evaluation", "log_figures",
            "log_matplotlib", "log_metrics", "log_params", "log_plotly", "log_prompt",
            "log_real_data_input", "log_run_params", "log_synthetic", "log_text", "model_alias", "record_failed_cell",
            "record_generator", "register_prompt", "release_generator", "run_description", "run_params", "run_tag",

@@ -35,7 +35,8 @@ def generation_trace(attributes: dict[str, Any], prompt_text: str) -> Iterator[C
 
     with mlflow.start_span(name="generate", span_type=SpanType.CHAIN, attributes=_clean(attributes)) as root:
         root.set_inputs({"prompt": prompt_text})
-        totals = {"batches": 0, "tokens": 0, "rows_valid": 0, "rows_rejected": 0, "seconds_in_batches": 0.0}
+        # pool rows: every valid row drawn, before selection keeps n_rows of them (the run's gen/rows_valid)
+        totals = {"batches": 0, "tokens": 0, "pool_rows_valid": 0, "rows_rejected": 0, "seconds_in_batches": 0.0}
 
         def record(batch) -> None:
             span = mlflow.start_span_no_context(
@@ -52,7 +53,7 @@ def generation_trace(attributes: dict[str, Any], prompt_text: str) -> Iterator[C
                      end_time_ns=batch.end_ns)
             totals["batches"] += 1
             totals["tokens"] += batch.tokens
-            totals["rows_valid"] += batch.valid
+            totals["pool_rows_valid"] += batch.valid
             totals["rows_rejected"] += batch.rejected
             totals["seconds_in_batches"] += batch.seconds
 

@@ -2,6 +2,7 @@
 
 * ``hf``: a tiny random-weight Llama built from a config, with SmolLM2's tokenizer (read from the GGUF);
 * ``vllm``: with ``vllm`` replaced by a stub module (no GPU, no vLLM);
+* ``stats`` (the no-LLM control: it samples a release, so its calls carry a steered guide);
 * ``fake``.
 Every backend must: load once and return itself; describe itself; render the prompt it continues;
 return exactly ``n`` completions of new text in batches, reproducibly for a seed; validate its
@@ -58,7 +59,7 @@ def tiny_hf_dir(tmp_path_factory) -> Path:
     return d
 
 
-@pytest.fixture(params=["hf", "vllm", "fake"])
+@pytest.fixture(params=["hf", "vllm", "stats", "fake"])
 def backend(request, monkeypatch) -> GenerationBackend:
     name = request.param
     if name == "hf":
@@ -67,11 +68,25 @@ def backend(request, monkeypatch) -> GenerationBackend:
     if name == "vllm":
         _stub_vllm(monkeypatch)
         return make_backend("vllm", "toy", ref=ModelRef("toy-chat", "org/toy-chat", chat=True))
-    return make_backend("fake", "fake", spec=load_spec("cirrhosis"))
+    return make_backend(name, name, spec=load_spec("cirrhosis"))
+
+
+def _steered(spec):
+    """A guide that steers ``spec``'s fields by its built-in release: what a backend that needs steering is given."""
+    from synllm_mlops.release import make_release
+    from synllm_mlops.spec import load_data
+
+    return RowGuide.for_spec(spec, Steering(make_release(spec, load_data(spec), statistics=None).targets, 1.0))
+
+
+def _own_guide(backend):
+    return {"guide": _steered(load_spec("cirrhosis")), "regex": completion_regex(load_spec("cirrhosis"), 2)} \
+        if backend.needs_steering else {"regex": None}
 
 
 def _texts(backend, seed: int, n: int = 3, **kw) -> list[str]:
-    return [c.text for c in backend.generate(PROMPT, n, PARAMS, regex=None, max_new_tokens=8, seed=seed, **kw).completions]
+    kw = {**_own_guide(backend), **kw}
+    return [c.text for c in backend.generate(PROMPT, n, PARAMS, max_new_tokens=8, seed=seed, **kw).completions]
 
 
 def test_load_returns_the_backend_once_and_info_describes_it(backend):
@@ -88,7 +103,7 @@ def test_prompt_text_holds_the_prompt(backend):
 
 def test_generate_returns_n_completions_of_new_text_in_batches(backend):
     batches: list[BatchResult] = []
-    res = backend.generate(PROMPT, 5, PARAMS, regex=None, max_new_tokens=8, seed=0, on_batch=batches.append)
+    res = backend.generate(PROMPT, 5, PARAMS, max_new_tokens=8, seed=0, on_batch=batches.append, **_own_guide(backend))
     assert len(res.completions) == 5 and [len(b.completions) for b in batches] == [2, 2, 1]
     assert all(isinstance(c.text, str) and c.n_tokens >= 0 for c in res.completions)
     assert not any(PROMPT.user in c.text for c in res.completions)  # only new tokens, never the prompt
@@ -109,7 +124,10 @@ def test_generate_validates_its_arguments(backend):
 
 def test_constrained_generation_takes_the_grammar(backend):
     spec = load_spec("breast_cancer")
-    res = backend.generate(PROMPT, 2, PARAMS, regex=completion_regex(spec, 1), max_new_tokens=4, seed=0)
+    if backend.needs_steering:
+        backend = make_backend(backend.name, backend.name, spec=spec)
+    guide = _steered(spec) if backend.needs_steering else None
+    res = backend.generate(PROMPT, 2, PARAMS, regex=completion_regex(spec, 1), max_new_tokens=4, seed=0, guide=guide)
     assert len(res.completions) == 2
 
 
@@ -132,8 +150,8 @@ HARD = [{"id": "order", "kind": "ordering", "note": "n", "hard": True, "left": "
 
 def _rows(backend, spec, guide, seed: int = 0, n: int = 4) -> list[list[str]]:
     """The complete rows ``backend`` writes for ``spec`` under the grammar and ``guide`` (3 rows per completion)."""
-    if backend.name == "fake":  # the fake writes rows of the spec it was built for
-        backend = make_backend("fake", "fake", spec=spec)
+    if backend.needs_spec:  # the fake and the control write rows of the spec they were built for
+        backend = make_backend(backend.name, backend.name, spec=spec)
     res = backend.generate(PROMPT, n, PARAMS, regex=completion_regex(spec, 3), max_new_tokens=120, seed=seed,
                            guide=guide)
     rows = [line.split(",") for c in res.completions for line in c.text.splitlines()]
@@ -144,7 +162,7 @@ def test_a_backend_declaring_the_guide_keeps_every_row_inside_the_hard_rules(bac
     import pandas as pd
 
     spec = _rule_spec(HARD)
-    guide = RowGuide.for_spec(spec)
+    guide = RowGuide.for_spec(spec, Steering(_rule_targets(spec), 1.0) if backend.needs_steering else None)
     if not backend.supports_guide:
         with pytest.raises(CapabilityError, match=rf"backend '{backend.name}' does not enforce .*supports_guide=False"):
             backend.generate(PROMPT, 1, PARAMS, regex=completion_regex(spec, 1), max_new_tokens=4, seed=0, guide=guide)
@@ -158,6 +176,18 @@ def test_a_backend_declaring_the_guide_keeps_every_row_inside_the_hard_rules(bac
     assert broken == {"order": 0, "imply": 0}, table
 
 
+def _rule_targets(spec):
+    """Released targets of a small frame of ``_rule_spec``'s columns."""
+    import numpy as np
+    import pandas as pd
+
+    from synllm_mlops.release import CalibrationTargets
+
+    frame = pd.DataFrame({"y": ["0", "1"] * 50, "a": np.linspace(0, 50, 100), "g": ["low", "high"] * 50,
+                          "b": np.linspace(0, 50, 100)})
+    return CalibrationTargets.from_table(frame, spec, n_bins=4)
+
+
 class _FixedBins(Steering):
     """Steering that always draws the same admissible bin of a field (``pick[j]``): where each field must land."""
 
@@ -168,15 +198,8 @@ class _FixedBins(Steering):
 
 
 def test_a_backend_declaring_steering_lands_every_field_in_its_drawn_bin(backend):
-    import numpy as np
-    import pandas as pd
-
-    from synllm_mlops.release import CalibrationTargets
-
     spec = _rule_spec()
-    frame = pd.DataFrame({"y": ["0", "1"] * 50, "a": np.linspace(0, 50, 100), "g": ["low", "high"] * 50,
-                          "b": np.linspace(0, 50, 100)})
-    steering = _FixedBins(CalibrationTargets.from_table(frame, spec, n_bins=4), 1.0)
+    steering = _FixedBins(_rule_targets(spec), 1.0)
     steering.pick = [1, 2, 0, 3]
     guide = RowGuide.for_spec(spec, steering)
     if not backend.supports_steering:

@@ -179,7 +179,7 @@ def test_the_generation_trace_shows_its_batches(ui):
     _close_assistant(ui)
     row = ui.driver.find_element(By.XPATH, "//*[starts-with(normalize-space(text()), 'tr-')]")
     ui.driver.execute_script("arguments[0].click()", row)
-    body = _wait_text(ui, "generate", "batch 0", "rows_valid")
+    body = _wait_text(ui, "generate", "batch 0", "pool_rows_valid")
     assert "seconds_in_batches" in body
     _shot(ui, "trace.png")
 
