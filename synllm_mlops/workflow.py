@@ -51,13 +51,17 @@ def _log_inputs(prep: Prepared) -> None:
 
 
 def evaluate_and_log(split: Split, synthetic: pd.DataFrame, spec: DatasetSpec, seed: int, *, progress: bool = True,
-                     context: dict[str, str] | None = None):
-    """Evaluate and log metrics, report and figures; ``context`` (run, model, strategy, ...) heads the HTML report."""
+                     context: dict[str, str] | None = None, log: bool = True):
+    """Evaluate and log metrics, report and figures; ``context`` (run, model, strategy, ...) heads the HTML report.
+
+    ``log=False`` evaluates only (the control's tables are scored by the same evaluation, logged as ``control/*``).
+    """
     from synllm_mlops.evaluation import evaluate
 
     result = evaluate(split.train, split.holdout, synthetic, spec, seed=seed, progress=progress)
     result.context = dict(context or {})
-    tracking.log_evaluation(result)
+    if log:
+        tracking.log_evaluation(result)
     return result
 
 
@@ -165,7 +169,8 @@ def _log_control(prep: Prepared, ours: dict[str, float], cache: dict | None) -> 
         tracking.set_tags({"synllm.control": "none: " + ("this run is the control" if cfg.backend == "stats"
                                                          else "control_tables=0")})
         return {}
-    control = score_control(prep, cfg.control_tables, cache=cache)
+    control = score_control(prep, cfg.control_tables, cache=cache, evaluate_table=lambda synthetic, seed: evaluate_and_log(
+        prep.split, synthetic, prep.spec, seed, progress=False, log=False).metrics)
     if control is None:
         tracking.set_tags({"synllm.control": f"none: calibration={cfg.calibrate.calibration} releases no targets for a "
                                              "no-LLM control to sample"})

@@ -8,7 +8,8 @@ import pandas as pd
 
 from synllm_mlops.evaluation import t_interval
 
-LEADERBOARD_METRICS = ("score/quality", "score/privacy", "score/harmonic", "gen/validity_rate",
+LEADERBOARD_METRICS = ("score/quality", "score/privacy", "score/harmonic", "control/score/harmonic",
+                       "lift/score/harmonic", "gen/validity_rate",
                        "fidelity/column_shapes", "fidelity/column_pair_trends", "fidelity/detection_auc",
                        "utility/tstr_auc", "utility/trtr_auc", "privacy/dcr_share_closer_to_train", "gen/seconds",
                        "calib/rows_generated_per_kept")

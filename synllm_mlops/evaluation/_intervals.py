@@ -36,7 +36,7 @@ def min_detectable(sd: float, n_control: int, n_model: int = 1, *, alpha: float 
 
     Example:
         >>> round(min_detectable(0.02, 5), 4)
-        0.0846
+        0.0814
     """
     from scipy import stats
 

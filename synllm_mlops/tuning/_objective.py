@@ -13,7 +13,8 @@ from synllm_mlops.tuning._space import SearchSpace
 
 OBJECTIVES = ("score/quality", "privacy/risk")  # privacy/risk = 1 - score/privacy
 DIRECTIONS = ("maximize", "minimize")
-USER_METRICS = ("score/quality", "score/privacy", "score/harmonic", "gen/validity_rate", "clinical/rule_adherence")
+USER_METRICS = ("score/quality", "score/privacy", "score/harmonic", "gen/validity_rate", "clinical/rule_adherence",
+                "control/score/quality", "control/score/privacy", "lift/score/harmonic")
 
 
 class BackendCache:
@@ -59,6 +60,7 @@ class Objective:
                  min_validity: float, min_rule_adherence: float):
         self.space, self.base, self.backends, self.worker = space, base, backends, worker
         self.study_name, self.min_validity, self.min_rule_adherence = study_name, min_validity, min_rule_adherence
+        self.control_cache: dict = {}  # the no-LLM control, scored once per release and settings of the study
 
     def __call__(self, trial) -> tuple[float, float]:
         from synllm_mlops import tracking as runs
@@ -71,7 +73,8 @@ class Objective:
         tags = {"optuna.trial_number": str(trial.number), "optuna.study_name": self.study_name}
         try:
             out = run_generation(cfg, backend=backend, stage="trial", nested=True, progress=False,
-                                 run_name=f"trial-{trial.number}-{cfg.strategy}", extra_tags=tags)
+                                 run_name=f"trial-{trial.number}-{cfg.strategy}", extra_tags=tags,
+                                 control_cache=self.control_cache)
             run_id = out.run_id
         except BaseException as e:  # the run (if one started) is FAILED/KILLED; link it, then let Optuna record FAIL
             run_id = runs.find_child_run(tags)  # None when it failed before its run started (e.g. a config error)

@@ -31,7 +31,7 @@ def trials_table(study) -> pd.DataFrame:
     """One row per trial: number, state, values, feasibility, Pareto membership, params, MLflow run id."""
     pareto = {t.number for t in study.best_trials}
     columns = ["number", "state", "quality", "privacy_risk", "harmonic", "feasible", "pareto", "strategy", "params",
-               "mlflow_run_id", "error"]
+               "mlflow_run_id", "error", "control_quality", "control_privacy_risk", "lift_harmonic"]
     rows = []
     for t in study.get_trials(deepcopy=False):
         v = t.values or [math.nan, math.nan]
@@ -40,7 +40,10 @@ def trials_table(study) -> pd.DataFrame:
                      "feasible": bool(t.values) and all(c <= 0 for c in t.constraints.values()),
                      "pareto": t.number in pareto, "strategy": t.params.get("strategy", t.user_attrs.get("config", {}).get("strategy")),
                      "params": json.dumps(t.params, sort_keys=True, default=str),
-                     "mlflow_run_id": t.user_attrs.get("mlflow_run_id", ""), "error": t.user_attrs.get("error", "")})
+                     "mlflow_run_id": t.user_attrs.get("mlflow_run_id", ""), "error": t.user_attrs.get("error", ""),
+                     "control_quality": t.user_attrs.get("control/score/quality", math.nan),
+                     "control_privacy_risk": 1.0 - t.user_attrs.get("control/score/privacy", math.nan),
+                     "lift_harmonic": t.user_attrs.get("lift/score/harmonic", math.nan)})
     return pd.DataFrame(rows, columns=columns)  # a study without trials (a timeout before the first) has them too
 
 
@@ -69,6 +72,12 @@ def pareto_figures(table: pd.DataFrame, title: str) -> tuple[Any, Any]:
         pfig.add_trace(go.Scatter(x=front["privacy_risk"], y=front["quality"], mode="lines", line={"shape": "hv", "color": colours["Pareto (feasible)"]},
                                   showlegend=False, hoverinfo="skip"))
         ax.step(front["privacy_risk"], front["quality"], where="post", c=colours["Pareto (feasible)"], lw=1)
+    control = done.dropna(subset=["control_quality", "control_privacy_risk"]) if "control_quality" in done else done[:0]
+    if len(control):  # the no-LLM control on each trial's release: what the model had to beat
+        pfig.add_trace(go.Scatter(x=control["control_privacy_risk"], y=control["control_quality"], mode="markers",
+                                  name="no-LLM control", marker={"color": "#555555", "symbol": "x", "size": 8}))
+        ax.scatter(control["control_privacy_risk"], control["control_quality"], c="#555555", marker="x", s=30,
+                   label="no-LLM control")
     pfig.update_layout(title=title, xaxis_title="privacy risk (1 - score/privacy), lower is better",
                        yaxis_title="score/quality, higher is better")
     ax.set_xlabel("privacy risk (1 - score/privacy) ↓")

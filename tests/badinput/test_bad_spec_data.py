@@ -95,7 +95,7 @@ CASES = [
     Case("infer-comma-in-header", ("spec", "infer", "{work}/t.csv"), "contains a comma", "'a,b'",
          "rename it without a comma", files(**{"t.csv": '"a,b",y\n1,0\n2,1\n'})),
     Case("infer-comma-in-category", ("spec", "infer", "{work}/t.csv"), "contains a comma", "'x,y'",
-         "rename it without a comma", files(**{"t.csv": 'a,y\n"x,y",0\nz,1\n'})),
+         "rename it without a comma", files(**{"t.csv": 'a,y\n' + '"x,y",0\nz,1\n' * 5})),  # 5 rows each: kept
     Case("infer-missing-file", ("spec", "infer", "{work}/nope.csv"), "does not exist", "{work}/nope.csv",
          "pass data=<path to a CSV file>", files()),
     Case("infer-empty-file", ("spec", "infer", "{work}/t.csv"), "is empty", "{work}/t.csv", "needs a header row",

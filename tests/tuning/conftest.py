@@ -23,7 +23,7 @@ class StubEval:
         self.adherence = 1.0
         self.calls = 0
 
-    def __call__(self, split, synthetic, spec, seed, *, progress=True, context=None):
+    def __call__(self, split, synthetic, spec, seed, *, progress=True, context=None, log=True):
         from synllm_mlops import tracking
 
         self.calls += 1
@@ -31,7 +31,8 @@ class StubEval:
         q, p = 0.2 + 0.6 * h[0] / 255, 0.2 + 0.6 * h[1] / 255
         metrics = {"score/quality": q, "score/privacy": p, "score/harmonic": 2 * q * p / (q + p),
                    "clinical/rule_adherence": self.adherence}
-        tracking.log_metrics(metrics)
+        if log:
+            tracking.log_metrics(metrics)
         return SimpleNamespace(metrics=metrics, summary=lambda: None)  # no summary: the description omits scores
 
 
