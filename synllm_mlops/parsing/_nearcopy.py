@@ -29,13 +29,15 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from synllm_mlops.spec import DatasetSpec
+from synllm_mlops.spec import MISSING_TEXTS, DatasetSpec
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _TOKEN = re.compile(rf"({_NUM})|([^\W\d][\w\-/]*)")
 _EMPTY_FIELD = re.compile(r"(?:^|(?<=[,;\t|]))[ \t]*(?=[,;\t|]|$)")
 _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
-_NA_WORDS = frozenset({"na", "nan", "null", "none", "n/a", "nil", "missing"})
+# the spec's missing-value spellings, as this matcher's lower-case words (empty and "?" are not words), plus the
+# words a model writes in prose for a missing value
+_NA_WORDS = frozenset(t.lower() for t in MISSING_TEXTS if t.strip("?")) | {"nil", "missing"}
 NA = "na"
 
 
