@@ -76,14 +76,24 @@ def cli() -> None:
 
 def _generate(evaluate: bool, config_file: str, **kw) -> None:
     from synllm_mlops.config import RunConfig
-    from synllm_mlops.workflow import run_generation
+    from synllm_mlops.errors import ConfigError
+    from synllm_mlops.workflow import run_generation, run_repeated
 
     try:
         cfg = RunConfig.from_sources(config_file or None, **explicit(click.get_current_context(), kw))
-        out = run_generation(cfg, evaluate=evaluate)
+        if cfg.repeats > 1 and not evaluate:
+            raise ConfigError(f"repeats={cfg.repeats} summarises evaluated runs over seeds, and generate does not "
+                              "evaluate; fix: use main, or repeats=1")
+        out = run_repeated(cfg) if cfg.repeats > 1 else run_generation(cfg, evaluate=evaluate)
     except SynLLMError as e:
         _fail(e)
     m = out.metrics
+    if cfg.repeats > 1:
+        click.echo(f"run {out.run_id}: {cfg.repeats} seeds; " + ", ".join(
+            f"{k}={m[k]:.3f} ± {m.get(k + '_ci95', float('nan')):.3f}" for k in ("score/quality", "score/privacy",
+                                                                                 "score/harmonic", "lift/score/harmonic")
+            if k in m))
+        return
     click.echo(f"run {out.run_id}: {int(m['gen/rows_valid'])} valid rows, validity {m['gen/validity_rate']:.3f}, "
                f"{m['gen/rows_per_s']:.2f} rows/s, {m['gen/tokens_per_s']:.1f} tok/s, copies rejected {int(m['gen/copy_rejects'])}")
     if evaluate:

@@ -133,6 +133,8 @@ class RunConfig(BaseModel):
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1, description="share of the real rows held out")
     control_tables: int = Field(default=5, ge=0, le=100, description="no-LLM control tables (backend=stats, same "
                                 "release and split) scored beside an evaluated run, for control/* and lift/* (0 = none)")
+    repeats: int = Field(default=1, ge=1, le=100, description="main: run seeds seed .. seed+repeats-1 as nested runs; "
+                         "the parent logs each metric's mean over seeds with its 95 % interval (lift paired by seed)")
     # nested groups: adding a group is adding one field here
     prompt: PromptOptions = Field(default_factory=PromptOptions)
     generation: GenerationParams = Field(default_factory=GenerationParams)

@@ -58,8 +58,8 @@ class ControlResult:
         return {k: v for k, v in out.items() if not math.isnan(v)}
 
 
-def score_control(prep: Prepared, n_tables: int, *, evaluate_table=None,
-                  cache: dict | None = None) -> ControlResult | None:
+def score_control(prep: Prepared, n_tables: int, *, evaluate_table=None, cache: dict | None = None,
+                  progress: bool = False) -> ControlResult | None:
     """Generate ``n_tables`` control tables on ``prep``'s release and split and evaluate each one.
 
     The control samples the release's calibration targets (steering at strength 1, whatever the run's) and
@@ -71,6 +71,8 @@ def score_control(prep: Prepared, n_tables: int, *, evaluate_table=None,
     """
     import hashlib
     import time
+
+    from tqdm.auto import tqdm
 
     from synllm_mlops.evaluation import evaluate
 
@@ -88,7 +90,7 @@ def score_control(prep: Prepared, n_tables: int, *, evaluate_table=None,
 
     backend = make_backend("stats", "stats", spec=prep.spec).load()
     out = ControlResult()
-    for k in range(n_tables):
+    for k in tqdm(range(n_tables), desc="control (no LLM): generate + evaluate", unit="table", disable=not progress):
         cfg = run.model_copy(update={
             "backend": "stats", "model": "stats", "seed": derive_seed(run.seed + _CONTROL_SEED_STREAM, k),
             "calibrate": run.calibrate.model_copy(update={"calibration": calibration, "steer_strength": 1.0})})

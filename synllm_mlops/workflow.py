@@ -153,14 +153,62 @@ def _generate_and_log(prep: Prepared, backend: GenerationBackend, cfg: RunConfig
                    "rows": f"{len(gen.synthetic)} of {cfg.n_rows}", "seed": str(cfg.seed)}
         result = evaluate_and_log(prep.split, gen.synthetic, prep.spec, cfg.seed, progress=progress, context=context)
         metrics.update(result.metrics)
-        metrics.update(_log_control(prep, result.metrics, control_cache))
+        metrics.update(_log_control(prep, result.metrics, control_cache, progress))
         tracking.set_tags({tracking.HEADLINE_TAG: tracking.headline(metrics, result.summary())})
         tracking.set_tags({tracking.NOTE_TAG: tracking.run_description(metrics=metrics, summary=result.summary(),
                                                                        **describe)})
     return RunOutcome(run.info.run_id, gen.synthetic, metrics, gen, result)
 
 
-def _log_control(prep: Prepared, ours: dict[str, float], cache: dict | None) -> dict[str, float]:
+def run_repeated(cfg: RunConfig, *, backend: GenerationBackend | None = None, progress: bool = True) -> RunOutcome:
+    """``main`` over seeds ``cfg.seed`` .. ``cfg.seed + cfg.repeats - 1``: one parent run, a nested ``main`` run per seed.
+
+    The parent logs every metric of the seeds as its mean with the half-width of the 95 % t-interval over seeds
+    (``<metric>_ci95``); ``lift/*`` is paired seed by seed (each seed's table against the control on its own
+    release and split), so its interval holds the model's table-to-table spread too, and ``lift/*_mde`` is the
+    smallest lift this paired comparison detects. The model loads once.
+    """
+    from synllm_mlops.evaluation import paired_min_detectable, t_interval
+
+    prepare(cfg)  # every user error before the model loads or a run starts
+    backend = backend or make_backend(cfg.backend, cfg.model, spec=load_spec(cfg.dataset))
+    alias = tracking.model_alias(cfg.model)
+    name = f"main-{cfg.dataset}-{cfg.strategy}-{alias}-s{cfg.seed}x{cfg.repeats}"
+    with tracking.tracked_run("main", run_name=name, tags={"synllm.repeats": str(cfg.repeats)}) as run:
+        tracking.log_params(cfg.flat_params())
+        per_seed = []
+        for k in range(cfg.repeats):
+            seed_cfg = cfg.model_copy(update={"seed": cfg.seed + k, "repeats": 1})
+            per_seed.append(run_generation(seed_cfg, backend=backend, stage="main", nested=True, progress=progress,
+                                           control_cache={}).metrics)
+        metrics: dict[str, float] = {"repeats/seeds": float(cfg.repeats)}
+        names = sorted({k for m in per_seed for k in m if not k.endswith(("_ci95", "_mde"))})
+        for key in names:
+            values = [m.get(key, float("nan")) for m in per_seed]
+            mean, half = t_interval(values)
+            if mean != mean:  # NaN: no seed has it
+                continue
+            metrics[key] = mean
+            if half == half:
+                metrics[f"{key}_ci95"] = half
+            if key.startswith("lift/"):
+                import numpy as np
+
+                x = np.asarray([v for v in values if v == v])
+                if len(x) > 1:
+                    metrics[f"{key}_mde"] = paired_min_detectable(float(x.std(ddof=1)), len(x))
+        tracking.log_metrics(metrics)
+        tracking.set_tags({tracking.HEADLINE_TAG: tracking.headline(metrics) + f" · mean of {cfg.repeats} seeds"})
+        scores = {s: metrics.get(s, float("nan")) for s in ("score/quality", "score/privacy", "score/harmonic")}
+        note = tracking.run_description(model=cfg.model, strategy=cfg.strategy, dataset=cfg.dataset,
+                                        n_rows_asked=cfg.n_rows, metrics=metrics, stage="main",
+                                        summary={"scores": scores, "weakest": {}})
+        tracking.set_tags({tracking.NOTE_TAG: note + f"\n\nMeans over {cfg.repeats} seeds (nested runs); ± is the 95 % "
+                                                     "t-interval over seeds, the lift paired by seed."})
+        return RunOutcome(run.info.run_id, pd.DataFrame(), metrics)
+
+
+def _log_control(prep: Prepared, ours: dict[str, float], cache: dict | None, progress: bool) -> dict[str, float]:
     """Score the no-LLM control on the run's release and split; log ``control/*`` and ``lift/*`` (and say why not)."""
     from synllm_mlops.control import score_control
 
@@ -169,8 +217,9 @@ def _log_control(prep: Prepared, ours: dict[str, float], cache: dict | None) -> 
         tracking.set_tags({"synllm.control": "none: " + ("this run is the control" if cfg.backend == "stats"
                                                          else "control_tables=0")})
         return {}
-    control = score_control(prep, cfg.control_tables, cache=cache, evaluate_table=lambda synthetic, seed: evaluate_and_log(
-        prep.split, synthetic, prep.spec, seed, progress=False, log=False).metrics)
+    control = score_control(prep, cfg.control_tables, cache=cache, progress=progress,
+                            evaluate_table=lambda synthetic, seed: evaluate_and_log(
+                                prep.split, synthetic, prep.spec, seed, progress=False, log=False).metrics)
     if control is None:
         tracking.set_tags({"synllm.control": f"none: calibration={cfg.calibrate.calibration} releases no targets for a "
                                              "no-LLM control to sample"})

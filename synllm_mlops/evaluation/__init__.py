@@ -8,7 +8,7 @@ Example:
 
 from synllm_mlops.evaluation._base import EvalData, Metric
 from synllm_mlops.evaluation._evaluate import default_metrics, evaluate
-from synllm_mlops.evaluation._intervals import min_detectable, t_interval
+from synllm_mlops.evaluation._intervals import min_detectable, paired_min_detectable, t_interval
 from synllm_mlops.evaluation._memorisation import memorisation_probe
 from synllm_mlops.evaluation._neighbours import nearest
 from synllm_mlops.evaluation._reference import RealReference, ladder_tables, real_reference
@@ -16,4 +16,4 @@ from synllm_mlops.evaluation._result import EvaluationResult
 from synllm_mlops.evaluation._scores import COMPONENT_METRICS
 
 __all__ = ["COMPONENT_METRICS", "EvalData", "EvaluationResult", "Metric", "RealReference", "default_metrics", "evaluate", "ladder_tables",
-           "memorisation_probe", "min_detectable", "nearest", "real_reference", "t_interval"]
+           "memorisation_probe", "min_detectable", "nearest", "paired_min_detectable", "real_reference", "t_interval"]

@@ -41,3 +41,21 @@ def test_the_control_is_scored_once_per_release_and_not_without_targets():
     assert calls == [20, 20, 20] and len(first.tables) == 3
     assert score_control(prep, 3, evaluate_table=evaluate_table, cache=cache) is first and len(calls) == 3
     assert score_control(prepare(RunConfig(n_rows=20, calibration="none")), 3, evaluate_table=evaluate_table) is None
+
+
+def test_main_over_seeds_logs_means_with_intervals_and_a_paired_lift(mlflow_store):
+    import mlflow
+
+    from synllm_mlops.workflow import run_repeated
+
+    out = run_repeated(RunConfig(backend="fake", model="fake", n_rows=30, repeats=3, control_tables=2), progress=False)
+    parent = mlflow.get_run(out.run_id)
+    children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{out.run_id}'", output_format="list")
+    assert sorted(int(c.data.params["seed"]) for c in children) == [0, 1, 2]
+    lifts = [c.data.metrics["lift/score/harmonic"] for c in children]
+    m = parent.data.metrics
+    assert m["lift/score/harmonic"] == pytest.approx(sum(lifts) / 3)
+    assert m["lift/score/harmonic_ci95"] == pytest.approx(t_interval(lifts)[1])  # paired: the spread of the lifts
+    assert m["repeats/seeds"] == 3 and "score/harmonic_ci95" in m
+    assert parent.data.tags["synllm.headline"].endswith("mean of 3 seeds")
+    assert parent.info.run_name == "main-cirrhosis-clin_rule-fake-s0x3"
