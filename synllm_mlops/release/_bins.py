@@ -170,6 +170,7 @@ class Bins:
         """
         if not self.numeric:
             return self
+        lo, hi = max(lo, self.lo), min(hi, self.hi)  # never beyond the spec range (an infinite end: no bound)
         scale = 10 ** (self.decimals or 0)
         lo_v = math.floor(round(lo * scale, 6)) / scale if self.decimals is not None else lo
         hi_v = math.ceil(round(hi * scale, 6)) / scale if self.decimals is not None else hi
@@ -177,6 +178,8 @@ class Bins:
         if self.cuts:
             lo_v, hi_v = min(lo_v, self.cuts[0] - unit), max(hi_v, self.cuts[-1])
         lo_v, hi_v = max(lo_v, self.lo), min(hi_v, self.hi)
+        if self.decimals is not None:  # cuts[0] - unit in binary floating point: 0.3 - 0.1 = 0.19999999999999998
+            lo_v, hi_v = round(lo_v, self.decimals), round(hi_v, self.decimals)
         return replace(self, lo=float(lo_v), hi=float(max(hi_v, lo_v)))
 
     def label(self, k: int) -> str:

@@ -14,7 +14,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from synllm_mlops.privacy import PrivacyBudget, noisy_histogram, noisy_table2d
+from synllm_mlops.privacy import PrivacyBudget, discrete_laplace_variance, noisy_histogram, noisy_table2d
 from synllm_mlops.release._bins import Bins
 from synllm_mlops.release._estimates import binned_quantiles
 from synllm_mlops.release._plan import PlannedRelease, allocate
@@ -98,7 +98,7 @@ class CalibrationTargets:
             label = f"calibration:histogram:{b.column}"
             counts.append(np.clip(noisy_histogram(c[c >= 0], b.n_bins, eps[label], budget, label), 0, None).astype(float))
         marginals = [_share(c) for c in counts]
-        bins = [b.bounded(*binned_quantiles(b, c, (TAIL, 1 - TAIL))) if b.numeric else b for b, c in zip(bins, counts)]
+        bins = [_dp_bounded(b, c, eps[f"calibration:histogram:{b.column}"]) for b, c in zip(bins, counts)]
         pairs = {}
         for i, j in combinations(range(len(bins)), 2):
             gi_n, gj_n = coarse[i].max() + 1, coarse[j].max() + 1
@@ -177,6 +177,22 @@ class CalibrationTargets:
 def _tail_bounded(bins: Bins, values: pd.Series) -> Bins:
     x = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
     return bins.bounded(*np.quantile(x, (TAIL, 1 - TAIL))) if bins.numeric and len(x) else bins
+
+
+def _dp_bounded(bins: Bins, counts: np.ndarray, epsilon: float) -> Bins:
+    """``bins`` bounded at the tail quantiles of noisy ``counts`` (counts within 2 noise sd read as 0).
+
+    A quantile is used only where it falls inside its end bin: beyond the bin's cut, the end bin looks
+    empty and any bound inside it would be arbitrary (a one-value bin makes a spike), so it keeps the spec limit.
+    """
+    if not bins.numeric or not bins.cuts:
+        return bins
+    floor = 2 * np.sqrt(discrete_laplace_variance(epsilon, 1))
+    counts = np.where(counts > floor, counts, 0.0)
+    # the estimators read the last count as the NA bin: a column without one gets an empty one
+    counts = counts if bins.has_missing else np.append(counts, 0.0)
+    lo, hi = binned_quantiles(bins, counts, (TAIL, 1 - TAIL))
+    return bins.bounded(lo if lo < bins.cuts[0] else -np.inf, hi if hi > bins.cuts[-1] else np.inf)
 
 
 def _share(counts: np.ndarray) -> np.ndarray:

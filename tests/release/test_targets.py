@@ -96,3 +96,15 @@ def test_shrinkage_mixes_pair_tables_with_independence_and_keeps_marginals():
     assert shrunk.meta["shrinkage"] == 0.5 and np.isclose(shrunk.pairs[(0, 1)].sum(), 1)
     with pytest.raises(ValueError, match=r"shrinkage must be in \[0, 1\], got 2"):
         exact.shrunk(2)
+
+
+def test_dp_end_bins_use_a_noisy_quantile_only_inside_the_end_bin():
+    from synllm_mlops.release import Bins
+    from synllm_mlops.release._targets import _dp_bounded
+    from synllm_mlops.spec import ColumnSpec
+
+    bins = Bins.from_spec(ColumnSpec(name="x", type="numeric", min=0, max=100, decimals=0), 4)  # cuts 25 / 50 / 75
+    inside = _dp_bounded(bins, np.array([50.0, 100, 100, 50]), epsilon=50.0)  # 1 % of 300: 3 of bin 0's 50 -> x = 1.5
+    assert (inside.lo, inside.hi) == (1.0, 99.0) and inside.cuts == bins.cuts  # 1.5 and 98.5 rounded outward
+    empty_ends = _dp_bounded(bins, np.array([1.0, 100, 100, 1]), epsilon=1.0)  # end counts within the noise: spec limits
+    assert (empty_ends.lo, empty_ends.hi) == (0.0, 100.0)
