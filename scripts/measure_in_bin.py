@@ -5,7 +5,8 @@ evaluated by the in-bin metrics only. Prints a Markdown table of means over seed
 within-bin KS of each backend and the limit shares.
 
 Usage:
-    python scripts/measure_in_bin.py --seeds 0 1 2 --n-rows 200
+    python scripts/measure_in_bin.py --seeds 0 1 2 --n-rows 200                  # stats and fake
+    python scripts/measure_in_bin.py --backends stats hf --model smollm2-135m    # the model next to its control
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from synllm_mlops.pipeline import generate_rows, prepare  # noqa: E402
 METRICS = [InBinKS(), InBinLimitShare(), InBinEdgeShare(), ColumnDetectionAUC()]
 
 
-def one(backend: str, seed: int, n_rows: int, dataset: str) -> dict:
-    prep = prepare(RunConfig(dataset=dataset, backend=backend, model=backend, n_rows=n_rows, seed=seed))
-    syn = generate_rows(prep, make_backend(backend, backend, spec=prep.spec).load(), progress=False).synthetic
+def one(backend: str, seed: int, n_rows: int, dataset: str, model: str) -> dict:
+    model = backend if backend in ("stats", "fake") else model
+    prep = prepare(RunConfig(dataset=dataset, backend=backend, model=model, n_rows=n_rows, seed=seed))
+    syn = generate_rows(prep, make_backend(backend, model, spec=prep.spec).load(), progress=False).synthetic
     data = EvalData(prep.split.train, prep.split.holdout, syn, prep.spec, seed=seed)
     return {m.name: m.compute_prepared(data) for m in METRICS}
 
@@ -44,9 +46,10 @@ def main() -> None:
     ap.add_argument("--n-rows", type=int, default=200)
     ap.add_argument("--dataset", default="cirrhosis")
     ap.add_argument("--backends", nargs="+", default=["stats", "fake"])
+    ap.add_argument("--model", default="smollm2-135m", help="the model of a language-model backend (hf, vllm)")
     ap.add_argument("--json", help="also write every breakdown here")
     args = ap.parse_args()
-    runs = {b: [one(b, s, args.n_rows, args.dataset) for s in args.seeds] for b in args.backends}
+    runs = {b: [one(b, s, args.n_rows, args.dataset, args.model) for s in args.seeds] for b in args.backends}
     print("| backend | " + " | ".join(m.name for m in METRICS) + " |")
     print("|---|" + "---|" * len(METRICS))
     for b, rs in runs.items():
