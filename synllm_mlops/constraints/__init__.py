@@ -11,8 +11,8 @@ logits processor that enforces both token by token. Backends declare which of th
 from synllm_mlops.constraints._grammar import column_regex, completion_regex, int_range_regex, number_regex, row_regex
 from synllm_mlops.constraints._guide import FieldConstraint, RowGuide, RowTracker, prefix_runs
 from synllm_mlops.constraints._mask import LoopRuleLogitsProcessor, RuleLogitsProcessor
-from synllm_mlops.constraints._steering import FieldSteer, Steering, admissible, bin_constraint
+from synllm_mlops.constraints._steering import FieldSteer, Steering, admissible, bin_constraint, within_release
 
 __all__ = ["FieldConstraint", "FieldSteer", "LoopRuleLogitsProcessor", "RowGuide", "RowTracker", "RuleLogitsProcessor",
            "Steering", "admissible", "bin_constraint", "column_regex", "completion_regex", "int_range_regex",
-           "number_regex", "prefix_runs", "row_regex"]
+           "number_regex", "prefix_runs", "row_regex", "within_release"]

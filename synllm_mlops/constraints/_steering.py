@@ -117,29 +117,48 @@ def admissible(bins: Bins, col: ColumnSpec, rule: FieldConstraint | None) -> np.
             continue
         # in units of the column's precision, as the rule guide counts: bin, rule and column ranges intersect
         lo, hi = bins.bounds(k)
-        spans = (Interval(lo=lo, hi=hi, hi_strict=True).unit_range(col.decimals), rule.unit_range(col.decimals),
+        spans = (Interval(lo=lo, hi=hi, hi_strict=not bins.closed(k)).unit_range(col.decimals), rule.unit_range(col.decimals),
                  units(col.min, col.max, col.decimals))
         ok[k] = max(a for a, _ in spans) <= min(b for _, b in spans)
     return ok
 
 
-def bin_constraint(bins: Bins, col: ColumnSpec, k: int, rule: FieldConstraint | None) -> FieldConstraint:
-    """The constraint "field falls in bin ``k``", intersected with ``rule``."""
+def _copy(col: ColumnSpec, rule: FieldConstraint | None) -> FieldConstraint:
     c = FieldConstraint(col, runs=None if rule is None else rule.runs)
     if rule is not None:
         c.lo, c.lo_strict, c.hi, c.hi_strict = rule.lo, rule.lo_strict, rule.hi, rule.hi_strict
         c.allowed = None if rule.allowed is None else set(rule.allowed)
         c.forbidden = set(rule.forbidden)
+    return c
+
+
+def within_release(bins: Bins, col: ColumnSpec, rule: FieldConstraint | None) -> FieldConstraint | None:
+    """``rule`` narrowed to the released range ``[bins.lo, bins.hi]`` of a numeric field (``NA`` still passes).
+
+    A field left to the model (no bin drawn) is kept inside the range the release bounds its end bins by,
+    so no path of the decoder offers a spec limit that no patient reaches.
+    """
+    if not bins.numeric or (bins.lo <= col.min and bins.hi >= col.max):
+        return rule
+    c = _copy(col, rule)
+    c.add(">=", bins.lo)
+    c.add("<=", bins.hi)
+    return c
+
+
+def bin_constraint(bins: Bins, col: ColumnSpec, k: int, rule: FieldConstraint | None) -> FieldConstraint:
+    """The constraint "field falls in bin ``k``", intersected with ``rule``."""
+    c = _copy(col, rule)
     if k == bins.missing_bin:
         c.allowed = {NA_TOKEN}
         return c
     c.forbid_na = True
     if bins.numeric:
         lo, hi = bins.bounds(k)
-        if k > 0:
+        if math.isfinite(lo):
             c.add(">=", lo)
         if math.isfinite(hi):
-            c.add("<", hi)
+            c.add("<=" if bins.closed(k) else "<", hi)
     else:
         c.add("in", [bins.labels[k]])
     return c
@@ -157,14 +176,14 @@ class FieldSteer:
         return [self.bins[i].code_text(f) for i, f in enumerate(fields)]
 
     def constraint(self, fields: list[str], rule: FieldConstraint | None) -> FieldConstraint | None:
-        """The constraint on field ``len(fields)``: ``rule`` narrowed to a drawn bin, or ``rule`` (no draw)."""
+        """The constraint on field ``len(fields)``: ``rule`` narrowed to a drawn bin, or to the released range (no draw)."""
         j = len(fields)
         if j >= len(self.bins):
             return rule
         ok = admissible(self.bins[j], self.columns[j], rule)
         k = self.steering.draw(j, self.written(fields), self.rng, ok)
         if k is None:
-            return rule
+            return within_release(self.bins[j], self.columns[j], rule)
         self.forced += 1
         return bin_constraint(self.bins[j], self.columns[j], k, rule)
 

@@ -11,12 +11,16 @@ import pandas as pd
 from synllm_mlops.errors import ContractViolation
 from synllm_mlops.evaluation._base import EvalData, Metric, skipped
 from synllm_mlops.evaluation._column_pair_trends import ColumnPairTrends
+from synllm_mlops.evaluation._column_detection import ColumnDetectionAUC
 from synllm_mlops.evaluation._column_shapes import ColumnShapes
 from synllm_mlops.evaluation._detection import DetectionAUC
 from synllm_mlops.evaluation._distance import (DCRQuantile, DCRShareCloserToTrain, ExactMatchExcess, ExactMatchRate,
                                               NNDRQuantile)
 from synllm_mlops.evaluation._diversity import DuplicateRate, UniqueRows
 from synllm_mlops.evaluation._holdout_pairs import HoldoutPairTables
+from synllm_mlops.evaluation._in_bin_edge_share import InBinEdgeShare
+from synllm_mlops.evaluation._in_bin_ks import InBinKS
+from synllm_mlops.evaluation._in_bin_limit_share import InBinLimitShare
 from synllm_mlops.evaluation._inference import InferenceRisk, InferenceRiskMax
 from synllm_mlops.evaluation._linkability import LinkabilityRisk
 from synllm_mlops.evaluation._marginals import (CategoryCoverage, JensenShannonDistance, RangeCoverage,
@@ -38,7 +42,7 @@ def default_metrics() -> dict[str, list[Metric]]:
     return {
         "fidelity": [ColumnShapes(), ColumnPairTrends(), DetectionAUC(), RelativeMeanError(), WassersteinDistance(),
                      JensenShannonDistance(), RangeCoverage(), CategoryCoverage(), HoldoutPairTables(),
-                     ThreeWayMarginals()],
+                     ThreeWayMarginals(), InBinKS(), InBinLimitShare(), InBinEdgeShare(), ColumnDetectionAUC()],
         "clinical": [RuleAdherence(), RowsWithoutViolation()],
         "privacy": [ExactMatchRate(), ExactMatchExcess(), DCRShareCloserToTrain(), DCRQuantile(0.05), DCRQuantile(0.5),
                     NNDRQuantile(0.05), NNDRQuantile(0.5), MembershipInferenceAUC(), MembershipTPRAtFPR(0.01),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synllm_mlops.constraints import FieldConstraint, RowGuide, admissible, bin_constraint
+from synllm_mlops.constraints import FieldConstraint, RowGuide, admissible, bin_constraint, within_release
 from synllm_mlops.errors import CapabilityError
 from synllm_mlops.generation._backend import Completion, GenerationBackend, ModelInfo
 from synllm_mlops.generation._params import GenerationParams
@@ -72,8 +72,7 @@ class StatsBackend(GenerationBackend):
             if k is None:  # not forced (steer_strength < 1): there is no model to leave the choice to, so draw anyway
                 p = np.where(ok, steering.distribution(j, written), 0.0)
                 k = int(rng.choice(len(p), p=p / p.sum())) if p.sum() > 0 else None
-            if k is not None:
-                con = bin_constraint(bins[j], col, k, con)
+            con = bin_constraint(bins[j], col, k, con) if k is not None else within_release(bins[j], col, con)
             value = _value(rng, col, con)
             code = bins[j].code_text(value)
             steering.observe(j, code)

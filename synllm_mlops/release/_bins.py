@@ -1,7 +1,8 @@
 """Bins of one column: the one unit in which everything released about real data is counted.
 
 A numeric column is cut at interior ``cuts``: bin ``k`` holds ``cuts[k-1] <= x < cuts[k]`` (the first bin
-starts at ``lo``, the last ends at ``hi``, inclusive). A categorical column has one bin per category. A
+starts at ``lo``, the last ends at ``hi``, inclusive; a release bounds them by a released quantile,
+:meth:`Bins.bounded`, so steering never offers values beyond it). A categorical column has one bin per category. A
 column with ``has_missing`` adds a last bin for ``NA``.
 
 Two ways to count a value, for two purposes:
@@ -19,7 +20,7 @@ exact, non-private runs only).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -150,10 +151,36 @@ class Bins:
         return int(np.searchsorted(np.asarray(self.cuts, dtype=float), x, side="right"))
 
     def bounds(self, k: int) -> tuple[float, float]:
-        """``[lo, hi)`` of numeric bin ``k`` (the last bin is open-ended here: closed at the column maximum)."""
+        """``[lo, hi)`` of numeric bin ``k``; the last bin is closed, ``[cuts[-1], hi]`` (see :meth:`closed`)."""
         lo = self.cuts[k - 1] if k > 0 else self.lo
-        hi = self.cuts[k] if k < len(self.cuts) else math.inf
+        hi = self.cuts[k] if k < len(self.cuts) else self.hi
         return lo, hi
+
+    def closed(self, k: int) -> bool:
+        """Whether numeric bin ``k`` includes its upper bound (the last value bin does)."""
+        return k >= len(self.cuts)
+
+    def bounded(self, lo: float, hi: float) -> "Bins":
+        """These bins with the first bin starting at ``lo`` and the last ending at ``hi``, rounded outward to the precision.
+
+        Steering draws a value inside its bin, so an end bin that runs to the spec's limit lets the generator
+        write values no patient has (a model forced into the top bin writes its upper bound). The ends come
+        from a released quantile. Cuts and counts stay as they are: each end bin keeps at least one value the
+        column can write, and the ends stay inside the spec range.
+        """
+        if not self.numeric:
+            return self
+        lo, hi = max(lo, self.lo), min(hi, self.hi)  # never beyond the spec range (an infinite end: no bound)
+        scale = 10 ** (self.decimals or 0)
+        lo_v = math.floor(round(lo * scale, 6)) / scale if self.decimals is not None else lo
+        hi_v = math.ceil(round(hi * scale, 6)) / scale if self.decimals is not None else hi
+        unit = 1 / scale if self.decimals is not None else 0.0
+        if self.cuts:
+            lo_v, hi_v = min(lo_v, self.cuts[0] - unit), max(hi_v, self.cuts[-1])
+        lo_v, hi_v = max(lo_v, self.lo), min(hi_v, self.hi)
+        if self.decimals is not None:  # cuts[0] - unit in binary floating point: 0.3 - 0.1 = 0.19999999999999998
+            lo_v, hi_v = round(lo_v, self.decimals), round(hi_v, self.decimals)
+        return replace(self, lo=float(lo_v), hi=float(max(hi_v, lo_v)))
 
     def label(self, k: int) -> str:
         """A human-readable name of bin ``k``."""
@@ -162,7 +189,7 @@ class Bins:
         if not self.numeric:
             return self.labels[k]
         lo, hi = self.bounds(k)
-        return f"[{lo:.4g}, {hi:.4g})" if math.isfinite(hi) else f"[{lo:.4g}, {self.hi:.4g}]"
+        return f"[{lo:.4g}, {hi:.4g}]" if self.closed(k) else f"[{lo:.4g}, {hi:.4g})"
 
     def coarse(self, n_coarse: int) -> np.ndarray:
         """Map from each bin to one of at most ``n_coarse`` value groups (+ NA kept apart): adjacent numeric bins merge."""

@@ -55,8 +55,22 @@ class _Summary:
     by_target: list[tuple[str, float, dict[str, float]]] = field(default_factory=list)  # class, share, medians
 
 
-def _fmt(x: float, decimals: int) -> str:
-    return f"{x:.{max(decimals, 1) if abs(x) < 10 else decimals}f}"
+SIGNIFICANT = 2  # digits of every statistic in a prompt
+
+
+def _fmt(x: float) -> str:
+    """``x`` to :data:`SIGNIFICANT` significant figures (1441 -> 1400, 3.47 -> 3.5, 0.794 -> 0.79).
+
+    A model copies the numbers its prompt prints: exact medians came back as values (N_Days 1441 in 8 of
+    200 rows). Rounded, a statistic still says where the mass is and no longer looks like a patient's value.
+    """
+    if not math.isfinite(x) or x == 0:
+        return "0" if x == 0 else str(x)
+    digits = SIGNIFICANT - 1 - math.floor(math.log10(abs(x)))
+    r = round(x, digits)
+    if r != 0 and math.floor(math.log10(abs(r))) > math.floor(math.log10(abs(x))):  # 9.96 -> 10: one digit fewer
+        digits -= 1
+    return f"{round(x, digits) + 0.0:.{max(digits, 0)}f}"
 
 
 def describe_statistics(train: pd.DataFrame, spec: DatasetSpec, *, include: tuple[str, ...] = ALL_STATS,
@@ -118,7 +132,7 @@ def dp_statistics(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, ..
 
 
 def _render(s: _Summary, spec: DatasetSpec, include: tuple[str, ...]) -> str:
-    lines: list[str] = [f"Statistics of the real table ({s.n} patients):"]
+    lines: list[str] = [f"Statistics of the real table ({s.n} patients), rounded to {SIGNIFICANT} significant figures:"]
     for col in spec.columns:
         st = s.columns.get(col.name)
         if st is None:
@@ -127,9 +141,9 @@ def _render(s: _Summary, spec: DatasetSpec, include: tuple[str, ...]) -> str:
         if col.is_numeric:
             unit = f" {col.unit}" if col.unit else ""
             if "moments" in include:
-                parts.append(f"mean {_fmt(st['mean'], col.decimals)}{unit}, sd {_fmt(st['sd'], col.decimals)}")
+                parts.append(f"mean {_fmt(st['mean'])}{unit}, sd {_fmt(st['sd'])}")
             if "quartiles" in include:
-                parts.append("quartiles " + " / ".join(_fmt(v, col.decimals) for v in st["quartiles"]))
+                parts.append("quartiles " + " / ".join(_fmt(v) for v in st["quartiles"]))
         elif "frequencies" in include:
             parts.append(", ".join(f"{c} {100 * p:.0f}%" for c, p in st["shares"].items()))
         if "missing" in include and col.nullable:
@@ -143,7 +157,7 @@ def _render(s: _Summary, spec: DatasetSpec, include: tuple[str, ...]) -> str:
     if "target_differences" in include and spec.target_is_categorical:
         lines.append(f"By {spec.target}:")
         for c, share, medians in s.by_target:
-            bits = [f"{name} median {_fmt(m, spec.column(name).decimals)}" for name, m in medians.items()]
+            bits = [f"{name} median {_fmt(m)}" for name, m in medians.items()]
             lines.append(f"- {spec.target}={c} ({100 * share:.0f}% of patients): " + ", ".join(bits))
     return "\n".join(lines)
 

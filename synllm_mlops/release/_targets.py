@@ -14,13 +14,15 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from synllm_mlops.privacy import PrivacyBudget, noisy_histogram, noisy_table2d
+from synllm_mlops.privacy import PrivacyBudget, discrete_laplace_variance, noisy_histogram, noisy_table2d
 from synllm_mlops.release._bins import Bins
+from synllm_mlops.release._estimates import binned_quantiles
 from synllm_mlops.release._plan import PlannedRelease, allocate
 from synllm_mlops.spec import DatasetSpec
 
 SHRINKAGE = 0.3  # weight of independence in the released pairwise tables (see ``from_table``)
 DP_BINS, DP_COARSE = 8, 4  # value bins and coarse groups per numeric column of a DP release
+TAIL = 0.01  # the end bins are bounded at the TAIL and 1 - TAIL quantiles (see ``Bins.bounded``)
 
 
 @dataclass
@@ -53,9 +55,11 @@ class CalibrationTargets:
         ``shrinkage`` mixes each pairwise table with the product of its marginals. A table of a few hundred
         rows has many cells held by one or two patients; matched exactly, they pull the synthetic rows
         towards those patients (measured: DCR share closer to train 0.54-0.61 unshrunk on cirrhosis, 0.49
-        at 0.3, with pair trends 0.94 -> 0.93). The marginals are kept exact.
+        at 0.3, with pair trends 0.94 -> 0.93). The marginals are kept exact. The first and last numeric bins
+        end at train's :data:`TAIL` and ``1 - TAIL`` quantiles rounded outward (not at its minimum and maximum,
+        which are single patients' values).
         """
-        bins = [Bins.from_values(c, train[c.name], n_bins) for c in spec.columns]
+        bins = [_tail_bounded(Bins.from_values(c, train[c.name], n_bins), train[c.name]) for c in spec.columns]
         codes = [b.codes(train[b.column]) for b in bins]
         return cls.from_counts(bins, codes, n_coarse=n_coarse).shrunk(shrinkage)
 
@@ -80,7 +84,8 @@ class CalibrationTargets:
         target, the coarse 2-way table of the target with every other column. ``epsilon`` is the part's
         total (split equally) or each release's share by label (the run's planner). Pairs not released
         are taken as independent (the product of their released marginals): a data-independent choice
-        that keeps the number of releases, and so the noise, small.
+        that keeps the number of releases, and so the noise, small. The end bins of a numeric column are
+        bounded at the :data:`TAIL` quantiles read off its noisy histogram (post-processing: no extra epsilon).
         """
         plan = calibration_plan(spec)
         eps = allocate(plan, epsilon) if not isinstance(epsilon, dict) else epsilon
@@ -93,6 +98,7 @@ class CalibrationTargets:
             label = f"calibration:histogram:{b.column}"
             counts.append(np.clip(noisy_histogram(c[c >= 0], b.n_bins, eps[label], budget, label), 0, None).astype(float))
         marginals = [_share(c) for c in counts]
+        bins = [_dp_bounded(b, c, eps[f"calibration:histogram:{b.column}"]) for b, c in zip(bins, counts)]
         pairs = {}
         for i, j in combinations(range(len(bins)), 2):
             gi_n, gj_n = coarse[i].max() + 1, coarse[j].max() + 1
@@ -166,6 +172,27 @@ class CalibrationTargets:
                    {(index[p["a"]], index[p["b"]]): np.asarray(p["table"], dtype=float) for p in d["pairs"]},
                    [np.asarray(c["coarse"], dtype=np.int64) for c in d["columns"]], float(d["n"]),
                    d["source"], d.get("meta", {}))
+
+
+def _tail_bounded(bins: Bins, values: pd.Series) -> Bins:
+    x = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    return bins.bounded(*np.quantile(x, (TAIL, 1 - TAIL))) if bins.numeric and len(x) else bins
+
+
+def _dp_bounded(bins: Bins, counts: np.ndarray, epsilon: float) -> Bins:
+    """``bins`` bounded at the tail quantiles of noisy ``counts`` (counts within 2 noise sd read as 0).
+
+    A quantile is used only where it falls inside its end bin: beyond the bin's cut, the end bin looks
+    empty and any bound inside it would be arbitrary (a one-value bin makes a spike), so it keeps the spec limit.
+    """
+    if not bins.numeric or not bins.cuts:
+        return bins
+    floor = 2 * np.sqrt(discrete_laplace_variance(epsilon, 1))
+    counts = np.where(counts > floor, counts, 0.0)
+    # the estimators read the last count as the NA bin: a column without one gets an empty one
+    counts = counts if bins.has_missing else np.append(counts, 0.0)
+    lo, hi = binned_quantiles(bins, counts, (TAIL, 1 - TAIL))
+    return bins.bounded(lo if lo < bins.cuts[0] else -np.inf, hi if hi > bins.cuts[-1] else np.inf)
 
 
 def _share(counts: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 from test_rules import _spec, _values, _walk
 
 from synllm_mlops.constraints import (FieldConstraint, FieldSteer, RowGuide, RowTracker, Steering, admissible,
-                                     bin_constraint)
+                                     bin_constraint, within_release)
 from synllm_mlops.release import Bins as ColumnBins, CalibrationTargets
 from synllm_mlops.spec import ColumnSpec
 
@@ -54,6 +54,19 @@ def test_a_bin_intersects_the_rule_constraint_and_excluded_bins_are_not_admissib
     assert list(ok) == [False, False, True, True, True]  # the NA bin is never excluded by a numeric bound
     c = bin_constraint(bins, COL, 2, rule)  # [25, 37.5) and >= 30
     assert c.allows_value("30.0") and not c.allows_value("29.9") and not c.allows_value("37.5")
+
+
+def test_bounded_end_bins_reach_the_decoder_and_so_does_the_released_range_of_an_undrawn_field():
+    bins = _bins().bounded(3.0, 45.0)  # the release's 1st / 99th percentiles: the spec's 0 and 50 are no patient's
+    first, last = bin_constraint(bins, COL, 0, None), bin_constraint(bins, COL, 3, None)
+    assert first.allows_value("3.0") and not first.allows_value("2.9") and not first.allows_value("0.0")
+    assert last.allows_value("45.0") and not last.allows_value("45.1") and not last.allows_value("50.0")
+    rule = FieldConstraint(COL)
+    rule.add("<=", 40.0)
+    assert list(admissible(bins, COL, rule)) == [True, True, True, True, True]
+    free = within_release(bins, COL, rule)  # a field the steering left to the model: released range and rule
+    assert free.allows_value("NA") and free.allows_value("3.0") and not free.allows_value("2.9")
+    assert not free.allows_value("40.1") and within_release(_bins(), COL, rule) is rule  # spec-wide bins: unchanged
 
 
 def test_the_tracker_draws_at_field_start_and_counts_each_finished_field():

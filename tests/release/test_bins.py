@@ -56,7 +56,19 @@ def test_round_trip_and_coarse_groups():
     assert ColumnBins.from_dict(bins.to_dict()) == bins
     groups = bins.coarse(5)
     assert list(groups) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5]  # pairs of deciles, NA kept apart
-    assert math.isinf(bins.bounds(bins.n_values - 1)[1])
+    assert bins.bounds(bins.n_values - 1)[1] == bins.hi == 10 and bins.closed(bins.n_values - 1) and not bins.closed(0)
+
+
+def test_bounded_end_bins_round_outward_and_keep_cuts_and_a_writable_value():
+    bins = ColumnBins.from_values(NUM, pd.Series(np.arange(0, 10, 0.1)), 4)  # cuts 2.5, 5.0, 7.5 over spec [0, 10]
+    b = bins.bounded(0.33, 9.01)
+    assert (b.lo, b.hi, b.cuts) == (0.3, 9.1, bins.cuts)  # outward to the precision, cuts (and so counts) kept
+    assert b.bounds(0) == (0.3, 2.5) and b.bounds(3) == (7.5, 9.1) and b.label(3) == "[7.5, 9.1]"
+    assert b.codes(pd.Series([0.1, 9.9])).tolist() == [0, 3]  # values beyond the ends still count in the end bins
+    inside = bins.bounded(4.0, 6.0)  # a quantile beyond the first/last cut: each end bin keeps one value
+    assert (inside.lo, inside.hi) == (2.4, 7.5)
+    assert bins.bounded(-5, 50) == bins  # never beyond the spec range
+    assert ColumnBins.from_dict(b.to_dict()) == b
 
 
 @pytest.mark.parametrize("n", [1, 2, 7])

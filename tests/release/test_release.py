@@ -48,3 +48,18 @@ def test_prepare_reads_statistics_from_the_release_only(cirrhosis):
 def test_seed_ex_with_dp_epsilon_is_refused():
     with pytest.raises(ConfigError, match="seed_ex puts real rows in the prompt.*drop dp_epsilon"):
         prepare(RunConfig(strategy="seed_ex", dp_epsilon=1.0))
+
+
+def test_prompt_statistics_are_rounded_so_the_model_has_no_exact_value_to_copy():
+    from synllm_mlops.release import describe_statistics
+    from synllm_mlops.release._stats import _fmt
+    from synllm_mlops.spec import load_data, load_spec, split_data
+
+    assert [_fmt(x) for x in (1441, 1012.5, 3.47, 0.794, 9.96, -0.0123, 0.0)] == \
+        ["1400", "1000", "3.5", "0.79", "10", "-0.012", "0"]
+    spec = load_spec("cirrhosis")
+    train = split_data(load_data(spec), spec, seed=0).train
+    text = describe_statistics(train, spec)
+    medians = train.groupby("Status")["N_Days"].median()
+    assert all(f"N_Days median {m:.0f}" not in text for m in medians if m % 100)  # exact medians were copied as values
+    assert f"N_Days median {_fmt(medians['D'])}," in text

@@ -37,6 +37,14 @@ def test_errors_are_zero_on_the_same_table_and_grow_when_the_joint_is_broken():
     assert e["marginal_tv"] == 0.0 and e["pairwise_tv"] > 0.2
 
 
+def test_exact_end_bins_end_at_train_tail_quantiles_not_at_the_spec_limits():
+    t = CalibrationTargets.from_table(_table(), _spec(), n_bins=4)
+    x = t.bins[1]
+    assert (x.lo, x.hi) == (0.0, 98.0)  # 1st / 99th percentile of 0..98 (0.98, 97.02) rounded outward; spec: 0..100
+    x = CalibrationTargets.from_table(_table().assign(x=lambda d: d["x"] + 1), _spec(), n_bins=4).bins[1]
+    assert (x.lo, x.hi) == (1.0, 99.0) and x.bounds(0)[0] == 1.0 and x.bounds(x.n_values - 1)[1] == 99.0
+
+
 def test_json_round_trip_keeps_everything():
     t = CalibrationTargets.from_table(_table(), _spec(), n_bins=3)
     back = CalibrationTargets.from_json(t.to_json())
@@ -63,7 +71,8 @@ def test_dp_release_charges_the_budget_and_uses_data_independent_bins():
                                                   "calibration:table:yxx"]
     assert all(e.sensitivity == 1 for e in budget.ledger)
     other = CalibrationTargets.release_dp(df.iloc[:10], spec, 1.0, budget)
-    assert other.bins == t.bins  # bins come from the spec, not from the rows
+    assert [b.cuts for b in other.bins] == [b.cuts for b in t.bins]  # cuts come from the spec, not from the rows
+    assert 0 <= t.bins[1].lo <= t.bins[1].cuts[0] and t.bins[1].cuts[-1] <= t.bins[1].hi <= 100  # ends: noisy quantiles
     assert all(np.isclose(m.sum(), 1) for m in t.marginals)
 
 
@@ -87,3 +96,15 @@ def test_shrinkage_mixes_pair_tables_with_independence_and_keeps_marginals():
     assert shrunk.meta["shrinkage"] == 0.5 and np.isclose(shrunk.pairs[(0, 1)].sum(), 1)
     with pytest.raises(ValueError, match=r"shrinkage must be in \[0, 1\], got 2"):
         exact.shrunk(2)
+
+
+def test_dp_end_bins_use_a_noisy_quantile_only_inside_the_end_bin():
+    from synllm_mlops.release import Bins
+    from synllm_mlops.release._targets import _dp_bounded
+    from synllm_mlops.spec import ColumnSpec
+
+    bins = Bins.from_spec(ColumnSpec(name="x", type="numeric", min=0, max=100, decimals=0), 4)  # cuts 25 / 50 / 75
+    inside = _dp_bounded(bins, np.array([50.0, 100, 100, 50]), epsilon=50.0)  # 1 % of 300: 3 of bin 0's 50 -> x = 1.5
+    assert (inside.lo, inside.hi) == (1.0, 99.0) and inside.cuts == bins.cuts  # 1.5 and 98.5 rounded outward
+    empty_ends = _dp_bounded(bins, np.array([1.0, 100, 100, 1]), epsilon=1.0)  # end counts within the noise: spec limits
+    assert (empty_ends.lo, empty_ends.hi) == (0.0, 100.0)
