@@ -359,7 +359,7 @@ def _register_champion(study, cfg: TuneConfig, backends: BackendCache, result: T
     name = cfg.registered_model or f"synllm-{spec.name}"
     uri, version = log_generator_model(
         config=run_config, spec=spec, prompt=prompt,
-        max_new_tokens=max_new_tokens(backends.get(run_config.model), run_config, spec, split.train),
+        max_new_tokens=max_new_tokens(backends.get(run_config.model), run_config, spec),
         real_keys=keys, registered_model=name, source_run_id=run_id, prompt_uri=runs.run_tag(run_id, "synllm.prompt_uri") or "",
         allow_real_rows=cfg.allow_real_rows, release_json=release_json)
     runs.set_run_tags(run_id, {"synllm.champion": "true", "synllm.registered_model": f"{name}/{version}"})
