@@ -55,6 +55,32 @@ def near_digests(key: bytes, row: tuple[str, ...]) -> set[str]:
             for m in masked_keys(row)}
 
 
+_DATA_KEY_MSG, DATA_KEY_FILE = b"synllm-data-digest-key", "data-digest.key"
+
+
+def data_digest_key() -> bytes:
+    """The key of a DP run's data digests (never logged; its :func:`key_id` is).
+
+    Derived from ``SYNLLM_GUARD_KEY`` when set (a team's shared key: every machine computes the same
+    digests), else this machine's ``<key dir>/data-digest.key``, created owner-only on first use, where
+    the guard keys are kept. ``evaluate --run-id`` finds it there to check that the data given is the run's.
+    """
+    s = settings()
+    if s.guard_key:
+        return hmac.new(_parse_key(s.guard_key, KEY_ENV), _DATA_KEY_MSG, hashlib.sha256).digest()
+    path = key_dir() / DATA_KEY_FILE
+    if not path.is_file():
+        try:
+            _write_key(path, secrets.token_bytes(32))
+        except ConfigError:  # another process wrote it first: use theirs, if it is private (checked below)
+            pass
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & 0o077:
+        raise ConfigError(f"data digest key file {path} is readable by others than its owner (mode {mode:04o}); "
+                          f"restrict it (chmod 600 {path}) or move it away")
+    return _parse_key(path.read_text(), str(path))
+
+
 def _make_dirs(path: Path) -> None:
     """Create the missing directories of ``path`` owner-only; an existing one keeps its mode."""
     missing = []
