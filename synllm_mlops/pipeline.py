@@ -20,7 +20,7 @@ from synllm_mlops.constraints import RowGuide, Steering, completion_regex
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.generation import GenerationBackend, ModelInfo, check_backend, derive_seed, make_backend
 from synllm_mlops.parsing import REJECT_COLUMNS, NearCopyIndex, RowParser, table_keys
-from synllm_mlops.prompts import Prompt, format_rows, get_strategy
+from synllm_mlops.prompts import Prompt, format_rows, format_value, get_strategy
 from synllm_mlops.release import CalibrationTargets, Release, make_release
 from synllm_mlops.spec import DatasetSpec, Split, data_digest, load_data, load_spec, split_data
 
@@ -106,13 +106,27 @@ def real_row_keys(prep: Prepared) -> dict[tuple[str, ...], str]:
     return keys
 
 
-def max_new_tokens(backend: GenerationBackend, config: RunConfig, spec: DatasetSpec, train: pd.DataFrame) -> int:
-    """Room for the requested rows: the config's ``max_new_tokens``, else the longest of 20 train rows, as the
-    model would write them, times the rows per completion, +30 %."""
+def widest_row(backend: GenerationBackend, spec: DatasetSpec) -> str:
+    """The row the output grammar allows that costs the most tokens, as the model would write it.
+
+    Each column's longest writable value: its range's ends (with the spec's decimals), each category, and
+    ``NA`` when nullable, whichever the backend's tokenizer counts longest. Read from the spec alone, so the
+    token budget (which reaches trace spans and the registered model) says nothing about the real rows.
+    """
+    widest = {}
+    for c in spec.columns:
+        candidates = ([c.min, c.max] if c.is_numeric else list(c.categories)) + ([float("nan")] if c.nullable else [])
+        texts = [format_value(v, c.decimals if c.is_numeric else None) for v in candidates]
+        widest[c.name] = candidates[max(range(len(texts)), key=lambda i: (backend.count_tokens(texts[i]), len(texts[i])))]
+    return format_rows(pd.DataFrame([widest]), spec)
+
+
+def max_new_tokens(backend: GenerationBackend, config: RunConfig, spec: DatasetSpec) -> int:
+    """Room for the requested rows: the config's ``max_new_tokens``, else the :func:`widest_row` the grammar
+    allows, times the rows per completion, +30 %."""
     if config.generation.max_new_tokens:
         return config.generation.max_new_tokens
-    sample = train.head(20)
-    per_row = max(backend.count_tokens(format_rows(sample.iloc[[i]], spec)) for i in range(len(sample))) + 1
+    per_row = backend.count_tokens(widest_row(backend, spec)) + 1
     return int(math.ceil(per_row * config.prompt.rows_per_completion * 1.3)) + 8
 
 
@@ -277,7 +291,7 @@ def generate_rows(prep: Prepared, backend: GenerationBackend | None = None, *, p
     try:
         keys = real_row_keys(prep)
         s = sample_rows(backend, prep.prompt, prep.spec, cfg, RowParser(prep.spec, keys, NearCopyIndex(keys, prep.spec)),
-                        max_new_tokens=max_new_tokens(backend, cfg, prep.spec, prep.split.train), on_round=on_round, targets=prep.targets,
+                        max_new_tokens=max_new_tokens(backend, cfg, prep.spec), on_round=on_round, targets=prep.targets,
                         on_batch=on_batch)
     finally:
         bar.close()

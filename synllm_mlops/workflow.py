@@ -39,15 +39,50 @@ def loggable_prompt_text(prompt) -> str:
     return prompt.text.replace(examples, f"<{n} real example rows from the train split: shown to the model, never logged>")
 
 
-def _log_inputs(prep: Prepared) -> None:
-    src = prep.config.data or f"builtin:{prep.spec.builtin_data}"
-    for context, df in (("train", prep.split.train), ("holdout", prep.split.holdout)):
-        from synllm_mlops.spec import data_digest
+KEYED_DIGEST_PREFIX = "hmac-"
+"""A keyed data digest reads ``hmac-<key id, 8 hex>:<digest>`` (mlflow caps a dataset digest at 36 characters);
+an unkeyed one is the bare digest."""
 
-        tracking.log_real_data_input(prep.spec, data_digest(df), len(df), context=context, source=src)
-    tracking.log_params({"data_digest": prep.digest, "n_real_rows": len(prep.real), "n_train": len(prep.split.train),
+
+def _short_id(key: bytes) -> str:
+    from synllm_mlops.serving import key_id
+
+    return key_id(key)[:8]
+
+
+def logged_digest(df: pd.DataFrame, private: bool) -> str:
+    """The digest a run logs for a real table: keyed in a DP run (:func:`~synllm_mlops.serving.data_digest_key`).
+
+    An unkeyed digest lets anyone holding the CSV with and without one patient tell which one the run
+    used; the keyed one says nothing without the key, which is never logged (its id is).
+    """
+    from synllm_mlops.spec import data_digest
+
+    if not private:
+        return data_digest(df)
+    from synllm_mlops.serving import data_digest_key
+
+    key = data_digest_key()
+    return f"{KEYED_DIGEST_PREFIX}{_short_id(key)}:{data_digest(df, key)}"
+
+
+def _log_inputs(prep: Prepared) -> str:
+    """Log the real data by digest and schema; return the digest logged for the whole table.
+
+    A DP run logs keyed digests and no row counts (``n_real_rows``/``n_train``/``n_holdout`` and the inputs'
+    sizes are absent: the release's noisy patient count is in ``release/release.json``).
+    """
+    src = prep.config.data or f"builtin:{prep.spec.builtin_data}"
+    private = prep.release.private
+    for context, df in (("train", prep.split.train), ("holdout", prep.split.holdout)):
+        tracking.log_real_data_input(prep.spec, logged_digest(df, private), None if private else len(df),
+                                     context=context, source=src)
+    digest = logged_digest(prep.real, private)
+    tracking.log_params({"data_digest": digest} if private else
+                        {"data_digest": digest, "n_real_rows": len(prep.real), "n_train": len(prep.split.train),
                          "n_holdout": len(prep.split.holdout)})
     tracking.log_dict({"spec": prep.spec.model_dump(mode="json", by_alias=True)}, "spec/spec.json")
+    return digest
 
 
 def evaluate_and_log(split: Split, synthetic: pd.DataFrame, spec: DatasetSpec, seed: int, *, progress: bool = True,
@@ -91,7 +126,7 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
     with tracking.tracked_run(stage, run_name=name, nested=nested, tags=extra_tags, run_id=run_id,
                               system_metrics=not nested) as run:
         tracking.log_params(cfg.flat_params())
-        _log_inputs(prep)
+        digest = _log_inputs(prep)
         prompt_text = loggable_prompt_text(prep.prompt)
         prompt_uri = tracking.log_prompt(prep.prompt, prompt_text)
         info = backend.info()
@@ -109,13 +144,14 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
                                                   "uses_real_rows": prep.prompt.uses_real_rows}, indent=2)})
         try:
             return _generate_and_log(prep, backend, cfg, run, stage, evaluate, progress, prompt_text, prompt_uri,
-                                     control_cache)
+                                     control_cache, digest)
         finally:
             tracking.release_generator()
 
 
 def _generate_and_log(prep: Prepared, backend: GenerationBackend, cfg: RunConfig, run, stage: str, evaluate: bool,
-                      progress: bool, prompt_text: str, prompt_uri: str, control_cache: dict | None) -> RunOutcome:
+                      progress: bool, prompt_text: str, prompt_uri: str, control_cache: dict | None,
+                      digest: str) -> RunOutcome:
     trace_attrs = {"prompt_uri": prompt_uri, "strategy": cfg.strategy, "model": cfg.model, "dataset": cfg.dataset,
                    "n_rows": cfg.n_rows, "batch_size": cfg.generation.batch_size,
                    "rows_per_completion": cfg.prompt.rows_per_completion, "constrained": cfg.constrained,
@@ -149,15 +185,30 @@ def _generate_and_log(prep: Prepared, backend: GenerationBackend, cfg: RunConfig
     result = None
     if evaluate:
         context = {"run": run.info.run_id, "experiment": tracking.active_experiment_name(), "model": cfg.model,
-                   "strategy": cfg.strategy, "prompt": prompt_uri, "dataset": cfg.dataset, "data_digest": prep.digest,
+                   "strategy": cfg.strategy, "prompt": prompt_uri, "dataset": cfg.dataset, "data_digest": digest,
                    "rows": f"{len(gen.synthetic)} of {cfg.n_rows}", "seed": str(cfg.seed)}
-        result = evaluate_and_log(prep.split, gen.synthetic, prep.spec, cfg.seed, progress=progress, context=context)
-        metrics.update(result.metrics)
-        metrics.update(_log_control(prep, result.metrics, control_cache, progress))
-        tracking.set_tags({tracking.HEADLINE_TAG: tracking.headline(metrics, result.summary())})
-        tracking.set_tags({tracking.NOTE_TAG: tracking.run_description(metrics=metrics, summary=result.summary(),
-                                                                       **describe)})
+        if prep.release.private:  # the report, plots and metrics read exact train rows: not under the run's epsilon
+            with tracking.tracked_run("evaluate", run_name=f"evaluate-{run.info.run_name or run.info.run_id[:8]}",
+                                      nested=True, tags={tracking.OUTSIDE_DP_TAG: "true",
+                                                         "synllm.source_run_id": run.info.run_id}) as child:
+                context["run"] = child.info.run_id
+                result = _evaluate_into_active_run(prep, gen, cfg, progress, context, describe, metrics, control_cache)
+            tracking.set_tags({tracking.EVALUATION_RUN_TAG: child.info.run_id})
+        else:
+            result = _evaluate_into_active_run(prep, gen, cfg, progress, context, describe, metrics, control_cache)
     return RunOutcome(run.info.run_id, gen.synthetic, metrics, gen, result)
+
+
+def _evaluate_into_active_run(prep: Prepared, gen: GenerationOutcome, cfg: RunConfig, progress: bool, context: dict,
+                              describe: dict, metrics: dict, control_cache: dict | None):
+    """Evaluate the table and the control into the active run; ``metrics`` gains what was logged."""
+    result = evaluate_and_log(prep.split, gen.synthetic, prep.spec, cfg.seed, progress=progress, context=context)
+    metrics.update(result.metrics)
+    metrics.update(_log_control(prep, result.metrics, control_cache, progress))
+    tracking.set_tags({tracking.HEADLINE_TAG: tracking.headline(metrics, result.summary())})
+    tracking.set_tags({tracking.NOTE_TAG: tracking.run_description(metrics=metrics, summary=result.summary(),
+                                                                   **describe)})
+    return result
 
 
 def run_repeated(cfg: RunConfig, *, backend: GenerationBackend | None = None, progress: bool = True) -> RunOutcome:
@@ -239,16 +290,16 @@ def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", 
     if synthetic and not Path(synthetic).exists():
         raise ConfigError(f"synthetic file {show(synthetic)} does not exist; fix: pass --synthetic the path of a synthetic "
                           "CSV (or --run-id of the generation run that wrote it)")
-    from synllm_mlops.spec import MIN_SYNTHETIC_ROWS, data_digest, read_csv
+    from synllm_mlops.spec import MIN_SYNTHETIC_ROWS, read_csv
 
-    logged_digest = ""
+    run_digest = ""
     if run_id:
         params = tracking.run_params(run_id)
         dataset = dataset or params.get("dataset", "")
         data = data or params.get("data", "")
         seed = int(float(params.get("seed", 0))) if seed is None else seed  # `mlflow run` logs 0 as 0.0
         holdout_fraction = holdout_fraction or float(params.get("holdout_fraction", 0.2))
-        logged_digest = params.get("data_digest", "")
+        run_digest = params.get("data_digest", "")
         source = f"synthetic table of run {run_id}"
     else:
         raw = read_csv(synthetic, role="synthetic file", min_rows=MIN_SYNTHETIC_ROWS)
@@ -258,20 +309,16 @@ def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", 
     seed = 0 if seed is None else seed
     spec = load_spec(dataset)
     real = load_data(spec, data or None)
-    if logged_digest and data_digest(real) != logged_digest:
-        original = params.get("data", "")
-        raise ConfigError(
-            f"the real data given now ({data or 'the built-in data'}, digest {data_digest(real)}) is not the data run "
-            f"{run_id} was generated from (digest {logged_digest}): its train/holdout split cannot be rebuilt, so privacy "
-            f"and utility would be measured against the wrong rows; fix: pass the run's original --data "
-            f"({'it used ' + repr(original) if original else 'it used the built-in data: leave --data out'})")
+    if run_digest:
+        _check_run_data(real, data, run_id, run_digest, params.get("data", ""))
     if run_id:
         raw = tracking.download_run_csv(run_id)
     split = split_data(real, spec, seed=seed, holdout_fraction=holdout_fraction or 0.2)
     syn = conform(raw, spec, source=source)
     what = f"run-{run_id[:8]}" if run_id else Path(synthetic).stem
+    outside = {tracking.OUTSIDE_DP_TAG: "true"} if run_digest.startswith(KEYED_DIGEST_PREFIX) else {}
     with tracking.tracked_run("evaluate", run_name=f"evaluate-{spec.name}-{what}-s{seed}",
-                              tags={"synllm.source_run_id": run_id} if run_id else None) as run:
+                              tags={"synllm.source_run_id": run_id, **outside} if run_id else None) as run:
         tracking.log_params({"dataset": dataset, "data": data, "seed": seed, "run_id": run_id, "synthetic": synthetic,
                              "n_synthetic": len(syn)})
         context = {"run": run.info.run_id, "experiment": tracking.active_experiment_name(), "dataset": dataset,
@@ -289,6 +336,27 @@ def run_evaluation(*, run_id: str = "", synthetic: str = "", dataset: str = "", 
             source="" if context.get("model") else f"synthetic file `{Path(synthetic).name}`" if synthetic
             else f"the table of run `{run_id}`")})
         return RunOutcome(run.info.run_id, syn, dict(result.metrics), None, result)
+
+
+def _check_run_data(real: pd.DataFrame, data: str, run_id: str, run_digest: str, original: str) -> None:
+    """Refuse real data other than the run's: its digest, keyed as the run keyed it, must be the logged one."""
+    private = run_digest.startswith(KEYED_DIGEST_PREFIX)
+    if private:
+        from synllm_mlops.serving import data_digest_key
+
+        run_key_id = run_digest[len(KEYED_DIGEST_PREFIX):].split(":", 1)[0]
+        if _short_id(data_digest_key()) != run_key_id:
+            raise ConfigError(
+                f"run {run_id} is a DP run: its data digest is keyed (key id {run_key_id}) and this machine's data digest "
+                f"key is another ({_short_id(data_digest_key())}), so the data given now cannot be checked against the run's; "
+                "fix: evaluate on the machine that ran it, or set SYNLLM_GUARD_KEY to the team key the run used")
+    now = logged_digest(real, private)
+    if now != run_digest:
+        raise ConfigError(
+            f"the real data given now ({data or 'the built-in data'}, digest {now}) is not the data run "
+            f"{run_id} was generated from (digest {run_digest}): its train/holdout split cannot be rebuilt, so privacy "
+            f"and utility would be measured against the wrong rows; fix: pass the run's original --data "
+            f"({'it used ' + repr(original) if original else 'it used the built-in data: leave --data out'})")
 
 
 def run_probe(*, dataset: str = "cirrhosis", data: str = "", model: str = "smollm2-135m", backend: str = "hf",

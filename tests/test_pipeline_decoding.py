@@ -32,3 +32,23 @@ def test_a_backend_that_cannot_steer_or_guide_is_refused_before_it_loads(monkeyp
     check_decoding(RunConfig(backend="vllm", calibration="select", constrained=False), breast)  # nothing to guide
     for backend in ("hf", "fake"):
         check_decoding(RunConfig(backend=backend), breast)
+
+
+def test_the_token_budget_comes_from_the_spec_not_the_rows():
+    """``max_new_tokens`` reaches trace spans and the registered model: it reads the spec's widest row only."""
+    import re
+
+    from synllm_mlops.constraints import row_regex
+    from synllm_mlops.generation import make_backend
+    from synllm_mlops.pipeline import max_new_tokens, widest_row
+
+    spec = load_spec("cirrhosis")
+    backend = make_backend("fake", "smollm2-135m", spec=spec)
+    row = widest_row(backend, spec)
+    assert re.fullmatch(row_regex(spec), row)  # a row the grammar allows
+    fields = dict(zip(spec.column_names, row.split(",")))
+    assert fields["Drug"] == "D-penicillamine" and fields["Bilirubin"] == "30.0"  # longest category, range end
+    cfg = RunConfig(dataset="cirrhosis", backend="fake")
+    per_row = backend.count_tokens(row) + 1
+    assert max_new_tokens(backend, cfg, spec) == -(-per_row * cfg.prompt.rows_per_completion * 13 // 10) + 8
+    assert max_new_tokens(backend, RunConfig(dataset="cirrhosis", max_new_tokens=77), spec) == 77

@@ -9,7 +9,7 @@ import pytest
 from synllm_mlops.config import RunConfig
 from synllm_mlops.errors import ConfigError, GenerationError, ModelLoadError, UnknownNameError
 from synllm_mlops.generation import make_backend
-from synllm_mlops.prompts import format_rows
+from synllm_mlops.prompts import format_rows, to_csv
 from synllm_mlops.workflow import run_evaluation, run_generation
 
 
@@ -225,3 +225,38 @@ def test_run_reads_well_in_the_ui(mlflow_store, cirrhosis):
     assert summary.count("class='worst'") == 1
     pv = mlflow.genai.load_prompt(run.data.tags["synllm.prompt_uri"])
     assert pv.tags["synllm.last_run_id"] == out.run_id and "synllm.prompt_uri" in pv.tags["synllm.runs_filter"]
+
+
+def test_a_dp_run_logs_nothing_exact_next_to_the_noise(mlflow_store, cirrhosis, tmp_path):
+    """No exact row counts, keyed digests, the evaluation (exact train data) in its own child run outside the
+    guarantee; ``evaluate --run-id`` still checks the data against the keyed digest."""
+    from synllm_mlops.spec import data_digest
+
+    spec, real, split = cirrhosis
+    cfg = RunConfig(n_rows=12, batch_size=4, rows_per_completion=3, strategy="statguide", dp_epsilon=1.0,
+                    control_tables=1)
+    out = run_generation(cfg, backend=_fake(spec), progress=False)
+    run = mlflow.get_run(out.run_id)
+    params, tags = run.data.params, run.data.tags
+    assert not {"n_real_rows", "n_train", "n_holdout"} & set(params)
+    assert params["data_digest"].startswith("hmac-") and data_digest(real) not in params["data_digest"]
+    for ds in run.inputs.dataset_inputs:
+        assert ds.dataset.digest.startswith("hmac-") and not any(t.key == "rows" for t in ds.tags)
+    assert data_digest(split.train) not in {ds.dataset.digest for ds in run.inputs.dataset_inputs}
+    # the evaluation: metrics, report and plots in a child run tagged outside the DP guarantee
+    child = mlflow.get_run(tags["synllm.evaluation_run_id"])
+    assert child.data.tags["synllm.outside_dp_guarantee"] == "true"
+    assert child.data.tags["mlflow.parentRunId"] == out.run_id
+    assert "fidelity/column_shapes" in child.data.metrics and "control/score/harmonic" in child.data.metrics
+    assert not any(m.startswith(("fidelity/", "score/", "control/", "lift/")) for m in run.data.metrics)
+    assert "evaluation/report.json" in _artifacts(child.info.run_id)
+    # the parent keeps only what reads the release and the synthetic rows (the calibration figure)
+    assert [a for a in _artifacts(out.run_id) if a.startswith(("evaluation/", "plots/"))] == ["plots/calibration.png"]
+    assert "privacy/dp_epsilon_spent" in run.data.metrics
+    # evaluate --run-id: the keyed digest of the same data matches; another table is refused
+    ev = run_evaluation(run_id=out.run_id, progress=False)
+    assert mlflow.get_run(ev.run_id).data.tags["synllm.outside_dp_guarantee"] == "true"
+    other = tmp_path / "other.csv"
+    other.write_text(to_csv(real.iloc[1:], spec))  # the CSV with one patient less
+    with pytest.raises(ConfigError, match=r"is not the data run .* was generated from \(digest hmac-"):
+        run_evaluation(run_id=out.run_id, data=str(other), progress=False)

@@ -2,9 +2,10 @@
 
 One :class:`PrivacyBudget` per run. Everything released from real data is a histogram or 2-way
 table over fixed bins (the release stage's ``Bins``), released by :func:`noisy_histogram` /
-:func:`noisy_table2d` (discrete Laplace noise from the OS CSPRNG, L1 sensitivity 1 for
-add/remove-one-row neighbours) and charged to the budget *before* the noisy counts exist. The
-budget's ledger is part of the run's release artifact.
+:func:`noisy_table2d` (discrete Laplace noise from the OS CSPRNG, L1 sensitivity 1 for one
+row more or less in train, which is what one patient more or less in the CSV does under
+``spec.split_data``) and charged to the budget *before* the noisy counts exist. The budget's ledger
+is part of the run's release artifact.
 
 Example:
     >>> import numpy as np

@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass
 
 from synllm_mlops.errors import PrivacyBudgetError
 
-NEIGHBOURS = "add/remove one row (one patient)"
+NEIGHBOURS = ("add/remove one patient (one row) of the CSV; the keyed per-row split puts that row in train or "
+              "holdout without moving any other, so train changes by at most that one row")
 COMPOSITION = "basic sequential composition: the epsilons of all releases add up"
 _SLACK = 1e-9  # relative: lets a budget be split into float shares (eps/3 three times) and spent exactly
 
@@ -43,7 +44,7 @@ class PrivacyBudget:
     One budget per run. Each release is charged *before* it is computed; a charge that would spend
     more than what remains raises :class:`~synllm_mlops.errors.PrivacyBudgetError` and nothing is
     spent. Releases compose sequentially (Dwork & Roth 2014, Theorem 3.16): the run as a whole is
-    ``spent``-DP for add/remove-one-row neighbours. Cells of one histogram are disjoint (one row
+    ``spent``-DP for :data:`NEIGHBOURS` (one patient more or less in the CSV, so at most one row of train). Cells of one histogram are disjoint (one row
     changes one cell), so a whole histogram is one release of L1 sensitivity 1 (parallel
     composition over its cells); entries say so in their ``note``.
 

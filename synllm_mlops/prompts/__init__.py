@@ -8,9 +8,10 @@ from synllm_mlops.prompts._strategies import (
     PromptOptions,
     PromptStrategy,
     format_rows,
+    format_value,
     get_strategy,
     to_csv,
 )
 
 __all__ = ["PROMPT_SPACE", "STRATEGIES", "TEMPLATES", "Prompt", "PromptOptions", "PromptStrategy",
-           "format_rows", "get_strategy", "to_csv"]
+           "format_rows", "format_value", "get_strategy", "to_csv"]

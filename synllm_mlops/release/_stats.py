@@ -4,7 +4,8 @@ Without DP the statistics are exact. With DP, the only things read from ``train`
 over fixed spec bins and then 2-way tables over bins at the quantiles of those released histograms,
 all released with discrete Laplace noise and charged to one :class:`~synllm_mlops.privacy.PrivacyBudget`;
 every number in the prompt (the patient count included) is read off the noisy counts
-(post-processing), so the prompt is ``epsilon``-DP for add/remove-one-row neighbours.
+(post-processing), so the prompt is ``epsilon``-DP for one patient more or less in the CSV (the keyed
+split turns that into at most one row more or less in train).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from synllm_mlops.serving._guard import (
     KEY_FILE_ENV,
     UNGUARDED_ENV,
     GuardKeys,
+    data_digest_key,
     key_id,
     load_key,
     new_guard,
@@ -21,7 +22,7 @@ from synllm_mlops.serving._requests import DEFAULT_MAX_ROWS, MAX_ROWS_ENV, SEED_
 from synllm_mlops.serving._wheel import WHEEL_ENV, own_wheel
 
 __all__ = ["DEFAULT_MAX_ROWS", "GuardKeys", "KEY_ENV", "KEY_FILE_ENV", "MAX_ROWS_ENV", "SEED_MAX", "SynLLMGenerator",
-           "UNGUARDED_ENV", "WHEEL_ENV", "key_id", "load_key", "log_generator_model", "max_rows_from_env", "new_guard",
+           "UNGUARDED_ENV", "WHEEL_ENV", "data_digest_key", "key_id", "load_key", "log_generator_model", "max_rows_from_env", "new_guard",
            "own_wheel", "parse_requests", "row_digest"]
 
 

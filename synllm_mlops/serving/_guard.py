@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import secrets
 import stat
 from pathlib import Path
 
 from synllm_mlops.errors import ConfigError
-from synllm_mlops.parsing import masked_keys
+from synllm_mlops.parsing import masked_keys, max_diff
 from synllm_mlops.settings import settings
 
 KEY_ENV, KEY_FILE_ENV, UNGUARDED_ENV = "SYNLLM_GUARD_KEY", "SYNLLM_GUARD_KEY_FILE", "SYNLLM_ALLOW_UNGUARDED"
@@ -53,6 +54,32 @@ def near_digests(key: bytes, row: tuple[str, ...]) -> set[str]:
     """Keyed digests (64 bits) of a row's :func:`masked_keys`: two rows share one iff they are near copies."""
     return {hmac.new(key, ("near\x1e" + "\x1f".join(m)).encode(), hashlib.sha256).hexdigest()[:16]
             for m in masked_keys(row)}
+
+
+_DATA_KEY_MSG, DATA_KEY_FILE = b"synllm-data-digest-key", "data-digest.key"
+
+
+def data_digest_key() -> bytes:
+    """The key of a DP run's data digests (never logged; its :func:`key_id` is).
+
+    Derived from ``SYNLLM_GUARD_KEY`` when set (a team's shared key: every machine computes the same
+    digests), else this machine's ``<key dir>/data-digest.key``, created owner-only on first use, where
+    the guard keys are kept. ``evaluate --run-id`` finds it there to check that the data given is the run's.
+    """
+    s = settings()
+    if s.guard_key:
+        return hmac.new(_parse_key(s.guard_key, KEY_ENV), _DATA_KEY_MSG, hashlib.sha256).digest()
+    path = key_dir() / DATA_KEY_FILE
+    if not path.is_file():
+        try:
+            _write_key(path, secrets.token_bytes(32))
+        except ConfigError:  # another process wrote it first: use theirs, if it is private (checked below)
+            pass
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & 0o077:
+        raise ConfigError(f"data digest key file {path} is readable by others than its owner (mode {mode:04o}); "
+                          f"restrict it (chmod 600 {path}) or move it away")
+    return _parse_key(path.read_text(), str(path))
 
 
 def _make_dirs(path: Path) -> None:
@@ -89,10 +116,15 @@ def _write_key(path: Path, key: bytes) -> None:
         f.write(key.hex() + "\n")
 
 
-def new_guard(rows: set[tuple[str, ...]]) -> tuple[dict, Path]:
+def new_guard(rows: set[tuple[str, ...]], *, pad_to: int | None = None) -> tuple[dict, Path]:
     """The guard artifact for ``rows`` (digests + key id, no key) and where its key was saved.
 
-    The key is ``SYNLLM_GUARD_KEY`` when set (a team sharing one key), else freshly generated.
+    The key is ``SYNLLM_GUARD_KEY`` when set (a team sharing one key), else freshly generated. ``pad_to``
+    (a DP run's, computed from its noisy patient count) adds random decoy digests until the artifact holds
+    ``pad_to`` row digests and ``pad_to`` x (masks per row) near digests, so the lists' lengths are not the
+    exact number of real rows; without the key a decoy looks like any other HMAC output, and it matches no
+    row (a 256-bit decoy never; a 64-bit near decoy with odds of about 2**-64 per lookup). Rows beyond
+    ``pad_to`` are all kept: the guard never drops a real row to hit a size.
 
     Raises:
         ConfigError: the key file exists and is readable by group or others (see :func:`_write_key`).
@@ -102,9 +134,16 @@ def new_guard(rows: set[tuple[str, ...]]) -> tuple[dict, Path]:
     kid = key_id(key)
     path = key_dir() / f"{kid}.key"
     _write_key(path, key)
-    near = sorted(set().union(*(near_digests(key, r) for r in rows))) if rows else []
-    return {"scheme": "hmac-sha256", "key_id": kid, "digests": sorted(row_digest(key, r) for r in rows),
-            "near_digests": near}, path
+    digests = {row_digest(key, r) for r in rows}
+    near = set().union(*(near_digests(key, r) for r in rows)) if rows else set()
+    if pad_to:
+        width = max((len(r) for r in rows), default=0)  # the spec's column count
+        per_row = math.comb(width, max_diff(width)) if width else 0  # masks of a row with no repeated value
+        while len(digests) < pad_to:
+            digests.add(secrets.token_hex(32))
+        while len(near) < pad_to * per_row:
+            near.add(secrets.token_hex(8))
+    return {"scheme": "hmac-sha256", "key_id": kid, "digests": sorted(digests), "near_digests": sorted(near)}, path
 
 
 def _parse_key(text: str, source: str) -> bytes:

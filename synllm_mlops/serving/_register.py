@@ -17,12 +17,14 @@ from synllm_mlops.serving._wheel import model_requirements, own_wheel
 
 def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys: set[tuple[str, ...]],
                         registered_model: str, source_run_id: str, prompt_uri: str, allow_real_rows: bool = False,
-                        alias: str = "champion", release_json: str | None = None) -> tuple[str, str]:
+                        alias: str = "champion", release_json: str | None = None,
+                        guard_pad_to: int | None = None) -> tuple[str, str]:
     """Log the generator on the active run, register it and point ``alias`` at the new version.
 
     The copy guard ships as keyed digests of ``real_keys``; the key is saved outside the model (see
     ``_guard``). ``release_json``, the trial's logged release (aggregates and ledger, no rows), lets
-    the served model steer and select like the trial did; nothing is released again.
+    the served model steer and select like the trial did; nothing is released again. ``guard_pad_to`` pads
+    the guard's digest lists with decoys (a DP trial: see :func:`~synllm_mlops.serving.new_guard`).
 
     Returns:
         ``(model_uri, version)``.
@@ -39,7 +41,7 @@ def log_generator_model(*, config, spec, prompt, max_new_tokens: int, real_keys:
 
     with tempfile.TemporaryDirectory() as d:
         wheel = own_wheel(Path(d) / "wheel")  # before anything is logged: a failure here leaves no half-registered model
-        guard, key_path = new_guard(real_keys)
+        guard, key_path = new_guard(real_keys, pad_to=guard_pad_to)
         files = {
             "spec": (spec.to_yaml(), "spec.yaml"),
             "config": (config.model_dump_json(indent=2), "config.json"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from synllm_mlops.errors import DataError, SpecError, show, unknown
 from synllm_mlops.spec._builtin import BUILTIN_LOADERS
-from synllm_mlops.spec._schema import MISSING_TEXTS, NA_TOKEN, AllowedRule, DatasetSpec, ImplicationRule, OrderingRule, RangeRule, as_category
+from synllm_mlops.spec._schema import MISSING_TEXTS, AllowedRule, DatasetSpec, ImplicationRule, OrderingRule, RangeRule, as_category, key_frame
 
 _RULE_MODELS = {"range": RangeRule, "allowed": AllowedRule, "implication": ImplicationRule, "ordering": OrderingRule}
 
@@ -266,15 +266,22 @@ def load_data(spec: DatasetSpec, data: str | Path | None = None) -> pd.DataFrame
     return df
 
 
-def data_digest(df: pd.DataFrame) -> str:
-    """A stable digest of the real table's content (logged instead of its rows)."""
-    h = hashlib.sha256(pd.util.hash_pandas_object(df.astype(str), index=False).values.tobytes())
-    return h.hexdigest()[:16]
+def data_digest(df: pd.DataFrame, key: bytes | None = None) -> str:
+    """A stable digest of the real table's content (logged instead of its rows).
+
+    Unkeyed, anyone holding a candidate table can check it against the digest (the table with and
+    without one patient give different digests); a DP run therefore logs the keyed form, an HMAC under
+    a key that is never logged, which says nothing to whoever lacks the key.
+    """
+    content = pd.util.hash_pandas_object(df.astype(str), index=False).values.tobytes()
+    if key is None:
+        return hashlib.sha256(content).hexdigest()[:16]
+    return hmac.new(key, content, hashlib.sha256).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class Split:
-    """A seeded train/holdout split of the real table."""
+    """A keyed, per-row train/holdout split of the real table (see :func:`split_data`)."""
 
     train: pd.DataFrame
     holdout: pd.DataFrame
@@ -282,19 +289,51 @@ class Split:
     holdout_fraction: float
 
 
-def split_data(df: pd.DataFrame, spec: DatasetSpec, *, seed: int = 0, holdout_fraction: float = 0.2) -> Split:
-    """Split ``df`` into train and holdout, stratified on a categorical target where possible."""
-    from sklearn.model_selection import train_test_split
+_SPLIT_DOMAIN = b"synllm-split-v1"
 
+
+def split_key(seed: int, holdout_fraction: float) -> bytes:
+    """The split's HMAC key: a function of the run's seed and the holdout fraction (both logged).
+
+    Not secret: anyone with the seed can recompute which side a given row is on. The key only makes the
+    side of each row a pseudo-random function of that row, so different seeds give independent splits and
+    a split of the holdout (``holdout_fraction=0.5``) is independent of the split that made it.
+    """
+    return hmac.new(_SPLIT_DOMAIN, f"{int(seed)}:{float(holdout_fraction)!r}".encode(), hashlib.sha256).digest()
+
+
+def row_sides(df: pd.DataFrame, spec: DatasetSpec, *, seed: int = 0, holdout_fraction: float = 0.2) -> np.ndarray:
+    """Whether each row of ``df`` goes to holdout: ``HMAC(split_key, row key) / 2**64 < holdout_fraction``.
+
+    A row's side depends on that row (its :func:`~synllm_mlops.spec.row_key`, the copy guard's notion of
+    "the same row"), the seed and the fraction, never on the other rows: adding or removing one patient
+    of the CSV adds or removes that one row of train or of holdout and moves no other row.
+    """
+    key = split_key(seed, holdout_fraction)
+    keys = key_frame(df, spec).itertuples(index=False, name=None)
+    u = np.fromiter((int.from_bytes(hmac.new(key, "\x1f".join(k).encode(), hashlib.sha256).digest()[:8], "big")
+                     for k in keys), dtype=np.float64, count=len(df))
+    return u / 2.0**64 < holdout_fraction
+
+
+def split_data(df: pd.DataFrame, spec: DatasetSpec, *, seed: int = 0, holdout_fraction: float = 0.2) -> Split:
+    """Split ``df`` into train and holdout, row by row (:func:`row_sides`): one patient moves at most one row.
+
+    Neighbouring tables for differential privacy are "one patient more or less in the CSV"; a seeded
+    shuffle (or any split that sorts, stratifies or counts) lets that one patient move many other rows
+    between train and holdout, so releases from train would change by more than their stated sensitivity.
+    The split is therefore not stratified: each side holds about ``holdout_fraction`` of every class, by
+    the law of large numbers, not exactly. Rows keep their order within each side.
+
+    Raises:
+        DataError: ``holdout_fraction`` outside (0, 1), or a side left empty (a table too small for it).
+    """
     if not 0 < holdout_fraction < 1:
         raise DataError(f"holdout_fraction must be in (0, 1), got {holdout_fraction}")
-    strat = None
-    if spec.target_is_categorical:
-        y = df[spec.target].fillna(NA_TOKEN)
-        counts = y.value_counts()
-        n_holdout = math.ceil(holdout_fraction * len(df))
-        # stratify where every class can have a row on each side (sklearn refuses otherwise)
-        if counts.min() >= 2 and len(counts) <= min(n_holdout, len(df) - n_holdout):
-            strat = y
-    tr, ho = train_test_split(df, test_size=holdout_fraction, random_state=seed, stratify=strat)
-    return Split(tr.reset_index(drop=True), ho.reset_index(drop=True), seed, holdout_fraction)
+    hold = row_sides(df, spec, seed=seed, holdout_fraction=holdout_fraction)
+    if hold.all() or not hold.any():
+        side = "train" if hold.all() else "holdout"
+        raise DataError(f"the train/holdout split of {len(df)} rows at holdout_fraction={holdout_fraction} and seed={seed} "
+                        f"left {side} empty (each row's side is drawn by a keyed hash of that row alone); use more "
+                        "rows, another seed or a holdout_fraction nearer 0.5")
+    return Split(df[~hold].reset_index(drop=True), df[hold].reset_index(drop=True), seed, holdout_fraction)

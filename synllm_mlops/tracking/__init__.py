@@ -39,7 +39,9 @@ from synllm_mlops.tracking._reach import check_reachable
 from synllm_mlops.tracking._compare import (
     CELL_HASH_TAG,
     CLAIM_TAG,
+    EVALUATION_RUN_TAG,
     HEARTBEAT_TAG,
+    OUTSIDE_DP_TAG,
     PARENT_TAG,
     WORKER_TAG,
     CellRun,
@@ -53,7 +55,8 @@ from synllm_mlops.tracking._compare import (
     record_failed_cell,
 )
 
-__all__ = ["CELL_HASH_TAG", "CLAIM_TAG", "CellRun", "EXPERIMENT", "HEADLINE_TAG", "HEARTBEAT_TAG", "NOTE_TAG", "PARENT_TAG",
+__all__ = ["CELL_HASH_TAG", "CLAIM_TAG", "CellRun", "EVALUATION_RUN_TAG", "EXPERIMENT", "HEADLINE_TAG", "HEARTBEAT_TAG",
+           "NOTE_TAG", "OUTSIDE_DP_TAG", "PARENT_TAG",
            "WORKER_TAG", "active_experiment_name", "beat", "cell_metrics",
            "cell_runs", "check_reachable", "create_cell_run", "discard_run", "download_run_csv", "download_run_text",
            "end_active_run", "end_lost_run", "end_open_runs", "experiment_name", "find_child_run", "finished_cells",

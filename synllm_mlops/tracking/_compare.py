@@ -39,10 +39,20 @@ def finished_cells(hashes: set[str] | list[str]) -> dict[str, str]:
     return found
 
 
+EVALUATION_RUN_TAG, OUTSIDE_DP_TAG = "synllm.evaluation_run_id", "synllm.outside_dp_guarantee"
+"""A DP run's evaluation lives in its own child run (it reads exact train data), named on the run by the first
+tag and marked on the child by the second."""
+
+
 def cell_metrics(run_ids: list[str]) -> dict[str, dict[str, float]]:
-    """The latest value of every metric of each run."""
+    """The latest value of every metric of each run, with its evaluation child's (a DP run) merged in."""
     client = _mlflow().MlflowClient()
-    return {rid: dict(client.get_run(rid).data.metrics) for rid in run_ids}
+    out = {}
+    for rid in run_ids:
+        run = client.get_run(rid)
+        child = run.data.tags.get(EVALUATION_RUN_TAG)
+        out[rid] = {**run.data.metrics, **(client.get_run(child).data.metrics if child else {})}
+    return out
 
 
 def _child_of(parent_id: str, cell_hash: str) -> str | None:

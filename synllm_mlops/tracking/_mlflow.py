@@ -142,8 +142,11 @@ def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
         _mlflow().log_metrics(clean, step=step)
 
 
-def log_real_data_input(spec: DatasetSpec, digest: str, n_rows: int, *, context: str, source: str) -> None:
-    """Record the real table as a dataset input: name, digest, schema and size only, never its rows."""
+def log_real_data_input(spec: DatasetSpec, digest: str, n_rows: int | None, *, context: str, source: str) -> None:
+    """Record the real table as a dataset input: name, digest, schema and size only, never its rows.
+
+    ``n_rows=None`` leaves the size out (a DP run: an exact count next to the noisy one would undo the noise).
+    """
     mlflow = _mlflow()
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.data.http_dataset_source import HTTPDatasetSource
@@ -152,7 +155,7 @@ def log_real_data_input(spec: DatasetSpec, digest: str, n_rows: int, *, context:
     schema = Schema([ColSpec("double" if c.is_numeric else "string", c.name) for c in spec.columns])
     src = HTTPDatasetSource(url=source if "://" in source else f"file://{source}")
     ds = MetaDataset(source=src, name=f"{spec.name}-{context}", digest=digest, schema=schema)
-    mlflow.log_input(ds, context=context, tags={"rows": str(n_rows)})
+    mlflow.log_input(ds, context=context, tags={"rows": str(n_rows)} if n_rows is not None else None)
 
 
 def register_prompt(strategy: str, template: str, *, uses_real_rows: bool) -> str:

@@ -334,6 +334,19 @@ def choose_champion(study, cfg: TuneConfig):
     return max(candidates, key=lambda t: t.user_attrs.get("score/harmonic", -1.0), default=None)
 
 
+def guard_size(release, run_config) -> int | None:
+    """How many rows a DP champion's guard claims to hold: read off the release's noisy patient count.
+
+    The noisy count describes train; the guard holds train and holdout. Twice the estimate of the whole
+    table plus 100 makes "more real rows than the padded size" (the one case in which the size is exact)
+    vanishingly rare at the budgets we run. ``None`` (no padding) for an exact run or a release without
+    calibration targets.
+    """
+    if not release.private or release.targets is None:
+        return None
+    return int(2 * max(release.targets.n, 0.0) / (1 - run_config.holdout_fraction)) + 100
+
+
 def _register_champion(study, cfg: TuneConfig, backends: BackendCache, result: TuneResult) -> None:
     from synllm_mlops.config import RunConfig
     from synllm_mlops.pipeline import load_inputs, max_new_tokens
@@ -359,9 +372,9 @@ def _register_champion(study, cfg: TuneConfig, backends: BackendCache, result: T
     name = cfg.registered_model or f"synllm-{spec.name}"
     uri, version = log_generator_model(
         config=run_config, spec=spec, prompt=prompt,
-        max_new_tokens=max_new_tokens(backends.get(run_config.model), run_config, spec, split.train),
+        max_new_tokens=max_new_tokens(backends.get(run_config.model), run_config, spec),
         real_keys=keys, registered_model=name, source_run_id=run_id, prompt_uri=runs.run_tag(run_id, "synllm.prompt_uri") or "",
-        allow_real_rows=cfg.allow_real_rows, release_json=release_json)
+        allow_real_rows=cfg.allow_real_rows, release_json=release_json, guard_pad_to=guard_size(release, run_config))
     runs.set_run_tags(run_id, {"synllm.champion": "true", "synllm.registered_model": f"{name}/{version}"})
     tracking.set_tags({"synllm.champion_trial": str(trial.number), "synllm.champion_run_id": run_id,
                        "synllm.registered_model": f"{name}/{version}"})

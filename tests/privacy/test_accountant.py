@@ -52,6 +52,6 @@ def test_ledger_json_is_the_run_artifact():
     budget.charge("histogram:Age", "discrete_laplace", 1, 0.5, note="disjoint cells")
     doc = json.loads(budget.to_json())
     assert doc["epsilon"] == 2.0 and doc["spent"] == 0.5 and doc["remaining"] == 1.5
-    assert "add/remove one row" in doc["neighbours"] and "sequential" in doc["composition"]
+    assert "add/remove one patient (one row) of the CSV" in doc["neighbours"] and "sequential" in doc["composition"]
     assert doc["releases"] == [{"release": "histogram:Age", "mechanism": "discrete_laplace", "sensitivity": 1.0,
                                 "epsilon": 0.5, "note": "disjoint cells"}]

@@ -65,3 +65,22 @@ def test_one_row_can_move_a_median_by_half_the_range():
     table = pd.Series([lo] * 51 + [hi] * 50)
     moved = abs(pd.concat([table, pd.Series([hi])]).median() - table.median())
     assert moved == pytest.approx((hi - lo) / 2) and moved > 50 * (hi - lo) / n
+
+
+def test_one_patient_more_or_less_in_the_csv_moves_each_release_by_at_most_one(cirrhosis):
+    """The neighbour relation users mean: a patient removed from (or added to) the CSV, then split."""
+    from synllm_mlops.spec import split_data
+
+    spec, real, _ = cirrhosis
+    train = split_data(real, spec, seed=0).train
+    first = _plan(spec, ALL_STATS, 5)
+    plan = _plan(spec, ALL_STATS, 5, {r.bins[0].column: r.exact(train) for r in first if r.family == "marginal"})
+    base = {r.label: r.exact(train) for r in plan}
+    moved_any = 0
+    for i in range(0, len(real), 11):
+        for other in (real.drop(real.index[i]), pd.concat([real, real.iloc[[i]]])):
+            other_train = split_data(other.reset_index(drop=True), spec, seed=0).train
+            l1 = [int(np.abs(r.exact(other_train) - base[r.label]).sum()) for r in plan]
+            assert max(l1) <= 1, f"patient {i}: a release moved by {max(l1)}"
+            moved_any += max(l1)
+    assert moved_any > 40  # about 80 % of the 78 neighbours have the patient in train: those move every release

@@ -153,3 +153,23 @@ def test_directories_we_create_are_private_and_a_readable_existing_key_file_is_r
     path.write_text("cd" * 32 + "\n")
     with pytest.raises(ConfigError, match="holds another key than its name says"):
         new_guard(rows)
+
+
+def test_a_padded_guard_hides_its_row_count_and_still_guards(keys_dir, cirrhosis):
+    """A DP champion's guard is padded with decoys to a size read off the noisy count: its lists' lengths
+    are that size, whichever of two neighbouring tables it was built from, and it matches what it did."""
+    spec, real, split = cirrhosis
+    rows = table_keys(split.train, spec) | table_keys(split.holdout, spec)
+    fewer = rows - {next(iter(sorted(rows)))}
+    per_row = 171  # C(19, 2): the masks of a row of 19 distinct values
+    sizes = []
+    for table in (rows, fewer):
+        guard, path = new_guard(table, pad_to=1000)
+        sizes.append((len(guard["digests"]), len(guard["near_digests"])))
+        keys = GuardKeys(guard, bytes.fromhex(path.read_text()))
+        assert all(keys.get(r) == "real" for r in table) and all(keys.near(r) for r in list(table)[:20])
+        fake = tuple("zz-not-a-value" for _ in spec.columns)
+        assert keys.get(fake) is None and not keys.near(fake)
+    assert sizes == [(1000, 1000 * per_row)] * 2
+    unpadded, _ = new_guard(rows)
+    assert len(unpadded["digests"]) == len(rows)  # the control: without padding the count is exact

@@ -86,16 +86,15 @@ def test_data_mismatch_reports_every_problem_with_counts(tmp_path):
     assert "column 'age': 5 value(s) outside the spec range" in msg
 
 
-def test_split_is_seeded_stratified_and_disjoint(cirrhosis):
+def test_split_is_seeded_and_disjoint(cirrhosis):
     spec, real, _ = cirrhosis
     a = split_data(real, spec, seed=3)
     b = split_data(real, spec, seed=3)
     c = split_data(real, spec, seed=4)
     pd.testing.assert_frame_equal(a.train, b.train)
     assert not a.train.equals(c.train)
-    assert len(a.train) + len(a.holdout) == len(real) and len(a.holdout) == pytest.approx(0.2 * len(real), abs=1)
-    share = lambda d: d["Status"].value_counts(normalize=True)  # noqa: E731
-    assert (share(a.train) - share(a.holdout)).abs().max() < 0.05
+    # per-row coin flips: the holdout size is Binomial(418, 0.2), 84 +- 8.2 (sd); 4 sd either side
+    assert len(a.train) + len(a.holdout) == len(real) and abs(len(a.holdout) - 0.2 * len(real)) < 33
 
 
 def test_infer_spec_drafts_a_usable_spec(small_csv):
