@@ -183,11 +183,26 @@ def test_every_run_has_its_own_name_in_the_named_experiment(ui):
 def test_the_quickstart_link_sorts_the_runs_by_harmonic(ui):
     from synllm_mlops.tracking import runs_view_url
 
+    from selenium.webdriver.common.by import By
+
     ui.driver.get(runs_view_url(ui.exp.experiment_id, base=ui.base))
-    body = _wait_text(ui, "Sort: score/harmonic", *(r.info.run_name for r in ui.runs))
+    _wait_text(ui, "Sort: score/harmonic", *(r.info.run_name for r in ui.runs))
     _close_assistant(ui)
-    shown = sorted(ui.runs, key=lambda r: body.index(r.info.run_name))  # one flat list when sorted by a metric
-    harmonic = [r.data.metrics.get("score/harmonic", -1.0) for r in shown]  # runs without a score come last
+
+    def table_order() -> list:  # the runs top to bottom (one flat list when sorted by a metric)
+        y = {}
+        for r in ui.runs:
+            cells = ui.driver.find_elements(By.XPATH, f"//a[normalize-space(.)='{r.info.run_name}']")
+            y[r.info.run_name] = min((c.location["y"] for c in cells), default=1e9)
+        return sorted(ui.runs, key=lambda r: y[r.info.run_name])
+
+    end = time.monotonic() + 30  # the table may draw once unsorted before the sorted page arrives
+    while True:
+        shown = table_order()
+        harmonic = [r.data.metrics.get("score/harmonic", -1.0) for r in shown]  # runs without a score come last
+        if harmonic == sorted(harmonic, reverse=True) or time.monotonic() > end:
+            break
+        time.sleep(1)
     assert harmonic == sorted(harmonic, reverse=True), [(r.info.run_name, h) for r, h in zip(shown, harmonic)]
     _shot(ui, "runs.png")
 
