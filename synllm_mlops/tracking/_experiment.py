@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlencode, urlparse
 
 from synllm_mlops.settings import settings
 
 EXPERIMENT = "synllm"
 DEFAULT_EXPERIMENT_ID = "0"
+UI = "http://127.0.0.1:5000"  # where `mlflow ui --host 127.0.0.1` serves
 KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 # tags `mlflow run` puts on its run that say where it came from: the relocated run keeps them
 LAUNCH_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit", "mlflow.source.git.branch",
@@ -83,6 +84,27 @@ def exists(experiment_id: str) -> bool:
         return mlflow.MlflowClient().get_experiment(experiment_id).lifecycle_stage == "active"
     except MlflowException:
         return False
+
+
+def runs_view_url(experiment_id: str | None, *, base: str = UI, best_first: str = "score/harmonic") -> str:
+    """The MLflow UI's runs table of an experiment, sorted by metric ``best_first``, highest first.
+
+    MLflow 3.17's experiment page (a hash route) reads the table's sort from its query string: ``orderByKey``
+    is the column's canonical key ``metrics.`<name>``` (backquoted: our names hold ``/``) and ``orderByAsc=false``
+    sorts descending; ``workflowType=machine_learning`` opens the runs table rather than the GenAI view. With
+    no experiment id (nothing logged yet) it is the list of experiments.
+
+    Example:
+        >>> runs_view_url("3")
+        'http://127.0.0.1:5000/#/experiments/3/runs?workflowType=machine_learning&orderByKey=metrics.%60score%2Fharmonic%60&orderByAsc=false'
+        >>> runs_view_url(None)
+        'http://127.0.0.1:5000/#/experiments'
+    """
+    if not experiment_id:
+        return f"{base}/#/experiments"
+    query = urlencode({"workflowType": "machine_learning", "orderByKey": f"metrics.`{best_first}`", "orderByAsc": "false"},
+                      safe="", quote_via=quote)
+    return f"{base}/#/experiments/{experiment_id}/runs?{query}"
 
 
 def launch_run_to_relocate() -> str | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import mlflow
 from mlflow.entities import ViewType
 
-from synllm_mlops.tracking import experiment_name, tracked_run
+from synllm_mlops.tracking import experiment_name, runs_view_url, tracked_run
 from synllm_mlops.tracking._experiment import RELOCATED_TAG, local_artifact_root
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +24,18 @@ def test_mlflow_setting_wins_then_ours_then_synllm(monkeypatch):
     assert experiment_name() == "team-a" and experiment_name("grid") == "grid"
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "theirs")
     assert experiment_name("grid") == "theirs"
+
+
+def test_the_runs_view_link_sorts_by_harmonic_highest_first():
+    from urllib.parse import parse_qs, urlsplit
+
+    url = runs_view_url("7", base="http://localhost:8080")
+    page, _, query = urlsplit(url).fragment.partition("?")  # MLflow's UI routes after `#`
+    assert url.startswith("http://localhost:8080/#") and page == "/experiments/7/runs"
+    assert parse_qs(query) == {"workflowType": ["machine_learning"], "orderByKey": ["metrics.`score/harmonic`"],
+                               "orderByAsc": ["false"]}
+    assert "/" not in query and "`" not in query  # the key is escaped: the router splits on neither
+    assert runs_view_url(None) == "http://127.0.0.1:5000/#/experiments"  # nothing logged yet: the list
 
 
 def test_artifact_root_follows_a_sqlite_store_outside_the_working_directory(tmp_path, monkeypatch):
