@@ -15,11 +15,11 @@ def test_importing_the_package_imports_no_backend_module():
     code = ("import sys, synllm_mlops.generation as g; "
             "print(sorted(m for m in sys.modules if m.split('.')[-1] in ('_hf', '_vllm', '_fake')), list(g.BACKENDS))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert out == "[] ['fake', 'hf', 'vllm']"
+    assert out == "[] ['fake', 'hf', 'stats', 'vllm']"
 
 
 def test_an_unknown_backend_lists_the_known_ones():
-    with pytest.raises(UnknownNameError, match="unknown backend 'hff'.*fake, hf, vllm"):
+    with pytest.raises(UnknownNameError, match="unknown backend 'hff'.*fake, hf, stats, vllm"):
         make_backend("hff", "m")
     assert "hff" not in BACKENDS
 
