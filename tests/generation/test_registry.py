@@ -13,7 +13,8 @@ from synllm_mlops.generation import BACKENDS, GenerationBackend, check_backend, 
 
 def test_importing_the_package_imports_no_backend_module():
     code = ("import sys, synllm_mlops.generation as g; "
-            "print(sorted(m for m in sys.modules if m.split('.')[-1] in ('_hf', '_vllm', '_fake')), list(g.BACKENDS))")
+            "print(sorted(m for m in sys.modules if m.startswith('synllm_mlops.generation.') and "
+            "m.split('.')[-1] in ('_hf', '_vllm', '_fake', '_stats')), list(g.BACKENDS))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[] ['fake', 'hf', 'stats', 'vllm']"
 
