@@ -98,6 +98,10 @@ def _generate(evaluate: bool, config_file: str, **kw) -> None:
                f"{m['gen/rows_per_s']:.2f} rows/s, {m['gen/tokens_per_s']:.1f} tok/s, copies rejected {int(m['gen/copy_rejects'])}")
     if evaluate:
         click.echo("scores: " + ", ".join(f"{k}={m[k]:.3f}" for k in ("score/quality", "score/privacy", "score/harmonic") if k in m))
+        if "lift/score/harmonic" in m:
+            click.echo(f"no-LLM control (stats backend, same release): score/harmonic={m['control/score/harmonic']:.3f}; "
+                       f"lift {m['lift/score/harmonic']:+.3f} ± {m.get('lift/score/harmonic_ci95', float('nan')):.3f} "
+                       f"(smallest detectable {m.get('lift/score/harmonic_mde', float('nan')):.3f})")
 
 
 @cli.command("main")
