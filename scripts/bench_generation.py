@@ -101,7 +101,7 @@ def main() -> None:
                     batch_size=args.batch_size, rows_per_completion=args.rows_per_completion)
     prep = prepare(cfg)
     backend = make_backend("hf", args.model).load()
-    limit = max_new_tokens(backend, prep.config, prep.spec, prep.split.train)
+    limit = max_new_tokens(backend, prep.config, prep.spec)
     print(f"torch threads {torch.get_num_threads()}, prompt {backend.count_tokens(backend.prompt_text(prep.prompt))} "
           f"tokens, max_new_tokens {limit}", flush=True)
     backend._prefill(backend.prompt_text(prep.prompt))  # the prompt's one-off prefill is not what we time

@@ -202,7 +202,7 @@ def auto_batch(backend, prep) -> int:
     from synllm_mlops.pipeline import max_new_tokens
 
     params = prep.config.generation.model_copy(update={"batch_size": "auto"})
-    return backend.resolve_batch_size(params, prep.prompt, max_new_tokens(backend, prep.config, prep.spec, prep.split.train), MAX_BATCH_SIZE).batch_size
+    return backend.resolve_batch_size(params, prep.prompt, max_new_tokens(backend, prep.config, prep.spec), MAX_BATCH_SIZE).batch_size
 
 
 def weights_bytes(model) -> int:
@@ -220,7 +220,7 @@ def measure(args, backend, prep, batch: int) -> dict:
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-    limit = max_new_tokens(backend, prep.config, prep.spec, prep.split.train)
+    limit = max_new_tokens(backend, prep.config, prep.spec)
     text = backend.prompt_text(prep.prompt)
     t0 = time.perf_counter()
     backend._prefill(text)  # once per prompt in a run too; timed apart, as it is not decoding

@@ -62,7 +62,7 @@ def main() -> None:
     prep = prepare(RunConfig(dataset=args.dataset, strategy=args.strategy, model=args.model,
                              batch_size=args.batch_size, rows_per_completion=1))
     backend = make_backend("hf", args.model).load()
-    limit = max_new_tokens(backend, prep.config, prep.spec, prep.split.train)
+    limit = max_new_tokens(backend, prep.config, prep.spec)
     text = backend.prompt_text(prep.prompt)
     backend._prefill(text)
     cache_bytes = []
