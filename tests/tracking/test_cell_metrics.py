@@ -6,6 +6,7 @@ from synllm_mlops import tracking
 
 
 def test_cell_metrics_merge_a_dp_runs_evaluation_child(mlflow_store):
+    mlflow.set_experiment("synllm-test")  # this store's: mlflow's fluent API may still hold an earlier store's id
     with mlflow.start_run() as run:
         mlflow.log_metric("gen/rows_valid", 12.0)
         with mlflow.start_run(nested=True) as child:
