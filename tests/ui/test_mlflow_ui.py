@@ -250,16 +250,23 @@ def test_the_generation_trace_shows_its_batches(ui):
     _shot(ui, "trace.png")
 
 
-def test_the_report_opens_with_its_summary(ui):
+def _enter_artifact_frame(ui, run_id: str, path: str) -> None:
+    """Open an HTML artifact of ``run_id`` in the UI and switch into the iframe that renders it."""
     from selenium.webdriver.common.by import By
 
-    _open(ui, f"/experiments/{ui.exp.experiment_id}/runs/{ui.run.info.run_id}/artifacts/evaluation/report.html")
-    _wait_text(ui, "report.html")
+    _open(ui, f"/experiments/{ui.exp.experiment_id}/runs/{run_id}/artifacts/{path}")
+    _wait_text(ui, path.rsplit("/", 1)[-1])
     _close_assistant(ui)
     end = time.monotonic() + 60
     while not ui.driver.find_elements(By.TAG_NAME, "iframe") and time.monotonic() < end:
         time.sleep(0.5)
     ui.driver.switch_to.frame(ui.driver.find_element(By.TAG_NAME, "iframe"))
+
+
+def test_the_report_opens_with_its_summary(ui):
+    from selenium.webdriver.common.by import By
+
+    _enter_artifact_frame(ui, ui.run.info.run_id, "evaluation/report.html")
     try:
         body = _wait_text(ui, "Summary", ui.run.info.run_id)
     finally:
@@ -274,13 +281,7 @@ def test_the_report_opens_with_its_summary(ui):
 def test_the_study_logs_its_pareto_front_with_the_control(ui):
     from selenium.webdriver.common.by import By
 
-    _open(ui, f"/experiments/{ui.exp.experiment_id}/runs/{ui.study.info.run_id}/artifacts/plots/pareto_front.html")
-    _wait_text(ui, "pareto_front.html")
-    _close_assistant(ui)
-    end = time.monotonic() + 60
-    while not ui.driver.find_elements(By.TAG_NAME, "iframe") and time.monotonic() < end:
-        time.sleep(0.5)
-    ui.driver.switch_to.frame(ui.driver.find_element(By.TAG_NAME, "iframe"))
+    _enter_artifact_frame(ui, ui.study.info.run_id, "plots/pareto_front.html")
     try:
         _wait_text(ui, "Pareto front", "no-LLM control")  # the title and the control's legend entry
     finally:
