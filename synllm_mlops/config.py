@@ -147,6 +147,19 @@ class RunConfig(BaseModel):
             raise ValueError(f"unknown strategy {v!r}; choose one of: {', '.join(STRATEGIES)}")
         return v
 
+    @model_validator(mode="after")
+    def _released_enough(self) -> "RunConfig":
+        level, mode = self.prompt.release_level, self.calibrate.calibration
+        if level == "none" and self.backend == "stats":  # uniform rows from the spec would be a different control
+            raise ValueError("backend 'stats' samples the released calibration targets, but release_level='none' "
+                             "releases none; fix: set release_level=marginals, target or pairs (the control of a "
+                             "run at that level), or a language-model backend (hf, vllm)")
+        if level == "none" and mode != "none":
+            raise ValueError(f"calibration={mode!r} steers and selects on the released statistics, but "
+                             "release_level='none' releases none; fix: set calibration=none, or release_level="
+                             "marginals, target or pairs")
+        return self
+
     @model_validator(mode="before")
     @classmethod
     def _nest(cls, data: Any) -> Any:

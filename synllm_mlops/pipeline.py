@@ -69,7 +69,8 @@ def release_for(config: RunConfig, spec: DatasetSpec, train: pd.DataFrame) -> Re
     strategy = get_strategy(config.strategy)
     return make_release(spec, train, statistics=config.prompt.statistics if strategy.uses_statistics else None,
                         max_correlations=config.prompt.max_correlations,
-                        targets=config.calibrate.calibration != "none", dp_epsilon=config.prompt.dp_epsilon)
+                        targets=config.calibrate.calibration != "none", dp_epsilon=config.prompt.dp_epsilon,
+                        release_level=config.prompt.release_level)
 
 
 def prepare(config: RunConfig) -> Prepared:

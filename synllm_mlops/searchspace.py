@@ -22,10 +22,15 @@ from synllm_mlops.errors import ConfigError, show
 
 @dataclass(frozen=True)
 class ActiveIf:
-    """A dimension exists only when the earlier dimension ``name`` took one of ``values``."""
+    """A dimension exists only when the earlier dimension ``name`` took one of ``values``.
+
+    Otherwise it is left out (the run's default applies), or, when ``otherwise`` is set, fixed to that value:
+    the way a space excludes a combination that is not a valid run (e.g. calibration without a release).
+    """
 
     name: str
     values: tuple[Any, ...]
+    otherwise: Any = None
 
     def holds(self, point: Mapping[str, Any]) -> bool:
         return point.get(self.name) in self.values

@@ -45,7 +45,7 @@ def small_table(folder: Path) -> tuple[str, str]:
 
 
 def register_champion(folder: Path, *, backend: str, model: str, name: str = "synllm-serve", small: bool = False,
-                      max_new_tokens: int = 200) -> dict[str, str]:
+                      max_new_tokens: int = 200, release_level: str | None = None) -> dict[str, str]:
     """Register a generator (steered, released targets shipped) in a fresh store under ``folder``.
 
     cirrhosis with the clin_rule prompt, or with ``small`` a 5-column table of our own, a featdesc prompt
@@ -70,7 +70,7 @@ def register_champion(folder: Path, *, backend: str, model: str, name: str = "sy
         try:
             table = dict(zip(("dataset", "data"), small_table(folder))) if small else {"dataset": "cirrhosis"}
             cfg = RunConfig.build(backend=backend, model=model, n_rows=4, batch_size=4, calibration="steer", seed=0,
-                                  **table, **({"strategy": "featdesc", "rows_per_completion": 1} if small else
+                                  release_level=release_level, **table, **({"strategy": "featdesc", "rows_per_completion": 1} if small else
                                               {"strategy": "clin_rule"}))
             prep = prepare(cfg)
             keys = table_keys(prep.split.train, prep.spec) | table_keys(prep.split.holdout, prep.spec)

@@ -55,7 +55,7 @@ def render():
         options, strategy = options or PromptOptions(), get_strategy(name)
         release = make_release(spec, train, statistics=options.statistics if strategy.uses_statistics else None,
                                max_correlations=options.max_correlations, targets=False,
-                               dp_epsilon=options.dp_epsilon)
+                               dp_epsilon=options.dp_epsilon, release_level=options.release_level)
         return strategy.render(spec, release, options, seed=seed, train=train)
 
     return _render

@@ -142,3 +142,23 @@ def test_cli_numbers_reach_the_field_as_written(monkeypatch):
     assert res.exit_code == 2 and not seen and "(got 2.9)" in res.output  # refused, not truncated to 2
     res = CliRunner().invoke(cli_module.cli, ["main", "--seed", "7.0", "--temperature", "0.50"])
     assert seen[0].seed == 7 and seen[0].generation.temperature == 0.5
+
+
+def test_release_level_none_refuses_what_needs_a_release():
+    with pytest.raises(ConfigError, match=r"calibration='select\+steer' steers and selects on the released statistics, "
+                       r"but release_level='none' releases none; fix: set calibration=none"):
+        RunConfig.build(release_level="none")
+    with pytest.raises(ConfigError, match="backend 'stats' samples the released calibration targets, but "
+                       "release_level='none' releases none; fix: set release_level=marginals, target or pairs"):
+        RunConfig.build(release_level="none", calibration="none", backend="stats")
+    cfg = RunConfig.build(release_level="none", calibration="none")
+    assert cfg.flat_params()["release_level"] == "none" and RunConfig().prompt.release_level == "target"
+
+
+def test_release_level_is_a_cli_option_with_its_choices():
+    from synllm_mlops.cli import cli
+
+    out = CliRunner().invoke(cli, ["generate", "--help"]).output
+    assert "--release-level" in out and "pairs (+ every pair table" in " ".join(out.split())
+    bad = CliRunner().invoke(cli, ["generate", "--release-level", "all", "--backend", "fake"])
+    assert bad.exit_code != 0 and "release_level (--release-level) to one of: none, marginals, target, pairs" in bad.output

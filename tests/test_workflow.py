@@ -260,3 +260,15 @@ def test_a_dp_run_logs_nothing_exact_next_to_the_noise(mlflow_store, cirrhosis, 
     other.write_text(to_csv(real.iloc[1:], spec))  # the CSV with one patient less
     with pytest.raises(ConfigError, match=r"is not the data run .* was generated from \(digest hmac-"):
         run_evaluation(run_id=out.run_id, data=str(other), progress=False)
+
+
+def test_a_run_logs_its_release_level_as_a_param_and_in_the_release(mlflow_store, cirrhosis):
+    import json
+
+    spec = cirrhosis[0]
+    cfg = RunConfig(n_rows=8, batch_size=4, rows_per_completion=2, strategy="statguide", release_level="marginals")
+    out = run_generation(cfg, evaluate=False, backend=_fake(spec), progress=False)
+    assert mlflow.get_run(out.run_id).data.params["release_level"] == "marginals"
+    release = json.loads(mlflow.artifacts.load_text(f"runs:/{out.run_id}/release/release.json"))
+    assert release["options"]["release_level"] == "marginals" and release["targets"]["meta"]["released_pairs"] == []
+    assert "By Status" not in release["statistics"]

@@ -1,5 +1,5 @@
-"""Calibrated selection: choose ``n`` rows of an oversampled pool whose binned marginals and pairwise
-tables best match the targets.
+"""Calibrated selection: choose ``n`` rows of an oversampled pool whose binned marginals and released
+pairwise tables best match the targets (an unreleased pair is not matched: the model's rows keep their own).
 
 The objective is the L1 gap between the chosen rows' bin counts and the targets scaled to ``n``,
 summed over every marginal cell and (weighted) every pairwise cell. Each row touches one cell per
@@ -27,7 +27,10 @@ def _cells(codes: np.ndarray, targets: CalibrationTargets, pair_weight: float):
         flat_t.append(m)
         weights.append(np.ones(b.n_bins))
         offsets += b.n_bins
+    released = targets.released_pairs
     for i, j in combinations(range(len(targets.bins)), 2):
+        if (i, j) not in released:  # an unreleased pair's table is the product of its marginals: nothing to match
+            continue
         t = targets.pairs[(i, j)]
         ci, cj = codes[:, i], codes[:, j]
         ok = (ci >= 0) & (cj >= 0)
@@ -57,8 +60,9 @@ def select_rows(codes: np.ndarray, targets: CalibrationTargets, n: int, *, seed:
         raise ValueError(f"cannot select {n} rows from a pool of {m}")
     if n == m:
         return np.arange(m)
-    k = len(targets.bins)
-    pair_weight = 1.0 / max(k - 1, 1) * 2 if pair_weight is None else pair_weight  # marginals and pairs weigh alike
+    k, released = len(targets.bins), len(targets.released_pairs)
+    if pair_weight is None:  # marginals and released pairs weigh alike in total (every pair: 2 / (k - 1) each)
+        pair_weight = 1.0 / max(k - 1, 1) * 2 * (len(targets.pairs) / released if released else 1.0)
     cells, share, weight = _cells(codes, targets, pair_weight)
     goal = share * n
     valid = cells >= 0

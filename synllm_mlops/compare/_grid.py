@@ -1,4 +1,5 @@
-"""The comparison grid: a YAML of models x strategies x datasets x seeds, validated once, expanded to cells."""
+"""The comparison grid: a YAML of models x strategies x datasets x calibrations x release levels x seeds,
+validated once, expanded to cells."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from synllm_mlops.calibration import CalibrationOptions
 from synllm_mlops.config import RunConfig
 from synllm_mlops.errors import ConfigError
-from synllm_mlops.prompts import STRATEGIES
+from synllm_mlops.prompts import STRATEGIES, PromptOptions
+from synllm_mlops.release import ReleaseLevel
 
 # The grid sets these itself, per cell; an override of one would silently fight the grid.
-_GRID_KEYS = ("model", "strategy", "dataset", "data", "seed", "n_rows", "backend", "calibration")
+_GRID_KEYS = ("model", "strategy", "dataset", "data", "seed", "n_rows", "backend", "calibration", "release_level")
+_DEFAULT_LEVEL = PromptOptions.model_fields["release_level"].default
 
 
 class DatasetEntry(BaseModel):
@@ -62,6 +65,10 @@ class GridConfig(BaseModel):
     calibrations: list[Literal["none", "select", "steer", "select+steer"]] = Field(
         default_factory=lambda: [CalibrationOptions.model_fields["calibration"].default], min_length=1,
         description="calibration modes to compare (default: the run default only)")
+    release_levels: list[ReleaseLevel] = Field(
+        default_factory=lambda: [_DEFAULT_LEVEL], min_length=1,
+        description="release levels to compare (default: the run default only); level none pairs only with "
+        "calibration none (it releases nothing to calibrate on): its other cells are left out")
     n_rows: int = Field(default=200, ge=1)
     backend: Literal["hf", "vllm", "fake"] = "hf"
     overrides: dict[str, Any] = Field(default_factory=dict)
@@ -78,6 +85,17 @@ class GridConfig(BaseModel):
         bad = [s for s in v if s not in STRATEGIES]
         if bad:
             raise ValueError(f"unknown strategies {bad}; choose from: {', '.join(STRATEGIES)}")
+        return v
+
+    @field_validator("release_levels")
+    @classmethod
+    def _levels(cls, v: list[str], info) -> list[str]:
+        if "none" in v and "none" not in info.data.get("calibrations", ["none"]):
+            raise ValueError(f"release level none releases nothing to calibrate on, so it runs only with calibration "
+                             f"none, which calibrations {info.data.get('calibrations')} does not list; fix: add none "
+                             "to calibrations, or drop none from release_levels")
+        if len(set(v)) != len(v):
+            raise ValueError(f"release_levels must be distinct, got {v}")
         return v
 
     @field_validator("seeds")
@@ -108,11 +126,13 @@ class GridConfig(BaseModel):
         reading the specs and tables (only to validate the configurations: the hashes are then incomplete).
         """
         out, seen = [], {}
-        for model, ds, strategy, calib, seed in itertools.product(self.models, self.datasets, self.strategies,
-                                                                  self.calibrations, self.seeds):
+        for model, ds, strategy, calib, level, seed in itertools.product(
+                self.models, self.datasets, self.strategies, self.calibrations, self.release_levels, self.seeds):
+            if level == "none" and calib != "none":  # nothing released to calibrate on (a none cell is left: validated)
+                continue
             cfg = RunConfig.build(model=model, strategy=strategy, dataset=ds.name, data=ds.data, seed=seed,
                                   n_rows=ds.n_rows or self.n_rows, backend=self.backend, calibration=calib,
-                                  **self.overrides)
+                                  release_level=level, **self.overrides)
             if (ds.name, ds.data) not in seen:  # each dataset is read once per expansion
                 seen[ds.name, ds.data] = dataset_digests(ds.name, ds.data) if digests else ("", "")
             spec_digest, data_digest = seen[ds.name, ds.data]
@@ -134,7 +154,8 @@ class Cell:
         c = self.config
         mode = c.calibrate.calibration
         calib = "" if mode == CalibrationOptions.model_fields["calibration"].default else f"-{mode}"
-        return f"{c.model}-{Path(c.dataset).stem}-{c.strategy}{calib}-s{c.seed}"
+        level = "" if c.prompt.release_level == _DEFAULT_LEVEL else f"-{c.prompt.release_level}"
+        return f"{c.model}-{Path(c.dataset).stem}-{c.strategy}{calib}{level}-s{c.seed}"
 
 
 def cell_hash(cfg: RunConfig, spec_digest: str = "", data_digest: str = "") -> str:

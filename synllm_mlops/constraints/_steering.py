@@ -4,9 +4,10 @@ A small model ignores the statistics written in its prompt, so the sampler carri
 When a row's field ``j`` starts, :meth:`Steering.draw` picks a bin for it from
 
 * the target marginal of ``j`` times, for each of ``j``'s *parents* (the earlier columns it depends on
-  most, by mutual information in the released pairwise tables), the dependence ratio
-  ``P(g_i, g_j) / (P(g_i) P(g_j))`` of the parent's written group — the joint structure comes from
-  the released tables, not from the model's (absent) medical knowledge;
+  most, by mutual information in the pairwise tables the release level released; an unreleased pair is
+  never a parent), the dependence ratio
+  ``P(g_i, g_j) / (P(g_i) P(g_j))`` of the parent's written group (forced or written freely by the model) —
+  the joint structure comes from the released tables; what was not released is left to the model;
 * times a feedback factor ``(target / running share) ** feedback`` that closes the gap between the
   run's rows so far and the target marginal (and so also corrects the model's own bias in the fields
   it chooses freely).
@@ -48,10 +49,13 @@ class Steering:
             raise ValueError(f"steer_strength must be in [0, 1], got {strength}")
         self.targets, self.strength, self.feedback = targets, strength, feedback
         n = max(targets.n, 1.0)
+        released = targets.released_pairs
         self.parents: list[list[tuple[int, np.ndarray]]] = []
         for j in range(len(targets.bins)):
             scored = []
             for i in range(j):
+                if (i, j) not in released:  # an unreleased table is the product of its marginals: no dependence
+                    continue
                 joint = targets.pairs[(i, j)] * n + smoothing  # pseudo-counts keep unseen cells possible
                 joint /= joint.sum()
                 pi, pj = joint.sum(1, keepdims=True), joint.sum(0, keepdims=True)

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from synllm_mlops.errors import ConfigError, unknown
-from synllm_mlops.release import ALL_STATS, Release
+from synllm_mlops.release import ALL_STATS, DEFAULT_LEVEL, Release, ReleaseLevel
 from synllm_mlops.spec import NA_TOKEN, DatasetSpec
 
 SYSTEM = ("You generate realistic, privacy-preserving synthetic patient records as CSV. "
@@ -62,6 +62,10 @@ Match these statistics and respect every rule.
 }
 
 
+NO_STATISTICS = "No statistics of the real table were released for this run (release level none)."
+"""What statguide and clin_rule carry in place of statistics when the run releases nothing."""
+
+
 class PromptOptions(BaseModel):
     """What a prompt carries; every field is a tunable search dimension."""
 
@@ -73,6 +77,10 @@ class PromptOptions(BaseModel):
     max_rules: int | None = Field(default=None, ge=0, description="carry only the first N rules (clin_rule)")
     rows_per_completion: int = Field(default=4, ge=1, le=50, description="rows asked of each completion")
     dp_epsilon: float | None = Field(default=None, gt=0, description="release statistics under epsilon-DP")
+    release_level: ReleaseLevel = Field(
+        default=DEFAULT_LEVEL, description="what is released about train (prompt statistics, steering, selection): "
+        "none (the spec only) | marginals (per-column) | target (+ target x feature tables, per-class statistics) | "
+        "pairs (+ every pair table and correlations); under DP each level is charged for what it releases")
 
     @field_validator("statistics", mode="before")
     @classmethod
@@ -214,6 +222,8 @@ class StatisticalGuidance(FeatureDescriptions):
     name, uses_statistics = "statguide", True
 
     def _variables(self, spec, release, train, options, rng):
+        if release is not None and release.level == "none":  # the definitions (and rules) carry the prompt alone
+            return {**super()._variables(spec, release, train, options, rng), "statistics": NO_STATISTICS}
         if release is None or release.statistics is None:
             raise ConfigError(f"strategy {self.name} carries statistics, but the release holds none: release them "
                               "with make_release(spec, train, statistics=...)")

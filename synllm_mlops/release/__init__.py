@@ -1,6 +1,7 @@
 """The release stage: the only place that reads the real train split for generation's sake.
 
-Input: spec + train + what to release (prompt statistics, calibration targets) + a budget (or none).
+Input: spec + train + what to release (prompt statistics, calibration targets, up to a release level) + a
+budget (or none).
 Output: one :class:`Release` — bins, marginals, pair tables, prompt statistics and the DP ledger —
 logged as one artifact (:data:`ARTIFACT`). Prompt rendering, steering, selection, registration and
 serving read a ``Release``, never the data. One bin type (:class:`Bins`), one budget planner
@@ -17,14 +18,23 @@ from synllm_mlops.release._estimates import (
     table_spearman,
     value_weights,
 )
+from synllm_mlops.release._levels import (
+    DEFAULT_LEVEL,
+    RELEASE_LEVELS,
+    TARGET_LEVELS,
+    LevelParts,
+    ReleaseLevel,
+    level_parts,
+)
 from synllm_mlops.release._plan import FAMILY_WEIGHTS, PART_WEIGHTS, PlannedRelease, allocate
-from synllm_mlops.release._release import ARTIFACT, Release, make_release
+from synllm_mlops.release._release import ARTIFACT, Release, make_release, release_plan
 from synllm_mlops.release._stats import ALL_STATS, describe_statistics, prompt_plan
 from synllm_mlops.release._targets import CalibrationTargets, calibration_plan
 
 __all__ = [
-    "ALL_STATS", "ARTIFACT", "DEFAULT_BINS", "FAMILY_WEIGHTS", "PART_WEIGHTS", "Bins", "CalibrationTargets",
-    "PlannedRelease", "Release", "allocate", "binned_mean", "binned_quantiles", "binned_sd", "calibration_plan",
-    "describe_statistics", "make_release", "missing_share", "numeric_bins", "prompt_plan", "quantile_bins",
+    "ALL_STATS", "ARTIFACT", "DEFAULT_BINS", "DEFAULT_LEVEL", "FAMILY_WEIGHTS", "PART_WEIGHTS", "RELEASE_LEVELS",
+    "TARGET_LEVELS", "Bins", "CalibrationTargets", "LevelParts", "PlannedRelease", "Release", "ReleaseLevel",
+    "allocate", "binned_mean", "binned_quantiles", "binned_sd", "calibration_plan", "describe_statistics",
+    "level_parts", "make_release", "missing_share", "numeric_bins", "prompt_plan", "quantile_bins", "release_plan",
     "spec_bins", "table_spearman", "value_weights",
 ]

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from synllm_mlops.privacy import PrivacyBudget
-from synllm_mlops.release._plan import allocate
+from synllm_mlops.release._levels import DEFAULT_LEVEL, level_parts
+from synllm_mlops.release._plan import PlannedRelease, allocate
 from synllm_mlops.release._stats import ALL_STATS, describe_statistics, dp_statistics, prompt_plan
 from synllm_mlops.release._targets import CalibrationTargets, calibration_plan
 from synllm_mlops.spec import DatasetSpec
@@ -29,7 +30,7 @@ class Release:
         statistics: the prompt statistics as text (``None`` when the strategy carries none).
         targets: binned marginals and pair tables for steering and selection (``None`` without calibration).
         ledger: the DP budget's ledger (``PrivacyBudget.to_dict()``), ``None`` for an exact release.
-        options: what was asked of the release (statistics families, correlations, targets, epsilon).
+        options: what was asked of the release (statistics families, correlations, targets, epsilon, level).
     """
 
     statistics: str | None
@@ -41,6 +42,11 @@ class Release:
     def private(self) -> bool:
         """Whether this release is differentially private (it has a ledger)."""
         return self.ledger is not None
+
+    @property
+    def level(self) -> str:
+        """The release level (:func:`~synllm_mlops.release.level_parts`); ``pairs`` for a release saved before levels."""
+        return self.options.get("release_level", "pairs")
 
     @property
     def epsilon_spent(self) -> float:
@@ -59,9 +65,31 @@ class Release:
         return cls(d.get("statistics"), targets, d.get("ledger"), d.get("options", {}))
 
 
+def release_plan(spec: DatasetSpec, *, statistics: tuple[str, ...] | None = ALL_STATS, max_correlations: int = 5,
+                 targets: bool = True, release_level: str = DEFAULT_LEVEL) -> list[PlannedRelease]:
+    """Every DP release a run makes at ``release_level``, prompt statistics first: what the budget is split over.
+
+    A function of the spec and the options only. A lower level makes fewer releases, so each gets more epsilon.
+
+    Example:
+        >>> from synllm_mlops.spec import load_spec
+        >>> spec = load_spec("cirrhosis")
+        >>> [len(release_plan(spec, release_level=lv)) for lv in ("none", "marginals", "target", "pairs")]
+        [0, 38, 67, 275]
+    """
+    parts = level_parts(spec, release_level)
+    statistics = parts.allowed_statistics(statistics)
+    return ((prompt_plan(spec, statistics, max_correlations) if statistics is not None else [])
+            + (calibration_plan(spec, release_level) if targets and parts.targets else []))
+
+
 def make_release(spec: DatasetSpec, train: pd.DataFrame, *, statistics: tuple[str, ...] | None = ALL_STATS,
-                 max_correlations: int = 5, targets: bool = True, dp_epsilon: float | None = None) -> Release:
-    """Release what a run asks for from ``train``: the prompt statistics and/or the calibration targets.
+                 max_correlations: int = 5, targets: bool = True, dp_epsilon: float | None = None,
+                 release_level: str = DEFAULT_LEVEL) -> Release:
+    """Release what a run asks for from ``train``, up to what ``release_level`` allows.
+
+    The level (:func:`~synllm_mlops.release.level_parts`) cuts the prompt statistics to its families and the
+    calibration targets to its pair tables, on the exact and the DP path alike; at ``none`` nothing is released.
 
     With ``dp_epsilon`` every release is planned first (:func:`~synllm_mlops.release.allocate` over the
     prompt's and the calibration's planned releases, a function of the spec and options only), then each
@@ -72,6 +100,7 @@ def make_release(spec: DatasetSpec, train: pd.DataFrame, *, statistics: tuple[st
         max_correlations: how many correlations the prompt lists.
         targets: whether to release calibration targets.
         dp_epsilon: the run's budget; ``None`` for exact (non-private) statistics.
+        release_level: ``none`` | ``marginals`` | ``target`` | ``pairs`` (:func:`~synllm_mlops.release.level_parts`).
 
     Example:
         >>> from synllm_mlops.spec import load_data, load_spec
@@ -81,15 +110,20 @@ def make_release(spec: DatasetSpec, train: pd.DataFrame, *, statistics: tuple[st
         (True, 1.0, True)
     """
     options = {"statistics": list(statistics) if statistics is not None else None,
-               "max_correlations": max_correlations, "targets": targets, "dp_epsilon": dp_epsilon}
+               "max_correlations": max_correlations, "targets": targets, "dp_epsilon": dp_epsilon,
+               "release_level": release_level}
+    parts = level_parts(spec, release_level)
+    statistics = parts.allowed_statistics(statistics)
+    targets = targets and parts.targets
     if dp_epsilon is None:
         stats = (describe_statistics(train, spec, include=statistics, max_correlations=max_correlations)
                  if statistics is not None else None)
-        return Release(stats, CalibrationTargets.from_table(train, spec) if targets else None, None, options)
+        return Release(stats, CalibrationTargets.from_table(train, spec, level=release_level) if targets else None,
+                       None, options)
     budget = PrivacyBudget(dp_epsilon)
-    plan = ((prompt_plan(spec, statistics, max_correlations) if statistics is not None else [])
-            + (calibration_plan(spec) if targets else []))
+    plan = release_plan(spec, statistics=statistics, max_correlations=max_correlations, targets=targets,
+                        release_level=release_level)
     eps = allocate(plan, dp_epsilon) if plan else {}
     stats = dp_statistics(train, spec, statistics, max_correlations, budget, eps) if statistics is not None else None
-    released = CalibrationTargets.release_dp(train, spec, eps, budget) if targets else None
+    released = CalibrationTargets.release_dp(train, spec, eps, budget, level=release_level) if targets else None
     return Release(stats, released, budget.to_dict(), options)

@@ -17,6 +17,7 @@ import pandas as pd
 from synllm_mlops.privacy import PrivacyBudget, discrete_laplace_variance, noisy_histogram, noisy_table2d
 from synllm_mlops.release._bins import Bins
 from synllm_mlops.release._estimates import binned_quantiles
+from synllm_mlops.release._levels import DEFAULT_LEVEL, level_parts
 from synllm_mlops.release._plan import PlannedRelease, allocate
 from synllm_mlops.spec import DatasetSpec
 
@@ -37,6 +38,9 @@ class CalibrationTargets:
         coarse: per column, the map from bin to coarse group used by ``pairs``.
         n: how many rows the statistics describe (a noisy count under DP).
         source: ``exact`` or ``dp``.
+        meta: how they were made; ``level`` (the release level) and ``released_pairs`` (the column-name pairs
+            whose tables were released) say which of ``pairs`` are data: the others are the product of
+            their released marginals and carry no dependence.
     """
 
     bins: list[Bins]
@@ -49,8 +53,11 @@ class CalibrationTargets:
 
     @classmethod
     def from_table(cls, train: pd.DataFrame, spec: DatasetSpec, *, n_bins: int = 10, n_coarse: int = 5,
-                   shrinkage: float = SHRINKAGE) -> "CalibrationTargets":
+                   shrinkage: float = SHRINKAGE, level: str = "pairs") -> "CalibrationTargets":
         """Targets of ``train`` (numeric bins at its deciles), pairwise tables shrunk towards independence.
+
+        ``level`` (:func:`~synllm_mlops.release.level_parts`) says which pair tables are released; the
+        others are the product of the marginals, as on the DP path. Default: every pair (a full description).
 
         ``shrinkage`` mixes each pairwise table with the product of its marginals. A table of a few hundred
         rows has many cells held by one or two patients; matched exactly, they pull the synthetic rows
@@ -61,38 +68,67 @@ class CalibrationTargets:
         """
         bins = [_tail_bounded(Bins.from_values(c, train[c.name], n_bins), train[c.name]) for c in spec.columns]
         codes = [b.codes(train[b.column]) for b in bins]
-        return cls.from_counts(bins, codes, n_coarse=n_coarse).shrunk(shrinkage)
+        targets = cls.from_counts(bins, codes, n_coarse=n_coarse)
+        return targets.only(level_parts(spec, level).pairs, level).shrunk(shrinkage)
+
+    def only(self, released, level: str) -> "CalibrationTargets":
+        """These targets with every pair table not in ``released`` replaced by the product of its marginals."""
+        released = set(released)
+        for (i, j), t in self.pairs.items():
+            if (i, j) not in released:
+                self.pairs[(i, j)] = self._independent(i, j, t.shape)
+        names = [b.column for b in self.bins]
+        self.meta.update(level=level, released_pairs=[[names[i], names[j]] for i, j in sorted(released)])
+        return self
+
+    def _independent(self, i: int, j: int, shape: tuple[int, int]) -> np.ndarray:
+        mi = np.bincount(self.coarse[i], weights=self.marginals[i], minlength=shape[0])
+        mj = np.bincount(self.coarse[j], weights=self.marginals[j], minlength=shape[1])
+        return np.outer(mi, mj)
+
+    @property
+    def released_pairs(self) -> set[tuple[int, int]]:
+        """The pairs ``(i, j)`` whose tables were released (targets saved before levels existed: all of them)."""
+        if "released_pairs" not in self.meta:
+            return set(self.pairs)
+        index = {b.column: i for i, b in enumerate(self.bins)}
+        return {(index[a], index[b]) for a, b in self.meta["released_pairs"]}
+
+    @property
+    def level(self) -> str | None:
+        """The release level these targets were made at (``None`` for targets saved before levels existed)."""
+        return self.meta.get("level")
 
     def shrunk(self, shrinkage: float) -> "CalibrationTargets":
         """These targets with every pairwise table mixed ``shrinkage`` : ``1 - shrinkage`` with independence."""
         if not 0 <= shrinkage <= 1:
             raise ValueError(f"shrinkage must be in [0, 1], got {shrinkage}")
         for (i, j), t in self.pairs.items():
-            mi = np.bincount(self.coarse[i], weights=self.marginals[i], minlength=t.shape[0])
-            mj = np.bincount(self.coarse[j], weights=self.marginals[j], minlength=t.shape[1])
-            self.pairs[(i, j)] = (1 - shrinkage) * t + shrinkage * np.outer(mi, mj)
+            self.pairs[(i, j)] = (1 - shrinkage) * t + shrinkage * self._independent(i, j, t.shape)
         self.meta["shrinkage"] = shrinkage
         return self
 
     @classmethod
     def release_dp(cls, train: pd.DataFrame, spec: DatasetSpec, epsilon: float | dict[str, float],
-                   budget: PrivacyBudget, *, n_bins: int = DP_BINS, n_coarse: int = DP_COARSE) -> "CalibrationTargets":
+                   budget: PrivacyBudget, *, n_bins: int = DP_BINS, n_coarse: int = DP_COARSE,
+                   level: str = DEFAULT_LEVEL) -> "CalibrationTargets":
         """Targets released under DP, charged to the run's ``budget``.
 
         Bins come from the spec (data-independent). Released (:func:`calibration_plan`), each with L1
-        sensitivity 1 (one row changes one cell): every column's histogram and, when the spec has a
-        target, the coarse 2-way table of the target with every other column. ``epsilon`` is the part's
+        sensitivity 1 (one row changes one cell): every column's histogram and the coarse 2-way tables
+        ``level`` releases (:func:`~synllm_mlops.release.level_parts`; by default the target's with every
+        other column, every pair at ``pairs``, none at ``marginals``). ``epsilon`` is the part's
         total (split equally) or each release's share by label (the run's planner). Pairs not released
         are taken as independent (the product of their released marginals): a data-independent choice
         that keeps the number of releases, and so the noise, small. The end bins of a numeric column are
         bounded at the :data:`TAIL` quantiles read off its noisy histogram (post-processing: no extra epsilon).
         """
-        plan = calibration_plan(spec)
+        plan = calibration_plan(spec, level)
         eps = allocate(plan, epsilon) if not isinstance(epsilon, dict) else epsilon
         bins = [Bins.from_spec(c, n_bins) for c in spec.columns]
         codes = [b.codes(train[b.column]) for b in bins]
         coarse = [b.coarse(n_coarse) for b in bins]
-        released = _released_pairs(spec)
+        released = level_parts(spec, level).pairs
         counts = []
         for b, c in zip(bins, codes):
             label = f"calibration:histogram:{b.column}"
@@ -113,9 +149,10 @@ class CalibrationTargets:
                 mj = np.bincount(coarse[j], weights=marginals[j], minlength=gj_n)
                 pairs[(i, j)] = np.outer(mi, mj)
         n = float(np.mean([c.sum() for c in counts])) if counts else 0.0
-        return cls(bins, marginals, pairs, coarse, n, "dp",
-                   {"epsilon": float(sum(eps[r.label] for r in plan)), "releases": len(plan),
-                    "pairs_released": len(released)})
+        out = cls(bins, marginals, pairs, coarse, n, "dp",
+                  {"epsilon": float(sum(eps[r.label] for r in plan)), "releases": len(plan),
+                   "pairs_released": len(released)})
+        return out.only(released, level)  # the unreleased pairs are already products: this records the level
 
     @classmethod
     def from_counts(cls, bins: list[Bins], codes: list[np.ndarray], *, n_coarse: int = 5,
@@ -139,14 +176,16 @@ class CalibrationTargets:
             np.zeros((0, len(self.bins)), dtype=np.int64)
 
     def errors(self, df: pd.DataFrame) -> dict[str, float]:
-        """Mean total-variation distance of ``df``'s marginals and pairwise tables from the targets."""
-        codes = self.codes(df)
+        """Mean total-variation distance of ``df``'s marginals and released pairwise tables from the targets."""
+        codes, released = self.codes(df), self.released_pairs
         if not len(codes):
             return {"marginal_tv": float("nan"), "pairwise_tv": float("nan")}
         m = [0.5 * np.abs(_share(np.bincount(c[c >= 0], minlength=b.n_bins)) - t).sum()
              for b, c, t in zip(self.bins, codes.T, self.marginals)]
         p = []
         for (i, j), t in self.pairs.items():
+            if (i, j) not in released:
+                continue
             ok = (codes[:, i] >= 0) & (codes[:, j] >= 0)
             table = np.zeros_like(t)
             np.add.at(table, (self.coarse[i][codes[ok, i]], self.coarse[j][codes[ok, j]]), 1)
@@ -201,14 +240,12 @@ def _share(counts: np.ndarray) -> np.ndarray:
     return counts / total if total > 0 else np.full(counts.shape, 1 / counts.size)
 
 
-def _released_pairs(spec: DatasetSpec) -> list[tuple[int, int]]:
-    t = spec.column_names.index(spec.target) if spec.target in spec.column_names else None
-    return [(i, j) for i, j in combinations(range(len(spec.columns)), 2) if t in (i, j)]
-
-
-def calibration_plan(spec: DatasetSpec) -> list[PlannedRelease]:
-    """The DP releases of the calibration targets (a function of the spec only)."""
+def calibration_plan(spec: DatasetSpec, level: str = DEFAULT_LEVEL) -> list[PlannedRelease]:
+    """The DP releases of the calibration targets at ``level`` (a function of the spec and the level only)."""
+    parts = level_parts(spec, level)
+    if not parts.targets:
+        return []
     names = spec.column_names
     return ([PlannedRelease("calibration", "histogram", f"calibration:histogram:{c}") for c in names]
             + [PlannedRelease("calibration", "table", f"calibration:table:{names[i]}x{names[j]}")
-               for i, j in _released_pairs(spec)])
+               for i, j in parts.pairs])

@@ -25,12 +25,14 @@ class SearchSpace:
         n_rules: rules in the dataset's spec (the ``n_rules`` bound of ``max_rules``).
         opt_in: optional dimensions to search too (e.g. ``("dp_epsilon",)`` for ``tune --tune-dp``).
         calibrations: the calibration modes to search; one means the mode is fixed.
+        release_levels: the release levels to search; one means the level is fixed. ``none`` releases nothing to
+            calibrate on: it is searched only when ``calibrations`` holds ``none`` (its trials are uncalibrated).
 
     Example:
         >>> import optuna
         >>> space = SearchSpace(strategies=("featdesc",), calibrations=("none",))
-        >>> trial = optuna.trial.FixedTrial({"rows_per_completion": 4, "temperature": 0.7, "top_p": 0.9, "top_k": 50,
-        ...                                  "repetition_penalty": 1.0})
+        >>> trial = optuna.trial.FixedTrial({"release_level": "target", "rows_per_completion": 4, "temperature": 0.7,
+        ...                                  "top_p": 0.9, "top_k": 50, "repetition_penalty": 1.0})
         >>> point = space.suggest(trial)  # one strategy and one mode: fixed; n_examples: not a featdesc dimension
         >>> point["strategy"], point["calibration"], "n_examples" in point
         ('featdesc', 'none', False)
@@ -41,6 +43,7 @@ class SearchSpace:
     n_rules: int = 0
     opt_in: tuple[str, ...] = ()
     calibrations: tuple[str, ...] = CALIBRATION_SPACE["calibration"].choices
+    release_levels: tuple[str, ...] = PROMPT_SPACE["release_level"].choices
     dims: dict[str, Dimension] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -48,8 +51,14 @@ class SearchSpace:
         bad = [n for n in self.opt_in if n not in optional]
         if bad:
             raise ConfigError(f"unknown optional dimensions {bad}; choose from: {', '.join(optional)}")
+        levels = tuple(lv for lv in self.release_levels if lv != "none" or "none" in self.calibrations)
+        if self.release_levels and not levels:
+            raise ConfigError(f"release level none releases nothing to calibrate on, and calibrations "
+                              f"{list(self.calibrations)} does not hold none; fix: add none to calibrations, or "
+                              "search other release levels")
         restricted = {"strategy": DECLARED["strategy"].restrict(tuple(self.strategies), "strategies"),
-                      "calibration": DECLARED["calibration"].restrict(tuple(self.calibrations), "calibrations")}
+                      "calibration": DECLARED["calibration"].restrict(tuple(self.calibrations), "calibrations"),
+                      "release_level": DECLARED["release_level"].restrict(levels, "release_levels")}
         dims: dict[str, Dimension] = {"model": CategoricalDim(tuple(self.models))} if self.models else {}
         for name, d in DECLARED.items():
             d = restricted.get(name, d)
@@ -68,11 +77,14 @@ class SearchSpace:
 def suggest(trial, dims: Mapping[str, Dimension]) -> dict[str, Any]:
     """Map typed dimensions to Optuna, in order: an inactive dimension is skipped, a single choice is fixed.
 
-    A subset asks one yes/no per member (``statistics.moments``, ...); an empty subset means all members.
+    A subset asks one yes/no per member (``statistics.moments``, ...); an empty subset means all members. An inactive
+    dimension with an ``otherwise`` value takes that value (not searched).
     """
     out: dict[str, Any] = {}
     for name, d in dims.items():
         if d.active_if is not None and not d.active_if.holds(out):
+            if d.active_if.otherwise is not None:
+                out[name] = d.active_if.otherwise
             continue
         match d:
             case CategoricalDim(choices=(only,)):

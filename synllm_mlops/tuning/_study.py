@@ -61,6 +61,9 @@ class TuneConfig(BaseModel):
     strategies: tuple[str, ...] = Field(default=PROMPT_SPACE["strategy"].choices, description="strategies to search")
     calibrations: tuple[str, ...] = Field(default=CALIBRATION_SPACE["calibration"].choices,
                                           description="calibration modes to search (one = fixed)")
+    release_levels: tuple[str, ...] = Field(default=PROMPT_SPACE["release_level"].choices,
+                                            description="release levels to search (one = fixed; none only with "
+                                            "calibration none)")
     tune_dp: bool = Field(default=False, description="also search dp_epsilon")
     min_validity: float = Field(default=0.9, ge=0, le=1, description="feasible trials reach this validity")
     min_rule_adherence: float = Field(default=0.8, ge=0, le=1, description="feasible trials reach this rule adherence")
@@ -90,10 +93,11 @@ class TuneConfig(BaseModel):
     def _lists(cls, v):
         return _csv(v)
 
-    @field_validator("strategies", "calibrations", mode="before")
+    @field_validator("strategies", "calibrations", "release_levels", mode="before")
     @classmethod
     def _known(cls, v, info):
-        known = (PROMPT_SPACE["strategy"] if info.field_name == "strategies" else CALIBRATION_SPACE["calibration"]).choices
+        known = {"strategies": PROMPT_SPACE["strategy"], "calibrations": CALIBRATION_SPACE["calibration"],
+                 "release_levels": PROMPT_SPACE["release_level"]}[info.field_name].choices
         items = _csv(v)
         bad = [s for s in items if s not in known]
         if bad:
@@ -119,6 +123,11 @@ class TuneConfig(BaseModel):
     def model_post_init(self, _ctx) -> None:
         object.__setattr__(self, "study_name", self.study_name or f"synllm-{Path(self.run.dataset).stem}")
         object.__setattr__(self, "models", self.models or (self.run.model,))
+
+    @property
+    def searched_levels(self) -> tuple[str, ...]:
+        """``release_levels`` less ``none`` for a study of the stats control (it samples the release: none has nothing)."""
+        return tuple(lv for lv in self.release_levels if lv != "none" or self.run.backend != "stats")
 
     @classmethod
     def tune_fields(cls) -> dict:
@@ -197,7 +206,8 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
     refuse_logged_secret(cfg.storage)
     spec = load_inputs(cfg.run)[0]  # spec/data errors before any model loads; nothing is released here
     space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules),
-                        opt_in=("dp_epsilon",) if cfg.tune_dp else (), calibrations=cfg.calibrations)
+                        opt_in=("dp_epsilon",) if cfg.tune_dp else (), calibrations=cfg.calibrations,
+                        release_levels=cfg.searched_levels)
     sampler_seed = cfg.run.seed if cfg.sampler_seed is None else cfg.sampler_seed
     if cfg.n_trials == 0:
         refuse_empty_summary(cfg)
@@ -221,6 +231,7 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
                              "sampler_seed": sampler_seed, "storage": redact(cfg.storage or DEFAULT_STORAGE),
                              "study_name": cfg.study_name, "strategies": ",".join(cfg.strategies),
                              "calibrations": ",".join(cfg.calibrations), "n_rows": run.n_rows,
+                             "release_levels": ",".join(cfg.searched_levels),
                              "tune_dp": cfg.tune_dp, "min_validity": cfg.min_validity,
                              "min_rule_adherence": cfg.min_rule_adherence, "optuna_version": optuna.__version__})
         tracking.set_tags({"optuna.study_name": cfg.study_name, "optuna.sampler_seed_derived": str(derived_seed),

@@ -49,3 +49,24 @@ def test_selection_beats_random_subsets_of_a_biased_pool():
     randoms = [t.errors(pool.sample(100, random_state=s)) for s in range(5)]
     assert chosen["marginal_tv"] < min(r["marginal_tv"] for r in randoms) * 0.7
     assert chosen["pairwise_tv"] < min(r["pairwise_tv"] for r in randoms)
+
+
+def test_selection_matches_only_the_released_pair_tables():
+    from synllm_mlops.calibration._select import _cells
+
+    spec = DatasetSpec.model_validate({"name": "t", "target": "y", "columns": [
+        {"name": "y", "type": "categorical", "categories": ["0", "1"]},
+        {"name": "g", "type": "categorical", "categories": ["a", "b"]},
+        {"name": "h", "type": "categorical", "categories": ["u", "v"]}]})
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"y": rng.choice(["0", "1"], 80), "g": rng.choice(["a", "b"], 80)})
+    real["h"] = np.where(real["g"] == "a", "u", "v")  # g x h: a feature pair, released only at `pairs`
+    pool = pd.DataFrame({c: rng.choice(v, 60) for c, v in (("y", ["0", "1"]), ("g", ["a", "b"]), ("h", ["u", "v"]))})
+    full = CalibrationTargets.from_table(real, spec, shrinkage=0)
+    target = CalibrationTargets.from_table(real, spec, shrinkage=0, level="target")
+    assert _cells(target.codes(pool), target, 1.0)[0].shape[1] == 3 + 2  # 3 marginals + the 2 target pairs
+    chosen = select_rows(target.codes(pool), target, 20)
+    target.pairs[(1, 2)] = full.pairs[(1, 2)]  # the unpublished g x h table: selection must not look at it
+    assert np.array_equal(select_rows(target.codes(pool), target, 20), chosen)
+    h_follows_g = (pool["g"] == "a") == (pool["h"] == "u")
+    assert h_follows_g.iloc[select_rows(full.codes(pool), full, 20)].mean() > h_follows_g.iloc[chosen].mean()

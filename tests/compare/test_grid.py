@@ -140,3 +140,22 @@ def test_shards_partition_the_cells(grid_yaml):
     for bad in ("3/3", "1", "-1/2", "a/b", "1/0"):
         with pytest.raises(ConfigError, match=rf"shard must be k/n with 0 <= k < n .*got '{bad}'"):
             parse_shard(bad)
+
+
+def test_release_level_axis_multiplies_the_cells_names_and_hashes_them():
+    g = GridConfig(name="t", models=["m"], strategies=["featdesc"], datasets=["cirrhosis"], seeds=[0],
+                   calibrations=["none", "select+steer"], release_levels=["none", "marginals", "target", "pairs"],
+                   backend="fake")
+    cells = g.cells()
+    assert [(c.config.calibrate.calibration, c.config.prompt.release_level) for c in cells] == [
+        ("none", "none"), ("none", "marginals"), ("none", "target"), ("none", "pairs"),
+        ("select+steer", "marginals"), ("select+steer", "target"), ("select+steer", "pairs")]  # none: uncalibrated only
+    assert [c.name for c in cells][:3] == ["m-cirrhosis-featdesc-none-none-s0", "m-cirrhosis-featdesc-none-marginals-s0",
+                                           "m-cirrhosis-featdesc-none-s0"]
+    assert cells[-1].name == "m-cirrhosis-featdesc-pairs-s0" and len({c.hash for c in cells}) == 7
+    assert [c.config.prompt.release_level for c in GridConfig(name="t", models=["m"], datasets=["cirrhosis"],
+                                                               backend="fake").cells()] == ["target"] * 4
+    with pytest.raises(Exception, match="release level none releases nothing to calibrate on.*add none to calibrations"):
+        GridConfig(name="t", models=["m"], datasets=["cirrhosis"], release_levels=["none"])
+    with pytest.raises(Exception, match="release_level"):
+        GridConfig(name="t", models=["m"], datasets=["cirrhosis"], overrides={"release_level": "pairs"})

@@ -69,3 +69,22 @@ def test_every_prompt_lists_columns_in_spec_order(render, cirrhosis):
     spec, _, split = cirrhosis
     for name in STRATEGIES:
         assert ",".join(spec.column_names) in render(name, spec, split.train).user
+
+
+@pytest.mark.parametrize("name", ["statguide", "clin_rule"])
+def test_statistics_prompts_say_so_when_the_level_releases_none(render, cirrhosis, name):
+    from synllm_mlops.prompts._strategies import NO_STATISTICS
+
+    spec, _, split = cirrhosis
+    user = render(name, spec, split.train, PromptOptions(release_level="none")).user
+    assert NO_STATISTICS in user and "Statistics of the real table" not in user and "median" not in user
+    assert "- Bilirubin:" in user and (name == "statguide" or "Clinical rules every patient must satisfy" in user)
+
+
+def test_each_level_cuts_the_prompt_statistics(render, cirrhosis):
+    spec, _, split = cirrhosis
+    text = {lv: render("statguide", spec, split.train, PromptOptions(release_level=lv)).variables["statistics"]
+            for lv in ("marginals", "target", "pairs")}
+    assert "correlations" in text["pairs"] and "correlations" not in text["target"] + text["marginals"]
+    assert "By Status:" in text["target"] and "By Status:" not in text["marginals"]
+    assert text["target"].startswith(text["marginals"])  # the per-column lines are the same numbers at every level

@@ -5,7 +5,15 @@ import pytest
 from synllm_mlops.config import RunConfig
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.pipeline import prepare
-from synllm_mlops.release import PlannedRelease, Release, allocate, calibration_plan, make_release, prompt_plan
+from synllm_mlops.release import (
+    PlannedRelease,
+    Release,
+    allocate,
+    calibration_plan,
+    make_release,
+    prompt_plan,
+    release_plan,
+)
 
 
 def test_the_planner_splits_epsilon_by_part_then_family_then_equally(cirrhosis):
@@ -36,7 +44,8 @@ def test_the_ledger_is_charged_once_with_the_whole_budget(cirrhosis):
     r = make_release(spec, split.train, dp_epsilon=1.5)
     labels = [e["release"] for e in r.ledger["releases"]]
     assert r.ledger["spent"] == pytest.approx(1.5) and len(labels) == len(set(labels))
-    assert labels == [p.label for p in prompt_plan(spec)] + [p.label for p in calibration_plan(spec)]
+    assert labels == [p.label for p in release_plan(spec)]  # the run's default level (target: no correlations)
+    assert not any(lb.startswith("table:") and "Status" not in lb for lb in labels)
 
 
 def test_prepare_reads_statistics_from_the_release_only(cirrhosis):

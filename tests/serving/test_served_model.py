@@ -181,3 +181,34 @@ def test_the_served_guard_rejects_near_copies_of_real_rows(load):
     index = NearCopyIndex(table_keys(real, spec), spec)
     assert [k for k in table_keys(out[spec.column_names], spec) if index.near(k)] == []
     assert model.backend._copied == len(variants) and len(out) == 10  # every variant was offered, and refused
+
+
+def _parents(steering, spec) -> set[tuple[str, str]]:
+    return {(spec.column_names[i], spec.column_names[j]) for j, ps in enumerate(steering.parents) for i, _ in ps}
+
+
+@pytest.mark.parametrize("level", ["target", "pairs"])
+def test_the_served_model_steers_on_what_its_release_released(champion, load, monkeypatch, tmp_path, level):
+    """The registered model loads the trial's release and its level: at target, Status is every field's only parent."""
+    import mlflow
+
+    if level != "target":  # the module's champion is at the default level, target: register one at another
+        other = register_champion(tmp_path, backend="fake", model="fake", name="synllm-pairs", release_level=level)
+        monkeypatch.setenv("SYNLLM_GUARD_KEY_DIR", other["SYNLLM_GUARD_KEY_DIR"])
+        mlflow.set_tracking_uri(other["MLFLOW_TRACKING_URI"])
+        model = mlflow.pyfunc.load_model(other["uri"]).unwrap_python_model()
+    else:
+        model = load()
+    seen = []
+    generate = GenerationBackend.generate
+
+    def recording(self, *args, guide=None, **kwargs):
+        seen.append(guide.steering)
+        return generate(self, *args, guide=guide, **kwargs)
+
+    monkeypatch.setattr(GenerationBackend, "generate", recording)
+    _csv(model, {"n_rows": 4, "seed": 1})
+    assert model.config.prompt.release_level == level and model.targets.level == level
+    parents = _parents(seen[0], model.spec)
+    features = {p for p in parents if "Status" not in p}
+    assert parents and (not features if level == "target" else features)

@@ -122,24 +122,29 @@ def test_a_study_can_fix_or_restrict_the_calibration_mode():
     point = fixed.suggest(trial)
     assert point["calibration"] == "steer" and "calibration" not in trial.params and "steer_strength" in point
     two = SearchSpace(strategies=("featdesc",), calibrations=("none", "select"))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))  # another space: its own study
     assert {two.suggest(study.ask())["calibration"] for _ in range(30)} == {"none", "select"}
     with pytest.raises(ConfigError, match="unknown calibrations \\['both'\\]"):
         SearchSpace(calibrations=("both",))
 
 
-def test_the_typed_space_suggests_what_the_dict_dialect_did():
-    """Known answer recorded before the space was typed (same seed, same parameter names and values, same order)."""
+def test_the_typed_space_suggests_a_known_sequence():
+    """Known answer (same seed, same parameter names and values, same order); recorded again when release_level
+    became the first dimension (every later draw moved), and steer_strength's range became [0, 1]."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3), directions=["maximize", "minimize"])
-    space, got = SearchSpace(n_rules=7), []
-    for _ in range(3):
+    space, got, params = SearchSpace(n_rules=7), [], []
+    for _ in range(6):
         t = study.ask()
         got.append(space.suggest(t))
+        params.append(t.params)
         study.tell(t, [0.5, 0.5])
-    assert got[0] == {"strategy": "featdesc", "rows_per_completion": 8, "temperature": 1.3755517067201257,
-                      "top_p": 0.7376755931391509, "top_k": 50, "repetition_penalty": 1.1370499673184133,
-                      "calibration": "steer", "steer_strength": 0.267986411782874}
-    assert got[1]["strategy"] == "seed_ex" and got[1]["n_examples"] == 7 and got[1]["calibration"] == "none"
-    assert got[2]["statistics"] == ("moments", "correlations") and got[2]["rows_per_completion"] == 2
+    assert got[0] == {"release_level": "marginals", "strategy": "featdesc", "rows_per_completion": 1,
+                      "temperature": 0.8289718123807637, "top_p": 0.70896286326357, "top_k": 100,
+                      "repetition_penalty": 1.1772588452249053, "calibration": "select", "oversample": 1.5670501635426375}
+    assert got[1]["strategy"] == "seed_ex" and got[1]["n_examples"] == 10 and got[1]["release_level"] == "none"
+    assert got[1]["calibration"] == "none" and "calibration" not in params[1]  # level none: fixed, not searched
+    assert got[2]["statistics"] == ("moments", "frequencies", "missing", "correlations") and got[2]["max_rules"] == 5
+    assert got[5]["calibration"] == "select+steer" and got[5]["steer_strength"] == pytest.approx(0.06467319799028326)
 
 
 def test_choices_come_from_the_registries():
@@ -198,3 +203,24 @@ def test_every_dimension_is_a_run_field_declared_once():
 
     assert len(DECLARED) == len(PROMPT_SPACE) + len(GENERATION_SPACE) + len(CALIBRATION_SPACE)  # no name twice
     assert set(DECLARED) <= set(RunConfig.flat_fields())  # a point is RunConfig keyword arguments
+
+
+def test_release_level_is_searched_and_never_proposes_calibration_without_a_release():
+    from synllm_mlops.tuning import TuneConfig
+
+    points = _points(SearchSpace(n_rules=7), 120)
+    levels = {kw["release_level"] for _, kw in points}
+    assert levels == {"none", "marginals", "target", "pairs"}
+    for params, kw in points:
+        assert kw["release_level"] != "none" or (kw["calibration"] == "none" and "calibration" not in params)
+        RunConfig.build(**kw, n_rows=5)  # never the invalid combination
+    strengths = [kw["steer_strength"] for _, kw in points if "steer_strength" in kw]
+    assert min(strengths) < 0.25 and all(0 <= s <= 1 for s in strengths)  # [0, 1]: the model may write every bin
+    no_none = SearchSpace(calibrations=("select", "steer"))  # none is not a calibration here: level none is left out
+    assert no_none.dims["release_level"].choices == ("marginals", "target", "pairs")
+    with pytest.raises(ConfigError, match="release level none releases nothing to calibrate on.*add none to calibrations"):
+        SearchSpace(calibrations=("select",), release_levels=("none",))
+    assert TuneConfig(backend="stats", model="stats").searched_levels == ("marginals", "target", "pairs")
+    assert TuneConfig(release_levels="target,pairs").searched_levels == ("target", "pairs")
+    with pytest.raises(Exception, match=r"unknown release_levels \['all'\]"):
+        TuneConfig(release_levels="all")
