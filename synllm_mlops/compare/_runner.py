@@ -13,7 +13,7 @@ from synllm_mlops.compare._grid import Cell, GridConfig, in_shard, load_grid
 from synllm_mlops.compare._leaderboard import LEADERBOARD_METRICS, leaderboard, leaderboard_html
 from synllm_mlops.config import RunConfig
 from synllm_mlops.errors import CONTINUE_AFTER, ModelLoadError, failure_text
-from synllm_mlops.generation import GenerationBackend, check_backend
+from synllm_mlops.generation import GenerationBackend
 
 BackendFactory = Callable[[RunConfig], GenerationBackend]
 
@@ -88,15 +88,15 @@ def _finish_parent(grid: GridConfig, rows: list[dict]) -> tuple[pd.DataFrame, pd
 
 
 def _check_decoding(cells: list[Cell]) -> None:
-    """What each distinct (dataset, constrained, calibration) of the grid asks of the decoder, checked once up front
-    (e.g. steering on a backend that cannot steer)."""
+    """What each distinct (backend, dataset, constrained, calibration) of the grid asks of the decoder, checked once
+    up front (e.g. a backend whose package is missing, or steering on a backend that cannot steer)."""
     from synllm_mlops.pipeline import check_decoding
     from synllm_mlops.spec import load_spec
 
     seen: set[tuple] = set()
     for c in cells:
         cfg = c.config
-        key = (cfg.dataset, cfg.constrained, cfg.calibrate.calibration, cfg.calibrate.steer_strength)
+        key = (cfg.backend, cfg.dataset, cfg.constrained, cfg.calibrate.calibration, cfg.calibrate.steer_strength)
         if key not in seen:
             seen.add(key)
             check_decoding(cfg, load_spec(cfg.dataset))
@@ -126,8 +126,6 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
     grid = config if isinstance(config, GridConfig) else load_grid(config)
     cells = [c for c in grid.cells() if shard is None or in_shard(c.hash, shard)]
     if backend_factory is None:  # fail before hundreds of cells fail one by one (e.g. vllm not installed)
-        for name in dict.fromkeys(c.config.backend for c in cells):
-            check_backend(name)
         _check_decoding(cells)
     tags = {"synllm.grid": grid.name, **({"synllm.shard": f"{shard[0]}/{shard[1]}"} if shard else {})}
     name = f"compare-{grid.name}" + (f"-{shard[0]}of{shard[1]}" if shard else "")
