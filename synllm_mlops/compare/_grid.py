@@ -33,6 +33,14 @@ class DatasetEntry(BaseModel):
     name: str = Field(min_length=1)
     data: str = ""
     n_rows: int | None = Field(default=None, ge=1, description="rows per cell for this dataset; default the grid's")
+    seeds: list[int] | None = Field(default=None, min_length=1, description="seeds for this dataset; default the grid's")
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (any(s < 0 for s in v) or len(set(v)) != len(v)):
+            raise ValueError(f"seeds must be distinct integers >= 0, got {v}")
+        return v
 
 
 class VLLMSettings(BaseModel):
@@ -151,7 +159,7 @@ class GridConfig(BaseModel):
 
     def cells(self, *, digests: bool = True) -> list[Cell]:
         """All cells, grouped by model (each model is loaded once; model-free arms last) then arm, dataset,
-        strategy, calibration, seed.
+        strategy, calibration, seed (the dataset's own seeds where it lists them).
 
         Each cell's identity covers its resolved RunConfig, its arm's name, its spec's digest and its real
         data's digest, so editing a spec or a CSV re-runs the cells that use it (and only those).
@@ -166,8 +174,10 @@ class GridConfig(BaseModel):
                 continue
             fixed = arm.overrides if arm is not None else {}
             axes = {k: [fixed[k]] if k in fixed else getattr(self, axis) for k, axis in _AXES.items()}
-            for ds, strategy, calib, seed in itertools.product(self.datasets, axes["strategy"], axes["calibration"],
-                                                               self.seeds):
+            runs = [(ds, strategy, calib, seed) for ds, strategy, calib
+                    in itertools.product(self.datasets, axes["strategy"], axes["calibration"])
+                    for seed in ds.seeds or self.seeds]
+            for ds, strategy, calib, seed in runs:
                 cfg = RunConfig.build(**{**self.overrides, **fixed, "model": model, "strategy": strategy,
                                          "dataset": ds.name, "data": ds.data, "seed": seed,
                                          "n_rows": ds.n_rows or self.n_rows, "backend": backend,

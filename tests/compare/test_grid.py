@@ -140,3 +140,12 @@ def test_shards_partition_the_cells(grid_yaml):
     for bad in ("3/3", "1", "-1/2", "a/b", "1/0"):
         with pytest.raises(ConfigError, match=rf"shard must be k/n with 0 <= k < n .*got '{bad}'"):
             parse_shard(bad)
+
+
+def test_a_dataset_can_set_its_own_seeds(grid_yaml):
+    cells = load_grid(grid_yaml(models=["m"], strategies=["featdesc"], seeds=[0, 1, 2],
+                                datasets=["cirrhosis", {"name": "breast_cancer", "seeds": [7]}])).cells()
+    assert [(c.config.dataset, c.config.seed) for c in cells] == [("cirrhosis", 0), ("cirrhosis", 1),
+                                                                   ("cirrhosis", 2), ("breast_cancer", 7)]
+    with pytest.raises(ConfigError, match=r"datasets.0.seeds: Value error, seeds must be distinct .*got \[1, 1\]"):
+        load_grid(grid_yaml(datasets=[{"name": "cirrhosis", "seeds": [1, 1]}]))
