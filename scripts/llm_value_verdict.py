@@ -135,7 +135,7 @@ def report(cells: pd.DataFrame, planned: dict[str, int], arms: tuple[str, str, s
                 "|---|---|" + "---|" * len(METRICS)]
         for arm in arms:
             rows = sub[sub["arm"] == arm]
-            out.append(f"| {arm} {labels.get(arm, '')} | {len(rows)} | "
+            out.append(f"| {(arm + ' ' + labels.get(arm, '')).strip()} | {len(rows)} | "
                        + " | ".join(_cell(rows[m]) if m in rows else "–" for m in METRICS) + " |")
         v = decide(sub, planned.get(dataset, 0), arms)
         x = v.numbers
