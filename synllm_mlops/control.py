@@ -25,9 +25,9 @@ from synllm_mlops.generation import derive_seed, make_backend
 from synllm_mlops.pipeline import Prepared, generate_rows
 
 CONTROL_METRICS = ("score/quality", "score/privacy", "score/harmonic", "fidelity/column_shapes",
-                   "fidelity/column_pair_trends", "fidelity/three_way", "fidelity/detection_auc", "utility/tstr_auc",
-                   "privacy/dcr_share_closer_to_train", "privacy/exact_match_rate", "fidelity/in_bin_ks",
-                   "fidelity/in_bin_limit_share")
+                   "fidelity/column_pair_trends", "fidelity/three_way", "fidelity/feature_pair_trends",
+                   "fidelity/detection_auc", "utility/tstr_auc", "privacy/dcr_share_closer_to_train",
+                   "privacy/exact_match_rate", "fidelity/in_bin_ks", "fidelity/in_bin_limit_share")
 """The metrics compared with the control: the scores, the optimised and unoptimised fidelity, utility, copies, and
 the digits inside the bins (the part of a steered table the model writes itself)."""
 

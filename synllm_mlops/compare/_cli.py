@@ -30,5 +30,7 @@ def compare_cmd(config: str, shard: str, claim: bool) -> None:
     c = out.counts
     click.echo(f"parent run {out.run_id}: {c['ran']} cells ran, {c['skipped']} already finished, {c['failed']} failed")
     cols = ["model", "strategy", "dataset", "n_cells", "score/harmonic_mean", "score/harmonic_ci95"]
+    if len(out.leaderboard) and out.leaderboard["arm"].astype(bool).any():
+        cols = ["arm", *cols]
     if len(out.leaderboard):
         click.echo(out.leaderboard[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))

@@ -22,6 +22,10 @@ from synllm_mlops.release import ReleaseLevel
 # The grid sets these itself, per cell; an override of one would silently fight the grid.
 _GRID_KEYS = ("model", "strategy", "dataset", "data", "seed", "n_rows", "backend", "calibration", "release_level")
 _DEFAULT_LEVEL = PromptOptions.model_fields["release_level"].default
+# run setting -> the grid axis it is drawn from; an arm may fix one (the axis then has that one value in the arm)
+_AXES = {"strategy": "strategies", "calibration": "calibrations", "release_level": "release_levels"}
+#: the model of a cell whose backend writes rows without a language model (``stats``): one cell per dataset x seed
+NO_MODEL = "stats"
 
 
 class DatasetEntry(BaseModel):
@@ -32,6 +36,14 @@ class DatasetEntry(BaseModel):
     name: str = Field(min_length=1)
     data: str = ""
     n_rows: int | None = Field(default=None, ge=1, description="rows per cell for this dataset; default the grid's")
+    seeds: list[int] | None = Field(default=None, min_length=1, description="seeds for this dataset; default the grid's")
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (any(s < 0 for s in v) or len(set(v)) != len(v)):
+            raise ValueError(f"seeds must be distinct integers >= 0, got {v}")
+        return v
 
 
 class VLLMSettings(BaseModel):
@@ -43,6 +55,40 @@ class VLLMSettings(BaseModel):
     dtype: str = "auto"
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
     max_model_len: int | None = Field(default=None, ge=1)
+
+
+class Arm(BaseModel):
+    """A named set of run settings crossed with the grid's models x datasets x seeds (and its other axes).
+
+    ``backend`` defaults to the grid's; a ``stats`` arm has no language model, so it runs once per dataset x
+    seed (its cells' model is ``stats``) instead of once per model. ``overrides`` may fix an axis
+    (``strategy``, ``calibration``) for this arm; the keys the grid sets per cell (model, dataset, data,
+    seed, n_rows, backend) are refused.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+]+$",
+                      description="letters, digits, _ . + (it starts every cell and MLflow run name of the arm)")
+    backend: Literal["hf", "vllm", "fake", "stats"] | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("overrides")
+    @classmethod
+    def _overrides(cls, v: dict[str, Any]) -> dict[str, Any]:
+        clash = sorted(set(v) & (set(_GRID_KEYS) - set(_AXES)))
+        if clash:
+            raise ValueError(f"an arm's overrides cannot set {clash}: the grid sets them per cell (the arm's backend "
+                             "is its own key `backend:`); remove them from the arm")
+        unknown = sorted(set(v) - set(RunConfig.flat_fields()))
+        if unknown:
+            raise ValueError(f"unknown RunConfig fields {unknown} in an arm's overrides; allowed: "
+                             f"{', '.join(sorted(set(RunConfig.flat_fields()) - set(_GRID_KEYS) | set(_AXES)))}")
+        return v
+
+    @property
+    def model_free(self) -> bool:
+        return self.backend == "stats"
 
 
 class GridConfig(BaseModel):
@@ -72,6 +118,8 @@ class GridConfig(BaseModel):
     n_rows: int = Field(default=200, ge=1)
     backend: Literal["hf", "vllm", "fake"] = "hf"
     overrides: dict[str, Any] = Field(default_factory=dict)
+    arms: list[Arm] = Field(default_factory=list, description="named run settings crossed with the grid (none: one "
+                            "implicit arm of the grid's backend and overrides)")
     vllm: VLLMSettings = Field(default_factory=VLLMSettings)
 
     @field_validator("datasets", mode="before")
@@ -118,25 +166,46 @@ class GridConfig(BaseModel):
                              f"{', '.join(sorted(set(RunConfig.flat_fields()) - set(_GRID_KEYS)))}")
         return v
 
-    def cells(self, *, digests: bool = True) -> list[Cell]:
-        """All cells, grouped by model (each model is loaded once) then dataset, strategy, seed.
+    @field_validator("arms")
+    @classmethod
+    def _arms(cls, v: list[Arm]) -> list[Arm]:
+        names = [a.name for a in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"arm names must be distinct, got {dup} more than once; rename the arms")
+        return v
 
-        Each cell's identity covers its resolved RunConfig, its spec's digest and its real data's digest,
-        so editing a spec or a CSV re-runs the cells that use it (and only those). ``digests=False`` skips
-        reading the specs and tables (only to validate the configurations: the hashes are then incomplete).
+    def cells(self, *, digests: bool = True) -> list[Cell]:
+        """All cells, grouped by model (each model is loaded once; model-free arms last) then arm, dataset,
+        strategy, calibration, seed (the dataset's own seeds where it lists them).
+
+        Each cell's identity covers its resolved RunConfig, its arm's name, its spec's digest and its real
+        data's digest, so editing a spec or a CSV re-runs the cells that use it (and only those).
+        ``digests=False`` skips reading the specs and tables (only to validate the configurations: the hashes
+        are then incomplete).
         """
         out, seen = [], {}
-        for model, ds, strategy, calib, level, seed in itertools.product(
-                self.models, self.datasets, self.strategies, self.calibrations, self.release_levels, self.seeds):
-            if level == "none" and calib != "none":  # nothing released to calibrate on (a none cell is left: validated)
+        models = list(dict.fromkeys(self.models + [NO_MODEL]))
+        for model, arm in itertools.product(models, self.arms or [None]):
+            backend = (arm.backend if arm is not None else None) or self.backend
+            if (model == NO_MODEL) != (backend == "stats"):
                 continue
-            cfg = RunConfig.build(model=model, strategy=strategy, dataset=ds.name, data=ds.data, seed=seed,
-                                  n_rows=ds.n_rows or self.n_rows, backend=self.backend, calibration=calib,
-                                  release_level=level, **self.overrides)
-            if (ds.name, ds.data) not in seen:  # each dataset is read once per expansion
-                seen[ds.name, ds.data] = dataset_digests(ds.name, ds.data) if digests else ("", "")
-            spec_digest, data_digest = seen[ds.name, ds.data]
-            out.append(Cell(cfg, cell_hash(cfg, spec_digest, data_digest), spec_digest, data_digest))
+            fixed = arm.overrides if arm is not None else {}
+            axes = {k: [fixed[k]] if k in fixed else getattr(self, axis) for k, axis in _AXES.items()}
+            runs = [(ds, strategy, calib, level, seed) for ds, strategy, calib, level
+                    in itertools.product(self.datasets, axes["strategy"], axes["calibration"], axes["release_level"])
+                    for seed in ds.seeds or self.seeds
+                    if not (level == "none" and calib != "none")]  # nothing released to calibrate on (validated)
+            for ds, strategy, calib, level, seed in runs:
+                cfg = RunConfig.build(**{**self.overrides, **fixed, "model": model, "strategy": strategy,
+                                         "dataset": ds.name, "data": ds.data, "seed": seed,
+                                         "n_rows": ds.n_rows or self.n_rows, "backend": backend,
+                                         "calibration": calib, "release_level": level})
+                if (ds.name, ds.data) not in seen:  # each dataset is read once per expansion
+                    seen[ds.name, ds.data] = dataset_digests(ds.name, ds.data) if digests else ("", "")
+                spec_digest, data_digest = seen[ds.name, ds.data]
+                name = arm.name if arm is not None else ""
+                out.append(Cell(cfg, cell_hash(cfg, spec_digest, data_digest, name), spec_digest, data_digest, name))
         return out
 
 
@@ -148,6 +217,7 @@ class Cell:
     hash: str
     spec_digest: str = ""
     data_digest: str = ""
+    arm: str = ""
 
     @property
     def name(self) -> str:
@@ -155,13 +225,16 @@ class Cell:
         mode = c.calibrate.calibration
         calib = "" if mode == CalibrationOptions.model_fields["calibration"].default else f"-{mode}"
         level = "" if c.prompt.release_level == _DEFAULT_LEVEL else f"-{c.prompt.release_level}"
-        return f"{c.model}-{Path(c.dataset).stem}-{c.strategy}{calib}{level}-s{c.seed}"
+        arm = f"{self.arm}-" if self.arm else ""
+        return f"{arm}{c.model}-{Path(c.dataset).stem}-{c.strategy}{calib}{level}-s{c.seed}"
 
 
-def cell_hash(cfg: RunConfig, spec_digest: str = "", data_digest: str = "") -> str:
+def cell_hash(cfg: RunConfig, spec_digest: str = "", data_digest: str = "", arm: str = "") -> str:
     """A stable short hash of what a cell's result depends on: its resolved run configuration (flat params),
-    the digest of its spec and the digest of its real table (JSON, keys sorted)."""
-    identity = {**cfg.flat_params(), "_spec_digest": spec_digest, "_data_digest": data_digest}
+    the digest of its spec, the digest of its real table and its arm's name when it has one (JSON, keys sorted;
+    a grid without arms keeps the hashes it had before arms existed, so its finished cells still resume)."""
+    identity = {**cfg.flat_params(), "_spec_digest": spec_digest, "_data_digest": data_digest,
+                **({"_arm": arm} if arm else {})}
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -237,11 +310,13 @@ def load_grid(path: str | Path) -> GridConfig:
     try:
         grid = GridConfig(**raw)
     except ValidationError as e:
-        allowed = {"datasets": list(DatasetEntry.model_fields), "vllm": list(VLLMSettings.model_fields)}
+        allowed = {"datasets": list(DatasetEntry.model_fields), "vllm": list(VLLMSettings.model_fields),
+                   "arms": list(Arm.model_fields)}
         lines = [_describe(err, allowed.get(str(err["loc"][0]), list(GridConfig.model_fields))) for err in e.errors()]
         raise ConfigError(f"invalid grid config {str(path)!r}:\n" + "\n".join(lines)) from None
     try:
         grid.cells(digests=False)  # overrides that are invalid values (e.g. temperature: -1) surface now, not mid-grid
     except ConfigError as e:
-        raise ConfigError(f"invalid grid config {str(path)!r}: overrides {grid.overrides} give {e}") from None
+        arms = "".join(f", arm {a.name!r} {a.overrides}" for a in grid.arms)
+        raise ConfigError(f"invalid grid config {str(path)!r}: overrides {grid.overrides}{arms} give {e}") from None
     return grid

@@ -10,24 +10,29 @@ from synllm_mlops.evaluation import t_interval
 
 LEADERBOARD_METRICS = ("score/quality", "score/privacy", "score/harmonic", "control/score/harmonic",
                        "lift/score/harmonic", "gen/validity_rate",
-                       "fidelity/column_shapes", "fidelity/column_pair_trends", "fidelity/detection_auc",
+                       "fidelity/column_shapes", "fidelity/column_pair_trends", "fidelity/feature_pair_trends",
+                       "fidelity/detection_auc",
                        "utility/tstr_auc", "utility/trtr_auc", "privacy/dcr_share_closer_to_train", "gen/seconds",
                        "calib/rows_generated_per_kept")
-GROUP = ["model", "strategy", "calibration", "dataset"]
+GROUP = ["arm", "model", "strategy", "calibration", "dataset"]
 
 
 def leaderboard(cells: pd.DataFrame, metrics: tuple[str, ...] = LEADERBOARD_METRICS) -> pd.DataFrame:
-    """One row per model x strategy x dataset over the *finished* cells, best ``score/harmonic`` first.
+    """One row per arm x model x strategy x calibration x dataset over the *finished* cells, best
+    ``score/harmonic`` first.
 
     Args:
-        cells: one row per cell with columns model, strategy, dataset, status and the metrics.
+        cells: one row per cell with columns (arm,) model, strategy, (calibration,) dataset, status and the metrics.
 
     Returns:
-        columns model, strategy, dataset, n_cells, n_failed, then ``<metric>_mean`` and ``<metric>_ci95``.
+        columns arm, model, strategy, calibration, dataset, n_cells, n_failed, then ``<metric>_mean`` and
+        ``<metric>_ci95``; ``arm`` is empty for a grid without arms.
     """
     rows = []
     if "calibration" not in cells:  # cells recorded before the calibration axis existed
         cells = cells.assign(calibration="none")
+    if "arm" not in cells:  # cells recorded before grids had arms
+        cells = cells.assign(arm="")
     for key, g in cells.groupby(GROUP, sort=True):
         ok = g[g["status"] == "FINISHED"]
         row = dict(zip(GROUP, key), n_cells=len(ok), n_failed=len(g) - len(ok))

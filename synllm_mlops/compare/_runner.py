@@ -13,7 +13,7 @@ from synllm_mlops.compare._grid import Cell, GridConfig, in_shard, load_grid
 from synllm_mlops.compare._leaderboard import LEADERBOARD_METRICS, leaderboard, leaderboard_html
 from synllm_mlops.config import RunConfig
 from synllm_mlops.errors import CONTINUE_AFTER, ModelLoadError, failure_text
-from synllm_mlops.generation import GenerationBackend, check_backend
+from synllm_mlops.generation import GenerationBackend
 
 BackendFactory = Callable[[RunConfig], GenerationBackend]
 
@@ -43,12 +43,12 @@ class _Backends:
         from synllm_mlops.spec import load_spec
 
         spec = load_spec(cfg.dataset)
-        key = backend_key(self.grid.backend, cfg.model, spec)
+        key = (cfg.backend, *backend_key(cfg.backend, cfg.model, spec))
         if key not in self._cache:
-            if not any(k[0] == cfg.model for k in self._cache):
+            if not any(k[:2] == key[:2] for k in self._cache):
                 self.release()
-            options = self.grid.vllm.model_dump() if self.grid.backend == "vllm" else {}
-            self._cache[key] = make_backend(self.grid.backend, cfg.model, spec=spec, **options)
+            options = self.grid.vllm.model_dump() if cfg.backend == "vllm" else {}
+            self._cache[key] = make_backend(cfg.backend, cfg.model, spec=spec, **options)
         return self._cache[key]
 
     def release(self) -> None:
@@ -62,8 +62,8 @@ class _Backends:
 
 def _row(cell: Cell, status: str, run_id: str | None, metrics: dict[str, float] | None = None, error: str = "") -> dict:
     c = cell.config
-    return {"model": c.model, "strategy": c.strategy, "calibration": c.calibrate.calibration, "dataset": Path(c.dataset).stem,
-            "seed": c.seed,
+    return {"arm": cell.arm, "model": c.model, "strategy": c.strategy, "calibration": c.calibrate.calibration,
+            "dataset": Path(c.dataset).stem, "seed": c.seed,
             "status": status, "run_id": run_id, "cell_hash": cell.hash, "error": error, **(metrics or {})}
 
 
@@ -80,21 +80,23 @@ def _finish_parent(grid: GridConfig, rows: list[dict]) -> tuple[pd.DataFrame, pd
     tracking.log_dataframe(cells, "compare/cells.csv")
     tracking.log_dataframe(board, "compare/leaderboard.csv")
     tracking.log_text(leaderboard_html(board, title=f"synllm grid {grid.name}"), "compare/leaderboard.html")
-    tracking.log_figures({"harmonic_heatmap.png": harmonic_heatmap(cells),
-                          "privacy_vs_quality.png": privacy_quality_scatter(cells)})
+    # arms of one model are rows of their own in the figures
+    view = cells.assign(model=cells["arm"] + ": " + cells["model"]) if grid.arms else cells
+    tracking.log_figures({"harmonic_heatmap.png": harmonic_heatmap(view),
+                          "privacy_vs_quality.png": privacy_quality_scatter(view)})
     return cells, board
 
 
 def _check_decoding(cells: list[Cell]) -> None:
-    """What each distinct (dataset, constrained, calibration) of the grid asks of the decoder, checked once up front
-    (e.g. steering on a backend that cannot steer)."""
+    """What each distinct (backend, dataset, constrained, calibration) of the grid asks of the decoder, checked once
+    up front (e.g. a backend whose package is missing, or steering on a backend that cannot steer)."""
     from synllm_mlops.pipeline import check_decoding
     from synllm_mlops.spec import load_spec
 
     seen: set[tuple] = set()
     for c in cells:
         cfg = c.config
-        key = (cfg.dataset, cfg.constrained, cfg.calibrate.calibration, cfg.calibrate.steer_strength)
+        key = (cfg.backend, cfg.dataset, cfg.constrained, cfg.calibrate.calibration, cfg.calibrate.steer_strength)
         if key not in seen:
             seen.add(key)
             check_decoding(cfg, load_spec(cfg.dataset))
@@ -124,7 +126,6 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
     grid = config if isinstance(config, GridConfig) else load_grid(config)
     cells = [c for c in grid.cells() if shard is None or in_shard(c.hash, shard)]
     if backend_factory is None:  # fail before hundreds of cells fail one by one (e.g. vllm not installed)
-        check_backend(grid.backend)
         _check_decoding(cells)
     tags = {"synllm.grid": grid.name, **({"synllm.shard": f"{shard[0]}/{shard[1]}"} if shard else {})}
     name = f"compare-{grid.name}" + (f"-{shard[0]}of{shard[1]}" if shard else "")
@@ -132,7 +133,8 @@ def run_compare(config: str | Path | GridConfig, *, backend_factory: BackendFact
         pid = parent.info.run_id
         tracking.log_params({"config": str(config) if not isinstance(config, GridConfig) else "", "grid": grid.name,
                              "n_cells": len(cells), "backend": grid.backend, "n_rows": grid.n_rows,
-                             "shard": f"{shard[0]}/{shard[1]}" if shard else "", "claim": str(claim).lower()})
+                             "shard": f"{shard[0]}/{shard[1]}" if shard else "", "claim": str(claim).lower(),
+                             "arms": ",".join(a.name for a in grid.arms)})
         tracking.log_text(grid.model_dump_json(indent=2), "compare/grid.json")
         runner = _GridRun(grid, cells, pid, backend_factory or _Backends(grid), progress)
         try:
@@ -228,8 +230,12 @@ class _GridRun:
     def _tags(self, cell: Cell) -> dict[str, str]:
         from synllm_mlops import tracking
 
+        arm = {} if not cell.arm else {
+            "synllm.arm": cell.arm, **({"synllm.arm_model": "none: backend stats writes rows without a language model, "
+                                        "so the arm runs once per dataset x seed"}
+                                       if cell.config.backend == "stats" else {})}
         return {tracking.CELL_HASH_TAG: cell.hash, tracking.PARENT_TAG: self.pid, "synllm.grid": self.grid.name,
-                "synllm.spec_digest": cell.spec_digest, "synllm.data_digest": cell.data_digest}
+                "synllm.spec_digest": cell.spec_digest, "synllm.data_digest": cell.data_digest, **arm}
 
     def _run(self, cell: Cell, run_id: str | None = None) -> None:
         """Run one cell (into ``run_id`` when it was claimed); an error is recorded and the grid goes on."""

@@ -63,29 +63,34 @@ class ColumnPairTrends(Metric):
     holdout_reference = True
 
     def _compute(self, data: EvalData) -> dict[str, Any]:
-        spec = data.spec
-        if len(data.synthetic) == 0 or len(data.train) == 0:
-            return skipped("needs at least one real and one synthetic row")
-        if len(spec.columns) < 2:
-            return skipped("needs at least two columns")
-        edges = quantile_edges(data.train, spec)
-        real_codes = pair_codes(data.train, spec, edges)
-        syn_codes = pair_codes(data.synthetic, spec, edges)
-        pairs: dict[str, dict[str, Any]] = {}
-        for a, b in combinations(spec.column_names, 2):
-            key = f"{a}|{b}"
-            if spec.column(a).is_numeric and spec.column(b).is_numeric:
-                rr = _pearson(data.train[a].to_numpy(float), data.train[b].to_numpy(float))
-                rs = _pearson(data.synthetic[a].to_numpy(float), data.synthetic[b].to_numpy(float))
-                if np.isnan(rr) or np.isnan(rs):
-                    pairs[key] = {"score": None, "method": "correlation", "skipped": "correlation undefined "
-                                  "(fewer than 2 complete rows or a constant column)"}
-                    continue
-                pairs[key] = {"score": 1.0 - abs(rr - rs) / 2.0, "method": "correlation", "real": rr, "synthetic": rs}
-            else:
-                pairs[key] = {"score": contingency_similarity(real_codes[a], real_codes[b], syn_codes[a], syn_codes[b]),
-                              "method": "contingency"}
-        scores = [p["score"] for p in pairs.values() if p["score"] is not None]
-        if not scores:
-            return skipped("no pair could be scored", pairs=pairs)
-        return {"score": float(np.mean(scores)), "pairs": pairs, "n_pairs_scored": len(scores)}
+        return pair_trends(data, list(combinations(data.spec.column_names, 2)))
+
+
+def pair_trends(data: EvalData, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """:class:`ColumnPairTrends`' score and per-pair breakdown over the given column ``pairs`` only."""
+    spec = data.spec
+    if len(data.synthetic) == 0 or len(data.train) == 0:
+        return skipped("needs at least one real and one synthetic row")
+    if not pairs:
+        return skipped("no column pair to score")
+    edges = quantile_edges(data.train, spec)
+    real_codes = pair_codes(data.train, spec, edges)
+    syn_codes = pair_codes(data.synthetic, spec, edges)
+    out: dict[str, dict[str, Any]] = {}
+    for a, b in pairs:
+        key = f"{a}|{b}"
+        if spec.column(a).is_numeric and spec.column(b).is_numeric:
+            rr = _pearson(data.train[a].to_numpy(float), data.train[b].to_numpy(float))
+            rs = _pearson(data.synthetic[a].to_numpy(float), data.synthetic[b].to_numpy(float))
+            if np.isnan(rr) or np.isnan(rs):
+                out[key] = {"score": None, "method": "correlation", "skipped": "correlation undefined "
+                            "(fewer than 2 complete rows or a constant column)"}
+                continue
+            out[key] = {"score": 1.0 - abs(rr - rs) / 2.0, "method": "correlation", "real": rr, "synthetic": rs}
+        else:
+            out[key] = {"score": contingency_similarity(real_codes[a], real_codes[b], syn_codes[a], syn_codes[b]),
+                        "method": "contingency"}
+    scores = [p["score"] for p in out.values() if p["score"] is not None]
+    if not scores:
+        return skipped("no pair could be scored", pairs=out)
+    return {"score": float(np.mean(scores)), "pairs": out, "n_pairs_scored": len(scores)}

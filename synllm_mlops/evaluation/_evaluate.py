@@ -17,6 +17,7 @@ from synllm_mlops.evaluation._detection import DetectionAUC
 from synllm_mlops.evaluation._distance import (DCRQuantile, DCRShareCloserToTrain, ExactMatchExcess, ExactMatchRate,
                                               NNDRQuantile)
 from synllm_mlops.evaluation._diversity import DuplicateRate, UniqueRows
+from synllm_mlops.evaluation._feature_pair_trends import FeaturePairTrends
 from synllm_mlops.evaluation._holdout_pairs import HoldoutPairTables
 from synllm_mlops.evaluation._in_bin_edge_share import InBinEdgeShare
 from synllm_mlops.evaluation._in_bin_ks import InBinKS
@@ -42,6 +43,7 @@ def default_metrics() -> dict[str, list[Metric]]:
     return {
         "fidelity": [ColumnShapes(), ColumnPairTrends(), DetectionAUC(), RelativeMeanError(), WassersteinDistance(),
                      JensenShannonDistance(), RangeCoverage(), CategoryCoverage(), HoldoutPairTables(),
+                     FeaturePairTrends(),
                      ThreeWayMarginals(), InBinKS(), InBinLimitShare(), InBinEdgeShare(), ColumnDetectionAUC()],
         "clinical": [RuleAdherence(), RowsWithoutViolation()],
         "privacy": [ExactMatchRate(), ExactMatchExcess(), DCRShareCloserToTrain(), DCRQuantile(0.05), DCRQuantile(0.5),

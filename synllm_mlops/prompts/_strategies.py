@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from synllm_mlops.errors import ConfigError, unknown
+from synllm_mlops.errors import ConfigError, ContractViolation, unknown
 from synllm_mlops.release import ALL_STATS, DEFAULT_LEVEL, Release, ReleaseLevel
 from synllm_mlops.spec import NA_TOKEN, DatasetSpec
 
@@ -81,6 +81,8 @@ class PromptOptions(BaseModel):
         default=DEFAULT_LEVEL, description="what is released about train (prompt statistics, steering, selection): "
         "none (the spec only) | marginals (per-column) | target (+ target x feature tables, per-class statistics) | "
         "pairs (+ every pair table and correlations); under DP each level is charged for what it releases")
+    scramble_names: bool = Field(default=False, description="show columns as opaque names x01, x02, ... with no "
+                                 "description, units or rule notes (removes the model's knowledge of the names)")
 
     @field_validator("statistics", mode="before")
     @classmethod
@@ -152,17 +154,46 @@ def to_csv(df: pd.DataFrame, spec: DatasetSpec) -> str:
     return ",".join(spec.column_names) + "\n" + (body + "\n" if body else "")
 
 
-def definitions(spec: DatasetSpec) -> str:
+def definitions(spec: DatasetSpec, names: dict[str, str] | None = None) -> str:
+    """One line per column; with ``names`` (see :func:`scrambled_names`) only the opaque name, the type, the range
+    or categories and whether it may be NA: no description, no unit."""
     lines = []
     for c in spec.columns:
-        unit = f" [{c.unit}]" if c.unit else ""
+        unit = f" [{c.unit}]" if c.unit and names is None else ""
         if c.is_numeric:
             kind = f"number{unit}, {format_value(c.min, c.decimals)} to {format_value(c.max, c.decimals)}"
         else:
             kind = "one of " + "/".join(c.categories)
         na = ", may be NA" if c.nullable else ""
-        lines.append(f"- {c.name}: {c.description} ({kind}{na})")
+        lines.append(f"- {c.name}: {c.description} ({kind}{na})" if names is None else f"- {names[c.name]}: {kind}{na}")
     return "\n".join(lines)
+
+
+def scrambled_names(spec: DatasetSpec) -> dict[str, str]:
+    """Column name -> opaque name in spec order (``x01``, ``x02``, ...; three digits from 100 columns on)."""
+    width = max(2, len(str(len(spec.columns))))
+    return {c.name: f"x{i:0{width}d}" for i, c in enumerate(spec.columns, start=1)}
+
+
+def _word(text: str) -> str:
+    # a name or unit standing on its own (not inside a longer identifier such as radius_mean_x)
+    return rf"(?<![\w^/]){re.escape(text)}(?![\w^/])"
+
+
+def scramble_text(text: str, spec: DatasetSpec, names: dict[str, str]) -> str:
+    """Released statistics or rules text with every column name replaced by its opaque name and every unit
+    dropped (the numbers stay); longer names first, so ``radius_mean`` is never read as part of another."""
+    for c in spec.columns:
+        if c.unit:
+            text = re.sub(r" " + re.escape(c.unit) + r"(?=[,;)]|$)", "", text, flags=re.MULTILINE)
+    pattern = "|".join(_word(n) for n in sorted(names, key=len, reverse=True))
+    return re.sub(pattern, lambda m: names[m.group(0)], text) if names else text
+
+
+def leaked_names(text: str, spec: DatasetSpec) -> list[str]:
+    """The spec's column names and units that appear in ``text`` as words of their own."""
+    words = {c.name for c in spec.columns} | {c.unit for c in spec.columns if c.unit}
+    return sorted(w for w in words if re.search(_word(w), text))
 
 
 class PromptStrategy(ABC):
@@ -187,11 +218,34 @@ class PromptStrategy(ABC):
             "n_rows": str(options.rows_per_completion),
             **self._variables(spec, release, train, options, np.random.default_rng(seed)),
         }
-        return Prompt(self.name, template, SYSTEM, fill(template, variables), self.uses_real_rows, variables)
+        if options.scramble_names:
+            variables = _scrambled(variables, spec)
+        user = fill(template, variables)
+        if options.scramble_names and (leaks := leaked_names(user, spec)):
+            raise ContractViolation(f"scramble_names: the {self.name} prompt of {spec.name} still shows {leaks}; "
+                                    "every column name and unit must be replaced (a bug: report it)")
+        return Prompt(self.name, template, SYSTEM, user, self.uses_real_rows, variables)
 
     @abstractmethod
     def _variables(self, spec: DatasetSpec, release: Release | None, train: pd.DataFrame | None,
                    options: PromptOptions, rng: np.random.Generator) -> dict[str, str]: ...
+
+
+def _scrambled(variables: dict[str, str], spec: DatasetSpec) -> dict[str, str]:
+    """The prompt's variables with the columns' names, descriptions, units and the table's description withheld.
+
+    Rows stay positional CSV in spec order, so parsing, the grammar and evaluation do not change; categories
+    keep their labels and ranges their numbers (what a column *is* is withheld, not what it holds).
+    """
+    names = scrambled_names(spec)
+    out = {**variables, "header": ",".join(names.values()),
+           "dataset_description": f"a table of {len(spec.columns)} columns; their names and meanings are withheld"}
+    if "definitions" in out:
+        out["definitions"] = definitions(spec, names)
+    for key in ("statistics", "rules"):
+        if key in out:
+            out[key] = scramble_text(out[key], spec, names)
+    return out
 
 
 class SeedExamples(PromptStrategy):
@@ -237,7 +291,9 @@ class ClinicalRules(StatisticalGuidance):
 
     def _variables(self, spec, release, train, options, rng):
         rules = spec.rules if options.max_rules is None else spec.rules[: options.max_rules]
-        text = "\n".join(f"- {r.describe()} ({r.note})" for r in rules) or "- (none)"
+        # a rule's note explains it in clinical words: withheld with the names
+        text = "\n".join(f"- {r.describe()}" + ("" if options.scramble_names else f" ({r.note})") for r in rules)
+        text = text or "- (none)"
         return {**super()._variables(spec, release, train, options, rng), "rules": text}
 
 

@@ -159,3 +159,12 @@ def test_release_level_axis_multiplies_the_cells_names_and_hashes_them():
         GridConfig(name="t", models=["m"], datasets=["cirrhosis"], release_levels=["none"])
     with pytest.raises(Exception, match="release_level"):
         GridConfig(name="t", models=["m"], datasets=["cirrhosis"], overrides={"release_level": "pairs"})
+
+
+def test_a_dataset_can_set_its_own_seeds(grid_yaml):
+    cells = load_grid(grid_yaml(models=["m"], strategies=["featdesc"], seeds=[0, 1, 2],
+                                datasets=["cirrhosis", {"name": "breast_cancer", "seeds": [7]}])).cells()
+    assert [(c.config.dataset, c.config.seed) for c in cells] == [("cirrhosis", 0), ("cirrhosis", 1),
+                                                                   ("cirrhosis", 2), ("breast_cancer", 7)]
+    with pytest.raises(ConfigError, match=r"datasets.0.seeds: Value error, seeds must be distinct .*got \[1, 1\]"):
+        load_grid(grid_yaml(datasets=[{"name": "cirrhosis", "seeds": [1, 1]}]))
