@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEFAULT_EPSILON = 1.0
+"""The epsilon a run spends when it does not say (``dp_epsilon``): chosen from the measured quality-epsilon curve
+(README, "Differential privacy"); a non-private run is the explicit ``dp_epsilon=none``."""
+
 PART_WEIGHTS = {"prompt": 1.0, "calibration": 1.0}
 FAMILY_WEIGHTS = {
     # prompt statistics: the marginals feed every number in the prompt, so they get twice the others

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from synllm_mlops.privacy import PrivacyBudget
+from synllm_mlops.release._floor import MIN_CELL
 from synllm_mlops.release._levels import DEFAULT_LEVEL, level_parts
 from synllm_mlops.release._plan import PlannedRelease, allocate
 from synllm_mlops.release._stats import ALL_STATS, describe_statistics, dp_statistics, prompt_plan
@@ -24,7 +25,8 @@ class Release:
 
     Prompt rendering, steering, selection, the registered model and the server read a ``Release``,
     never the data; nothing re-releases. Under DP every part was charged to one budget whose ledger
-    is ``ledger``; without DP the statistics are exact (an explicit, non-private choice).
+    is ``ledger``; without DP (an explicit, non-private choice) the statistics are exact but k-floored: no count of
+    1 to ``MIN_CELL - 1`` patients and no exact row count is published (:func:`~synllm_mlops.release.floor_counts`).
 
     Attributes:
         statistics: the prompt statistics as text (``None`` when the strategy carries none).
@@ -99,7 +101,7 @@ def make_release(spec: DatasetSpec, train: pd.DataFrame, *, statistics: tuple[st
         statistics: the families of prompt statistics to release; ``None`` for none.
         max_correlations: how many correlations the prompt lists.
         targets: whether to release calibration targets.
-        dp_epsilon: the run's budget; ``None`` for exact (non-private) statistics.
+        dp_epsilon: the run's budget; ``None`` for exact (non-private, k-floored) statistics.
         release_level: ``none`` | ``marginals`` | ``target`` | ``pairs`` (:func:`~synllm_mlops.release.level_parts`).
 
     Example:
@@ -118,8 +120,9 @@ def make_release(spec: DatasetSpec, train: pd.DataFrame, *, statistics: tuple[st
     if dp_epsilon is None:
         stats = (describe_statistics(train, spec, include=statistics, max_correlations=max_correlations)
                  if statistics is not None else None)
-        return Release(stats, CalibrationTargets.from_table(train, spec, level=release_level) if targets else None,
-                       None, options)
+        released = (CalibrationTargets.from_table(train, spec, level=release_level, min_cell=MIN_CELL)
+                    if targets else None)
+        return Release(stats, released, None, options)
     budget = PrivacyBudget(dp_epsilon)
     plan = release_plan(spec, statistics=statistics, max_correlations=max_correlations, targets=targets,
                         release_level=release_level)

@@ -1,6 +1,8 @@
 """Statistics of the train split that statguide/clin_rule prompts carry, optionally under differential privacy.
 
-Without DP the statistics are exact. With DP, the only things read from ``train`` are histograms
+Without DP the statistics are exact but k-floored: the patient count is rounded and a category, missing
+share or target group held by fewer than :data:`~synllm_mlops.release.MIN_CELL` patients reads "fewer than 5
+patients" (medians are not given for such a group). With DP, the only things read from ``train`` are histograms
 over fixed spec bins and then 2-way tables over bins at the quantiles of those released histograms,
 all released with discrete Laplace noise and charged to one :class:`~synllm_mlops.privacy.PrivacyBudget`;
 every number in the prompt (the patient count included) is read off the noisy counts
@@ -36,6 +38,7 @@ from synllm_mlops.release._estimates import (
     table_spearman,
     value_weights,
 )
+from synllm_mlops.release._floor import MIN_CELL, public_count
 from synllm_mlops.release._plan import PlannedRelease, allocate
 from synllm_mlops.spec import DatasetSpec
 
@@ -51,9 +54,9 @@ class _Summary:
     """The numbers a prompt carries, whichever way they were computed."""
 
     n: int
-    columns: dict[str, dict] = field(default_factory=dict)  # name -> mean, sd, quartiles, shares, missing
+    columns: dict[str, dict] = field(default_factory=dict)  # name -> mean, sd, quartiles, shares, missing (None: < 5)
     correlations: list[tuple[str, str, float]] = field(default_factory=list)  # strongest first
-    by_target: list[tuple[str, float, dict[str, float]]] = field(default_factory=list)  # class, share, medians
+    by_target: list[tuple[str, float | None, dict[str, float]]] = field(default_factory=list)  # class, share, medians
 
 
 SIGNIFICANT = 2  # digits of every statistic in a prompt
@@ -146,9 +149,9 @@ def _render(s: _Summary, spec: DatasetSpec, include: tuple[str, ...]) -> str:
             if "quartiles" in include:
                 parts.append("quartiles " + " / ".join(_fmt(v) for v in st["quartiles"]))
         elif "frequencies" in include:
-            parts.append(", ".join(f"{c} {100 * p:.0f}%" for c, p in st["shares"].items()))
+            parts.append(", ".join(f"{c} {_pct(p)}" for c, p in st["shares"].items()))
         if "missing" in include and col.nullable:
-            parts.append(f"missing (NA) in {100 * st['missing']:.0f}%")
+            parts.append(f"missing (NA) in {_pct(st['missing'])}")
         if parts:
             lines.append(f"- {col.name}: " + "; ".join(parts))
     if s.correlations:
@@ -159,14 +162,24 @@ def _render(s: _Summary, spec: DatasetSpec, include: tuple[str, ...]) -> str:
         lines.append(f"By {spec.target}:")
         for c, share, medians in s.by_target:
             bits = [f"{name} median {_fmt(m)}" for name, m in medians.items()]
-            lines.append(f"- {spec.target}={c} ({100 * share:.0f}% of patients): " + ", ".join(bits))
+            lines.append(f"- {spec.target}={c} ({_pct(share)} of patients)" + (": " + ", ".join(bits) if bits else ""))
     return "\n".join(lines)
+
+
+def _pct(share: float | None) -> str:
+    """A share as the prompt prints it; ``None`` is a cell of fewer than MIN_CELL patients."""
+    return f"fewer than {MIN_CELL} patients" if share is None else f"{100 * share:.0f}%"
+
+
+def _small(count: float) -> bool:
+    """A count of 1 to MIN_CELL - 1 patients: the release says only that it is small (0 stays 0)."""
+    return 0 < count < MIN_CELL
 
 
 # --- exact statistics (no privacy) ---------------------------------------------------------------
 
 def _exact_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, ...], k: int) -> _Summary:
-    out = _Summary(len(train))
+    out = _Summary(int(public_count(len(train))))
     for col in spec.columns:
         s = train[col.name]
         if col.is_numeric:
@@ -175,9 +188,12 @@ def _exact_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, .
                 continue
             st = {"mean": float(x.mean()), "sd": float(x.std(ddof=0)), "quartiles": [float(v) for v in x.quantile(_QUARTILES)]}
         else:
-            freq = s.value_counts(normalize=True, dropna=True)
-            st = {"shares": {c: float(freq.get(c, 0.0)) for c in col.categories}}
-        out.columns[col.name] = {**st, "missing": float(s.isna().mean())}
+            counts = s.value_counts(dropna=True)
+            total = max(int(counts.sum()), 1)
+            st = {"shares": {c: None if _small(counts.get(c, 0)) else float(counts.get(c, 0) / total)
+                             for c in col.categories}}  # the k-floor: a share of 1-4 patients is not printed
+        n_missing = int(s.isna().sum())
+        out.columns[col.name] = {**st, "missing": None if _small(n_missing) else n_missing / max(len(s), 1)}
     num = spec.numeric_columns
     if "correlations" in include and len(num) >= 2 and k > 0:
         corr = train[num].astype(float).corr(method="spearman")
@@ -189,7 +205,10 @@ def _exact_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, .
             g = groups.get(c)
             if g is None or len(g) == 0:
                 continue
-            medians = {n: float(g[n].dropna().astype(float).median()) for n in num if g[n].notna().any()}
+            if _small(len(g)):  # a group of 1-4 patients: its medians would be their values
+                out.by_target.append((c, None, {}))
+                continue
+            medians = {n: float(g[n].dropna().astype(float).median()) for n in num if g[n].notna().sum() >= MIN_CELL}
             out.by_target.append((c, len(g) / len(train), medians))
     return out
 
@@ -262,16 +281,17 @@ def _dp_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, ...]
     # patient count: inverse-variance weighted mean of every release's (unclipped, unbiased) total
     weights = [1 / (counts[r.label].size * discrete_laplace_variance(eps[r.label], 1)) for r in plan]
     n = sum(w * counts[r.label].sum() for r, w in zip(plan, weights)) / sum(weights)
-    out = _Summary(max(int(round(n)), 0))
+    out = _Summary(max(int(public_count(n)), 0))
     for r in plan:
         if r.family != "marginal":
             continue
         b, c = r.bins[0], counts[r.label]
         if b.numeric:
             st = {"mean": binned_mean(b, c), "sd": binned_sd(b, c), "quartiles": binned_quantiles(b, c, _QUARTILES)}
-        else:
-            st = {"shares": dict(zip(b.categories, value_weights(c).tolist()))}
-        out.columns[b.column] = {**st, "missing": missing_share(c)}
+        else:  # the k-floor on noisy counts (post-processing, no epsilon): a share of 1-4 patients is not printed
+            st = {"shares": {k: None if _small(x) else p
+                             for k, x, p in zip(b.categories, c[:-1], value_weights(c).tolist())}}
+        out.columns[b.column] = {**st, "missing": None if _small(c[-1]) else missing_share(c)}
     rhos = [(r.bins[0].column, r.bins[1].column, table_spearman(counts[r.label])) for r in plan if r.family == "correlation"]
     out.correlations = sorted([t for t in rhos if np.isfinite(t[2])], key=lambda t: -abs(t[2]))[:k]  # noisy |rho| only
     if "target_differences" in include and spec.target_is_categorical:
@@ -280,6 +300,9 @@ def _dp_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, ...]
         tables = [r for r in plan if r.family == "by_target"]
         for i, c in enumerate(spec.column(spec.target).categories):
             if t_counts[i] <= 0:
+                continue
+            if _small(t_counts[i]):
+                out.by_target.append((c, None, {}))
                 continue
             medians = {r.bins[1].column: binned_quantiles(r.bins[1], counts[r.label][i], (0.5,))[0] for r in tables}
             out.by_target.append((c, float(t_counts[i] / t_total), medians))

@@ -17,6 +17,7 @@ import pandas as pd
 from synllm_mlops.privacy import PrivacyBudget, discrete_laplace_variance, noisy_histogram, noisy_table2d
 from synllm_mlops.release._bins import Bins
 from synllm_mlops.release._estimates import binned_quantiles
+from synllm_mlops.release._floor import MIN_CELL, floor_counts, public_count
 from synllm_mlops.release._levels import DEFAULT_LEVEL, level_parts
 from synllm_mlops.release._plan import PlannedRelease, allocate
 from synllm_mlops.spec import DatasetSpec
@@ -53,11 +54,17 @@ class CalibrationTargets:
 
     @classmethod
     def from_table(cls, train: pd.DataFrame, spec: DatasetSpec, *, n_bins: int = 10, n_coarse: int = 5,
-                   shrinkage: float = SHRINKAGE, level: str = "pairs") -> "CalibrationTargets":
+                   shrinkage: float = SHRINKAGE, level: str = "pairs", min_cell: int = 0) -> "CalibrationTargets":
         """Targets of ``train`` (numeric bins at its deciles), pairwise tables shrunk towards independence.
 
         ``level`` (:func:`~synllm_mlops.release.level_parts`) says which pair tables are released; the
         others are the product of the marginals, as on the DP path. Default: every pair (a full description).
+
+        ``min_cell`` > 0 makes them releasable (``make_release`` passes :data:`MIN_CELL`): every marginal and
+        pair count below it is set to 0 before shares are taken and before shrinkage (see
+        :func:`~synllm_mlops.release.floor_counts`), and ``n`` is rounded (:func:`public_count`). Shrinkage alone
+        does not hide a small cell: with the exact ``n`` and marginals, a shrunk table inverts exactly to its
+        counts. ``min_cell=0`` keeps exact counts and ``n`` (known-answer tests on tiny frames).
 
         ``shrinkage`` mixes each pairwise table with the product of its marginals. A table of a few hundred
         rows has many cells held by one or two patients; matched exactly, they pull the synthetic rows
@@ -68,7 +75,7 @@ class CalibrationTargets:
         """
         bins = [_tail_bounded(Bins.from_values(c, train[c.name], n_bins), train[c.name]) for c in spec.columns]
         codes = [b.codes(train[b.column]) for b in bins]
-        targets = cls.from_counts(bins, codes, n_coarse=n_coarse)
+        targets = cls.from_counts(bins, codes, n_coarse=n_coarse, min_cell=min_cell)
         return targets.only(level_parts(spec, level).pairs, level).shrunk(shrinkage)
 
     def only(self, released, level: str) -> "CalibrationTargets":
@@ -132,7 +139,8 @@ class CalibrationTargets:
         counts = []
         for b, c in zip(bins, codes):
             label = f"calibration:histogram:{b.column}"
-            counts.append(np.clip(noisy_histogram(c[c >= 0], b.n_bins, eps[label], budget, label), 0, None).astype(float))
+            # the k-floor on noisy counts is post-processing: no count of 1-4 is published by either path
+            counts.append(floor_counts(noisy_histogram(c[c >= 0], b.n_bins, eps[label], budget, label)))
         marginals = [_share(c) for c in counts]
         bins = [_dp_bounded(b, c, eps[f"calibration:histogram:{b.column}"]) for b, c in zip(bins, counts)]
         pairs = {}
@@ -143,22 +151,24 @@ class CalibrationTargets:
                 label = f"calibration:table:{bins[i].column}x{bins[j].column}"
                 table = noisy_table2d(coarse[i][codes[i][ok]], coarse[j][codes[j][ok]], (gi_n, gj_n), eps[label],
                                       budget, label)
-                pairs[(i, j)] = _share(table)
+                pairs[(i, j)] = _share(floor_counts(table))
             else:
                 mi = np.bincount(coarse[i], weights=marginals[i], minlength=gi_n)
                 mj = np.bincount(coarse[j], weights=marginals[j], minlength=gj_n)
                 pairs[(i, j)] = np.outer(mi, mj)
         n = float(np.mean([c.sum() for c in counts])) if counts else 0.0
         out = cls(bins, marginals, pairs, coarse, n, "dp",
-                  {"epsilon": float(sum(eps[r.label] for r in plan)), "releases": len(plan),
+                  {"min_cell": MIN_CELL, "epsilon": float(sum(eps[r.label] for r in plan)), "releases": len(plan),
                    "pairs_released": len(released)})
         return out.only(released, level)  # the unreleased pairs are already products: this records the level
 
     @classmethod
     def from_counts(cls, bins: list[Bins], codes: list[np.ndarray], *, n_coarse: int = 5,
-                    source: str = "exact", meta: dict | None = None) -> "CalibrationTargets":
+                    source: str = "exact", meta: dict | None = None, min_cell: int = 0) -> "CalibrationTargets":
+        """Targets counted from bin ``codes``; ``min_cell`` > 0 floors every count and rounds ``n`` (see ``from_table``)."""
         coarse = [b.coarse(n_coarse) for b in bins]
-        marginals = [_share(np.bincount(c[c >= 0], minlength=b.n_bins)) for b, c in zip(bins, codes)]
+        marginals = [_share(floor_counts(np.bincount(c[c >= 0], minlength=b.n_bins), min_cell))
+                     for b, c in zip(bins, codes)]
         pairs = {}
         for i, j in combinations(range(len(bins)), 2):
             ok = (codes[i] >= 0) & (codes[j] >= 0)
@@ -166,9 +176,10 @@ class CalibrationTargets:
             shape = (coarse[i].max() + 1, coarse[j].max() + 1)
             table = np.zeros(shape)
             np.add.at(table, (gi, gj), 1)
-            pairs[(i, j)] = _share(table)
+            pairs[(i, j)] = _share(floor_counts(table, min_cell))
         n = float(len(codes[0])) if codes else 0.0
-        return cls(bins, marginals, pairs, coarse, n, source, meta or {})
+        meta = dict(meta or {}, **({"min_cell": min_cell} if min_cell else {}))
+        return cls(bins, marginals, pairs, coarse, public_count(n) if min_cell else n, source, meta)
 
     def codes(self, df: pd.DataFrame) -> np.ndarray:
         """Bin codes of a table, one column per spec column (``-1`` where a value fits no bin)."""
