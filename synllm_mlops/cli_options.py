@@ -31,21 +31,28 @@ class _AsWritten(click.ParamType):
 
 
 class _Optional(click.ParamType):
-    """``inner``, or ``""`` for "not set" (how an MLproject passes an empty optional value)."""
+    """``inner``, or ``""`` for "not set" (how an MLproject passes an empty optional value).
 
-    def __init__(self, inner: click.ParamType):
-        self.inner, self.name = inner, f"{inner.name} or empty"
+    ``none`` is "not set" too where the field's default is none; where it is not (``dp_epsilon``), ``none`` is a
+    value of its own (the explicit choice of no DP) and is passed on for the field to read.
+    """
+
+    def __init__(self, inner: click.ParamType, none_is_value: bool = False):
+        self.inner, self.none_is_value = inner, none_is_value
+        self.name = f"{inner.name}, none or empty" if none_is_value else f"{inner.name} or empty"
 
     def convert(self, value, param, ctx):
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        if value is None or (isinstance(value, str) and value.strip() == ""):
             return None
+        if isinstance(value, str) and value.strip().lower() == "none":
+            return "none" if self.none_is_value else None
         return self.inner.convert(value, param, ctx)
 
 
-def _click_type(annotation: Any) -> click.ParamType:
+def _click_type(annotation: Any, none_is_value: bool = False) -> click.ParamType:
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
-        return _Optional(_click_type(args[0]))
+        return _Optional(_click_type(args[0]), none_is_value)
     if annotation in (bool, int, float):
         return _AsWritten({bool: "boolean", int: "integer", float: "number"}[annotation])
     return click.STRING  # str, and comma-separated lists (the model's validators split them)
@@ -65,7 +72,8 @@ def field_options(fields: dict[str, FieldInfo], *, defaults: dict[str, Any] | No
             flag = "--" + str(extra.get("flag", name)).replace("_", "-")
             default = defaults[name] if name in defaults else (
                 info.default_factory() if info.default_factory else info.default)
-            f = click.option(flag, name, default=None, type=_click_type(info.annotation), hidden=name in hidden,
+            f = click.option(flag, name, default=None, type=_click_type(info.annotation, default is not None),
+                             hidden=name in hidden,
                              help=f"{info.description or ''} [default: {default_text(default)}]".strip())(f)
         return f
     return deco

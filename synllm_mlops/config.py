@@ -171,9 +171,25 @@ class RunConfig(BaseModel):
         for leaf, group in groups.items():
             if leaf in data:
                 g = out.get(group, {})
-                g = g.model_dump() if isinstance(g, BaseModel) else dict(g)
+                # only what was set: a field left at its default stays unset (dp_epsilon's default depends on strategy)
+                g = g.model_dump(exclude_unset=True) if isinstance(g, BaseModel) else dict(g)
                 out[group] = {**g, leaf: data[leaf]}
         return out
+
+    @model_validator(mode="after")
+    def _seed_ex_is_not_private(self) -> "RunConfig":
+        """``seed_ex`` puts real rows in its prompt, so choosing it is choosing a non-private run: with
+        ``dp_epsilon`` left at its default it runs without DP; set explicitly, ``prepare`` refuses the pair."""
+        if STRATEGIES[self.strategy].uses_real_rows and "dp_epsilon" not in self.prompt.model_fields_set:
+            prompt = self.prompt.model_copy(update={"dp_epsilon": None})
+            prompt.__pydantic_fields_set__.discard("dp_epsilon")  # still the default: a rebuild may change strategy
+            object.__setattr__(self, "prompt", prompt)
+        return self
+
+    @property
+    def private(self) -> bool:
+        """Whether the run releases its statistics under DP (``dp_epsilon`` not ``none``)."""
+        return self.prompt.dp_epsilon is not None
 
     @classmethod
     def flat_fields(cls) -> dict[str, Any]:
@@ -204,7 +220,23 @@ class RunConfig(BaseModel):
         for k, v in d.items():
             if isinstance(v, dict):
                 out.update(v)
+        out["dp_epsilon"] = "none" if out["dp_epsilon"] is None else out["dp_epsilon"]  # the effective value, always
         return {k: ",".join(map(str, v)) if isinstance(v, (tuple, list)) else v for k, v in out.items()}
+
+    def given_params(self) -> dict[str, Any]:
+        """The settings that were given (flat), defaults left out: what rebuilds this config with other overrides.
+
+        Unlike :meth:`flat_params` (the effective values), a field left at its default stays so, notably
+        ``dp_epsilon``, whose effective value depends on the strategy (a tuning trial's ``seed_ex``).
+        """
+        d = self.model_dump(exclude_unset=True)
+        out = {k: v for k, v in d.items() if not isinstance(v, dict)}
+        for v in d.values():
+            if isinstance(v, dict):
+                out.update(v)
+        if "dp_epsilon" in out and out["dp_epsilon"] is None:
+            out["dp_epsilon"] = "none"
+        return out
 
     def completion_budget(self) -> int:
         """Maximum completions to sample before keeping what we have."""

@@ -7,6 +7,7 @@ No MLflow here: the tracking layer records what this returns.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from synllm_mlops.errors import ConfigError
 from synllm_mlops.generation import GenerationBackend, ModelInfo, check_backend, derive_seed, make_backend
 from synllm_mlops.parsing import REJECT_COLUMNS, NearCopyIndex, RowParser, table_keys
 from synllm_mlops.prompts import Prompt, format_rows, format_value, get_strategy
-from synllm_mlops.release import CalibrationTargets, Release, make_release
+from synllm_mlops.release import DEFAULT_EPSILON, MIN_CELL, CalibrationTargets, Release, make_release
 from synllm_mlops.spec import DatasetSpec, Split, data_digest, load_data, load_spec, split_data
 
 
@@ -73,14 +74,32 @@ def release_for(config: RunConfig, spec: DatasetSpec, train: pd.DataFrame) -> Re
                         release_level=config.prompt.release_level)
 
 
-def prepare(config: RunConfig) -> Prepared:
-    """Load and check spec and data, split, release, render the prompt: every user error surfaces here, fast."""
+def not_private_warning(config: RunConfig) -> str | None:
+    """The one line a non-private run prints (what was chosen, what it means, the fix); ``None`` for a DP run."""
+    if config.private:
+        return None
+    if get_strategy(config.strategy).uses_real_rows:
+        return (f"synllm: NOT PRIVATE: strategy {config.strategy} puts real patients' rows in the prompt, so this run "
+                f"has no DP guarantee; fix: choose featdesc, statguide or clin_rule (DP at epsilon {DEFAULT_EPSILON:g} "
+                "by default)")
+    return ("synllm: NOT PRIVATE: dp_epsilon=none releases exact statistics of the real data (counts under "
+            f"{MIN_CELL} suppressed, no DP guarantee); fix: leave dp_epsilon out (DP at epsilon {DEFAULT_EPSILON:g}) "
+            "or set a number > 0")
+
+
+def prepare(config: RunConfig, *, warn: bool = True) -> Prepared:
+    """Load and check spec and data, split, release, render the prompt: every user error surfaces here, fast.
+
+    ``warn``: a non-private run logs :func:`not_private_warning` (one line, ``logging.warning``).
+    """
     strategy = get_strategy(config.strategy)
     if strategy.uses_real_rows and config.prompt.dp_epsilon is not None:
         raise ConfigError(f"strategy {strategy.name} puts real rows in the prompt, so dp_epsilon="
                           f"{config.prompt.dp_epsilon:g} would promise a guarantee the run cannot keep; drop "
                           "dp_epsilon or choose featdesc, statguide or clin_rule")
     spec, real, split = load_inputs(config)
+    if warn and not config.private:
+        logging.getLogger(__name__).warning(not_private_warning(config))
     release = release_for(config, spec, split.train)
     prompt = strategy.render(spec, release, config.prompt, seed=config.seed, train=split.train)
     return Prepared(config, spec, real, split, prompt, data_digest(real), release)

@@ -103,13 +103,14 @@ def evaluate_and_log(split: Split, synthetic: pd.DataFrame, spec: DatasetSpec, s
 def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: GenerationBackend | None = None,
                    stage: str | None = None, nested: bool = False, progress: bool = True,
                    run_name: str | None = None, extra_tags: dict[str, str] | None = None,
-                   run_id: str | None = None, control_cache: dict | None = None) -> RunOutcome:
+                   run_id: str | None = None, control_cache: dict | None = None, warn: bool = True) -> RunOutcome:
     """One tracked run: prepare (cheap checks), generate, log, optionally evaluate into the same run.
 
     An evaluated run also scores ``cfg.control_tables`` no-LLM control tables on the same release and split
     (``control/*``, ``lift/*``; see :mod:`synllm_mlops.control`); ``control_cache`` (one per study or grid)
     reuses a control already scored on the same release and settings. ``run_id`` logs into a run created
-    beforehand (a claimed grid cell) instead of a new one.
+    beforehand (a claimed grid cell) instead of a new one. A non-private run is tagged ``synllm.private=false``
+    and, with ``warn``, prints one warning line (see :func:`~synllm_mlops.pipeline.not_private_warning`).
 
     Example:
         >>> from synllm_mlops.config import RunConfig
@@ -117,7 +118,7 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
         >>> out.metrics["gen/validity_rate"]  # doctest: +SKIP
         1.0
     """
-    prep = prepare(cfg)  # spec, data, strategy errors surface before any model loads
+    prep = prepare(cfg, warn=warn)  # spec, data, strategy errors surface before any model loads
     backend = backend or make_backend(cfg.backend, cfg.model, spec=prep.spec)
     tracking.check_reachable()  # and a tracking server that is down, before the model loads
     stage = stage or ("main" if evaluate else "generate")
@@ -126,6 +127,7 @@ def run_generation(cfg: RunConfig, *, evaluate: bool = True, backend: Generation
     with tracking.tracked_run(stage, run_name=name, nested=nested, tags=extra_tags, run_id=run_id,
                               system_metrics=not nested) as run:
         tracking.log_params(cfg.flat_params())
+        tracking.set_tags({tracking.PRIVATE_TAG: str(prep.release.private).lower()})
         digest = _log_inputs(prep)
         prompt_text = loggable_prompt_text(prep.prompt)
         prompt_uri = tracking.log_prompt(prep.prompt, prompt_text)
@@ -225,13 +227,14 @@ def run_repeated(cfg: RunConfig, *, backend: GenerationBackend | None = None, pr
     backend = backend or make_backend(cfg.backend, cfg.model, spec=load_spec(cfg.dataset))
     alias = tracking.model_alias(cfg.model)
     name = f"main-{cfg.dataset}-{cfg.strategy}-{alias}-s{cfg.seed}x{cfg.repeats}"
-    with tracking.tracked_run("main", run_name=name, tags={"synllm.repeats": str(cfg.repeats)}) as run:
+    with tracking.tracked_run("main", run_name=name, tags={"synllm.repeats": str(cfg.repeats),
+                                                           tracking.PRIVATE_TAG: str(cfg.private).lower()}) as run:
         tracking.log_params(cfg.flat_params())
         per_seed = []
         for k in range(cfg.repeats):
             seed_cfg = cfg.model_copy(update={"seed": cfg.seed + k, "repeats": 1})
             per_seed.append(run_generation(seed_cfg, backend=backend, stage="main", nested=True, progress=progress,
-                                           control_cache={}).metrics)
+                                           control_cache={}, warn=False).metrics)  # prepare above warned once
         metrics: dict[str, float] = {"repeats/seeds": float(cfg.repeats)}
         names = sorted({k for m in per_seed for k in m if not k.endswith(("_ci95", "_mde"))})
         for key in names:

@@ -53,9 +53,11 @@ def render():
 
     def _render(name, spec, train, options=None, seed=0):
         options, strategy = options or PromptOptions(), get_strategy(name)
+        # as RunConfig does: seed_ex with dp_epsilon left at its default is the non-private choice
+        dp = None if strategy.uses_real_rows and "dp_epsilon" not in options.model_fields_set else options.dp_epsilon
         release = make_release(spec, train, statistics=options.statistics if strategy.uses_statistics else None,
-                               max_correlations=options.max_correlations, targets=False,
-                               dp_epsilon=options.dp_epsilon, release_level=options.release_level)
+                               max_correlations=options.max_correlations, targets=False, dp_epsilon=dp,
+                               release_level=options.release_level)
         return strategy.render(spec, release, options, seed=seed, train=train)
 
     return _render

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from synllm_mlops.errors import ConfigError, ContractViolation, unknown
-from synllm_mlops.release import ALL_STATS, DEFAULT_LEVEL, Release, ReleaseLevel
+from synllm_mlops.release import ALL_STATS, DEFAULT_EPSILON, DEFAULT_LEVEL, Release, ReleaseLevel
 from synllm_mlops.spec import NA_TOKEN, DatasetSpec
 
 SYSTEM = ("You generate realistic, privacy-preserving synthetic patient records as CSV. "
@@ -76,13 +76,22 @@ class PromptOptions(BaseModel):
     max_correlations: int = Field(default=5, ge=0, le=30, description="notable correlations listed (statguide, clin_rule)")
     max_rules: int | None = Field(default=None, ge=0, description="carry only the first N rules (clin_rule)")
     rows_per_completion: int = Field(default=4, ge=1, le=50, description="rows asked of each completion")
-    dp_epsilon: float | None = Field(default=None, gt=0, description="release statistics under epsilon-DP")
+    dp_epsilon: float | None = Field(default=DEFAULT_EPSILON, gt=0,
+                                     description="epsilon of the DP release of everything derived from real data; none "
+                                                 "= exact, k-floored statistics: an explicit non-private run (seed_ex "
+                                                 "is one unless this is set)")
     release_level: ReleaseLevel = Field(
         default=DEFAULT_LEVEL, description="what is released about train (prompt statistics, steering, selection): "
         "none (the spec only) | marginals (per-column) | target (+ target x feature tables, per-class statistics) | "
         "pairs (+ every pair table and correlations); under DP each level is charged for what it releases")
     scramble_names: bool = Field(default=False, description="show columns as opaque names x01, x02, ... with no "
                                  "description, units or rule notes (removes the model's knowledge of the names)")
+
+    @field_validator("dp_epsilon", mode="before")
+    @classmethod
+    def _none(cls, v):
+        """``none`` (CLI, MLproject, YAML, grids) is the explicit non-private choice; an empty value is the default."""
+        return None if isinstance(v, str) and v.strip().lower() == "none" else v
 
     @field_validator("statistics", mode="before")
     @classmethod

@@ -43,6 +43,7 @@ from synllm_mlops.tracking._compare import (
     HEARTBEAT_TAG,
     OUTSIDE_DP_TAG,
     PARENT_TAG,
+    PRIVATE_TAG,
     WORKER_TAG,
     CellRun,
     beat,
@@ -56,7 +57,7 @@ from synllm_mlops.tracking._compare import (
 )
 
 __all__ = ["CELL_HASH_TAG", "CLAIM_TAG", "CellRun", "EVALUATION_RUN_TAG", "EXPERIMENT", "HEADLINE_TAG", "HEARTBEAT_TAG",
-           "NOTE_TAG", "OUTSIDE_DP_TAG", "PARENT_TAG",
+           "NOTE_TAG", "OUTSIDE_DP_TAG", "PARENT_TAG", "PRIVATE_TAG",
            "WORKER_TAG", "active_experiment_name", "beat", "cell_metrics",
            "cell_runs", "check_reachable", "create_cell_run", "discard_run", "download_run_csv", "download_run_text",
            "end_active_run", "end_lost_run", "end_open_runs", "experiment_name", "find_child_run", "finished_cells",

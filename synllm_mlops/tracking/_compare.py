@@ -43,6 +43,9 @@ EVALUATION_RUN_TAG, OUTSIDE_DP_TAG = "synllm.evaluation_run_id", "synllm.outside
 """A DP run's evaluation lives in its own child run (it reads exact train data), named on the run by the first
 tag and marked on the child by the second."""
 
+PRIVATE_TAG = "synllm.private"
+"""``true`` on a run whose release is DP (the default), ``false`` on an explicitly non-private one."""
+
 
 def cell_metrics(run_ids: list[str]) -> dict[str, dict[str, float]]:
     """The latest value of every metric of each run, with its evaluation child's (a DP run) merged in."""

@@ -67,7 +67,7 @@ class Objective:
         from synllm_mlops.workflow import run_generation
 
         trial.set_user_attr("worker", self.worker)  # whose runs to end if this trial goes silent
-        cfg = RunConfig.build(**{**self.base.flat_params(), **self.space.suggest(trial)})
+        cfg = RunConfig.build(**{**self.base.given_params(), **self.space.suggest(trial)})  # defaults stay defaults
         trial.set_user_attr("config", cfg.flat_params())
         backend = self.backends.get(cfg.model)
         tags = {"optuna.trial_number": str(trial.number), "optuna.study_name": self.study_name}

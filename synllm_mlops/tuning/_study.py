@@ -85,7 +85,7 @@ class TuneConfig(BaseModel):
         if not given:
             return data
         run = data.get("run", _RUN_DEFAULTS)
-        run = run.flat_params() if isinstance(run, RunConfig) else dict(run)
+        run = run.given_params() if isinstance(run, RunConfig) else dict(run)
         return {**{k: v for k, v in data.items() if k not in given}, "run": {**run, **given}}
 
     @field_validator("models", mode="before")
