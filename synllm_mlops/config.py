@@ -48,8 +48,10 @@ def field_rule(info: FieldInfo) -> str:
     """What a field accepts, from its annotation and limits: ``"a whole number >= 1 and <= 1000000"``."""
     ann, metadata = info.annotation, list(info.metadata)
     args = [a for a in typing.get_args(ann) if a is not type(None)]
+    or_none = ""
     if typing.get_origin(ann) in (typing.Union, types.UnionType) and len(args) == 1:
         ann = args[0]  # Optional[X]: X's rule (an empty value means "not set")
+        or_none = " or none" if info.default not in (None, PydanticUndefined) else ""  # none is a value of its own
     if typing.get_origin(ann) is Annotated:  # Optional[Seed]: the limits live inside the union
         ann, *extra = typing.get_args(ann)
         metadata += [m for x in extra for m in (x.metadata if isinstance(x, FieldInfo) else [x])]
@@ -58,7 +60,7 @@ def field_rule(info: FieldInfo) -> str:
     kind = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}.get(ann, "a valid value")
     limits = [f"{op} {_bound(getattr(m, k))}" for m in metadata
               for k, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")) if getattr(m, k, None) is not None]
-    return " ".join([kind, " and ".join(limits)]).strip()
+    return " ".join([kind, " and ".join(limits)]).strip() + or_none
 
 
 def _flag(name: str, info: FieldInfo | None) -> str:

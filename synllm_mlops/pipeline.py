@@ -96,7 +96,8 @@ def prepare(config: RunConfig, *, warn: bool = True) -> Prepared:
     if strategy.uses_real_rows and config.prompt.dp_epsilon is not None:
         raise ConfigError(f"strategy {strategy.name} puts real rows in the prompt, so dp_epsilon="
                           f"{config.prompt.dp_epsilon:g} would promise a guarantee the run cannot keep; drop "
-                          "dp_epsilon or choose featdesc, statguide or clin_rule")
+                          "dp_epsilon (seed_ex then runs without DP, with a warning) or choose featdesc, statguide "
+                          "or clin_rule")
     spec, real, split = load_inputs(config)
     if warn and not config.private:
         logging.getLogger(__name__).warning(not_private_warning(config))

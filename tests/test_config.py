@@ -162,3 +162,47 @@ def test_release_level_is_a_cli_option_with_its_choices():
     assert "--release-level" in out and "pairs (+ every pair table" in " ".join(out.split())
     bad = CliRunner().invoke(cli, ["generate", "--release-level", "all", "--backend", "fake"])
     assert bad.exit_code != 0 and "release_level (--release-level) to one of: none, marginals, target, pairs" in bad.output
+
+
+# --- issue 22: private by default --------------------------------------------------------------------------------
+
+def test_dp_is_the_default_and_none_is_the_explicit_non_private_choice_everywhere(tmp_path, monkeypatch):
+    from synllm_mlops.compare import GridConfig
+    from synllm_mlops.release import DEFAULT_EPSILON
+
+    assert RunConfig().prompt.dp_epsilon == DEFAULT_EPSILON and RunConfig().private
+    seen = _capture(monkeypatch)
+    CliRunner().invoke(cli_module.cli, ["main", "--dp-epsilon", "none"])
+    CliRunner().invoke(cli_module.cli, ["main", "--dp-epsilon", ""])  # how an MLproject passes its empty default
+    yml = tmp_path / "run.yaml"
+    yml.write_text("dp_epsilon: none\n")
+    CliRunner().invoke(cli_module.cli, ["generate", "--config", str(yml)])
+    assert [c.prompt.dp_epsilon for c in seen] == [None, DEFAULT_EPSILON, None]
+    grid = GridConfig(name="g", models=["fake"], datasets=["cirrhosis"], strategies=["clin_rule", "seed_ex"],
+                      backend="fake", overrides={"dp_epsilon": "none"})
+    assert [c.config.prompt.dp_epsilon for c in grid.cells(digests=False)] == [None, None]
+    default = GridConfig(name="g", models=["fake"], datasets=["cirrhosis"], strategies=["clin_rule", "seed_ex"])
+    assert [c.config.prompt.dp_epsilon for c in default.cells(digests=False)] == [DEFAULT_EPSILON, None]
+    # the logged param is the effective value, and rebuilds the same run
+    assert RunConfig.build(dp_epsilon="none").flat_params()["dp_epsilon"] == "none"
+    assert RunConfig().flat_params()["dp_epsilon"] == DEFAULT_EPSILON
+    assert RunConfig.build(**RunConfig.build(dp_epsilon="none").flat_params()).prompt.dp_epsilon is None
+
+
+def test_seed_ex_left_at_the_default_runs_non_private_and_an_explicit_epsilon_is_refused():
+    from synllm_mlops.pipeline import prepare
+
+    cfg = RunConfig.build(strategy="seed_ex")
+    assert cfg.prompt.dp_epsilon is None and not cfg.private and cfg.flat_params()["dp_epsilon"] == "none"
+    with pytest.raises(ConfigError, match=r"seed_ex puts real rows in the prompt, so dp_epsilon=2 .*drop dp_epsilon"):
+        prepare(RunConfig.build(strategy="seed_ex", dp_epsilon=2))
+    # a tuning trial rebuilds its base with the search's strategy: a default stays a default, either way
+    base = RunConfig.build(n_rows=8)
+    assert RunConfig.build(**{**base.given_params(), "strategy": "seed_ex"}).prompt.dp_epsilon is None
+    assert RunConfig.build(**{**cfg.given_params(), "strategy": "clin_rule"}).private
+    assert RunConfig.build(**{**base.flat_params(), "strategy": "seed_ex"}).prompt.dp_epsilon == 1.0  # why not flat
+
+
+def test_a_bad_epsilon_names_none_in_its_fix():
+    with pytest.raises(ConfigError, match=r"dp_epsilon \(--dp-epsilon\) to a number > 0 or none, or leave it out"):
+        RunConfig.build(dp_epsilon="abc")

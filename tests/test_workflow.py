@@ -10,6 +10,7 @@ from synllm_mlops.config import RunConfig
 from synllm_mlops.errors import ConfigError, GenerationError, ModelLoadError, UnknownNameError
 from synllm_mlops.generation import make_backend
 from synllm_mlops.prompts import format_rows, to_csv
+from synllm_mlops.release import DEFAULT_EPSILON
 from synllm_mlops.workflow import run_evaluation, run_generation
 
 
@@ -188,12 +189,18 @@ def test_dp_run_logs_one_ledger_that_spends_epsilon_on_prompt_and_targets(mlflow
 
 
 def test_run_reads_well_in_the_ui(mlflow_store, cirrhosis):
-    """Issue 13: model in the run name, no empty params, a description with the scores, a logged model, a trace."""
+    """Issue 13: model in the run name, no empty params, a description with the scores, a logged model, a trace.
+
+    A non-private run: it holds its evaluation itself (a DP run's is in a child run, outside the guarantee:
+    ``test_a_dp_run_logs_nothing_exact_next_to_the_noise``).
+    """
     spec, real, split = cirrhosis
-    out = run_generation(RunConfig(n_rows=24, batch_size=8, strategy="clin_rule"), backend=_fake(spec), progress=False)
+    out = run_generation(RunConfig(n_rows=24, batch_size=8, strategy="clin_rule", dp_epsilon="none"),
+                         backend=_fake(spec), progress=False)
     run = mlflow.get_run(out.run_id)
     assert run.info.run_name == "main-cirrhosis-clin_rule-smollm2-135m-s0"
-    assert "" not in run.data.params.values() and "data" not in run.data.params and "dp_epsilon" not in run.data.params
+    assert "" not in run.data.params.values() and "data" not in run.data.params
+    assert run.data.params["dp_epsilon"] == "none"  # the effective value, always logged
     note = run.data.tags["mlflow.note.content"]
     m = run.data.metrics
     # issue 20: the answer first (rounded scores and the lift over the no-LLM control), as a tag too
@@ -272,3 +279,23 @@ def test_a_run_logs_its_release_level_as_a_param_and_in_the_release(mlflow_store
     release = json.loads(mlflow.artifacts.load_text(f"runs:/{out.run_id}/release/release.json"))
     assert release["options"]["release_level"] == "marginals" and release["targets"]["meta"]["released_pairs"] == []
     assert "By Status" not in release["statistics"]
+
+
+@pytest.mark.parametrize("kw", [{"dp_epsilon": "none"}, {"strategy": "seed_ex"}])
+def test_a_non_private_run_warns_once_and_is_tagged(mlflow_store, cirrhosis, caplog, kw):
+    spec = cirrhosis[0]
+    cfg = RunConfig.build(n_rows=8, batch_size=4, rows_per_completion=2, **kw)
+    with caplog.at_level("WARNING"):
+        out = run_generation(cfg, evaluate=False, backend=_fake(spec), progress=False)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "NOT PRIVATE" in r.getMessage()]
+    assert len(warned) == 1 and "\n" not in warned[0] and "fix:" in warned[0]
+    assert ("dp_epsilon=none" if "dp_epsilon" in kw else "seed_ex") in warned[0]
+    run = mlflow.get_run(out.run_id)
+    assert run.data.tags["synllm.private"] == "false" and run.data.params["dp_epsilon"] == "none"
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # the default run: private, tagged so, no warning
+        out = run_generation(RunConfig.build(n_rows=8, batch_size=4, rows_per_completion=2), evaluate=False,
+                             backend=_fake(spec), progress=False)
+    assert not [r for r in caplog.records if "NOT PRIVATE" in r.getMessage()]
+    run = mlflow.get_run(out.run_id)
+    assert run.data.tags["synllm.private"] == "true" and run.data.params["dp_epsilon"] == str(DEFAULT_EPSILON)
