@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_EPSILON = 1.0
+DEFAULT_EPSILON = 4.0
 """The epsilon a run spends when it does not say (``dp_epsilon``): chosen from the measured quality-epsilon curve
 (README, "Differential privacy"); a non-private run is the explicit ``dp_epsilon=none``."""
 
