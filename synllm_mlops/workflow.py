@@ -227,8 +227,10 @@ def run_repeated(cfg: RunConfig, *, backend: GenerationBackend | None = None, pr
     backend = backend or make_backend(cfg.backend, cfg.model, spec=load_spec(cfg.dataset))
     alias = tracking.model_alias(cfg.model)
     name = f"main-{cfg.dataset}-{cfg.strategy}-{alias}-s{cfg.seed}x{cfg.repeats}"
-    with tracking.tracked_run("main", run_name=name, tags={"synllm.repeats": str(cfg.repeats),
-                                                           tracking.PRIVATE_TAG: str(cfg.private).lower()}) as run:
+    # the parent's metrics are means of the seeds' evaluations: outside a DP run's guarantee, and marked so
+    tags = {"synllm.repeats": str(cfg.repeats), tracking.PRIVATE_TAG: str(cfg.private).lower(),
+            **({tracking.OUTSIDE_DP_TAG: "true"} if cfg.private else {})}
+    with tracking.tracked_run("main", run_name=name, tags=tags) as run:
         tracking.log_params(cfg.flat_params())
         per_seed = []
         for k in range(cfg.repeats):

@@ -52,7 +52,10 @@ def test_main_over_seeds_logs_means_with_intervals_and_a_paired_lift(mlflow_stor
     parent = mlflow.get_run(out.run_id)
     children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{out.run_id}'", output_format="list")
     assert sorted(int(c.data.params["seed"]) for c in children) == [0, 1, 2]
-    lifts = [c.data.metrics["lift/score/harmonic"] for c in children]
+    assert all(c.data.tags["synllm.private"] == "true" for c in children)  # DP by default: scored in a child run
+    lifts = [mlflow.get_run(c.data.tags["synllm.evaluation_run_id"]).data.metrics["lift/score/harmonic"]
+             for c in children]
+    assert parent.data.tags["synllm.outside_dp_guarantee"] == "true"  # its means read the seeds' evaluations
     m = parent.data.metrics
     assert m["lift/score/harmonic"] == pytest.approx(sum(lifts) / 3)
     assert m["lift/score/harmonic_ci95"] == pytest.approx(t_interval(lifts)[1])  # paired: the spread of the lifts

@@ -21,7 +21,8 @@ def test_a_run_that_does_not_steer_cannot_use_the_control_backend():
 
 
 def test_the_control_reproduces_the_released_marginals_and_the_steered_pairs():
-    prep, out = _control(calibration="steer")
+    # exact targets: under DP most pair tables are released as independence, which a shuffled table matches best
+    prep, out = _control(calibration="steer", dp_epsilon="none")
     table = out.synthetic
     assert len(table) == 600 and out.metrics["gen/validity_rate"] == 1.0
     err = prep.targets.errors(table)
@@ -48,6 +49,6 @@ def test_values_are_written_at_each_columns_precision_inside_its_range():
 
 
 def test_the_same_seed_gives_the_same_control_table():
-    a = _control(n_rows=50)[1].synthetic
-    b = _control(n_rows=50)[1].synthetic
+    a = _control(n_rows=50, dp_epsilon="none")[1].synthetic  # a DP release's noise is never seeded
+    b = _control(n_rows=50, dp_epsilon="none")[1].synthetic
     pd.testing.assert_frame_equal(a, b)
