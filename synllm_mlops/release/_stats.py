@@ -38,7 +38,7 @@ from synllm_mlops.release._estimates import (
     table_spearman,
     value_weights,
 )
-from synllm_mlops.release._floor import MIN_CELL, public_count
+from synllm_mlops.release._floor import MIN_CELL, floor_counts, public_count
 from synllm_mlops.release._plan import PlannedRelease, allocate
 from synllm_mlops.spec import DatasetSpec
 
@@ -162,13 +162,24 @@ def _render(s: _Summary, spec: DatasetSpec, include: tuple[str, ...]) -> str:
         lines.append(f"By {spec.target}:")
         for c, share, medians in s.by_target:
             bits = [f"{name} median {_fmt(m)}" for name, m in medians.items()]
-            lines.append(f"- {spec.target}={c} ({_pct(share)} of patients)" + (": " + ", ".join(bits) if bits else ""))
+            size = "fewer than 5 patients" if share is None else f"{_pct(share)} of patients"
+            lines.append(f"- {spec.target}={c} ({size})" + (": " + ", ".join(bits) if bits else ""))
     return "\n".join(lines)
 
 
 def _pct(share: float | None) -> str:
     """A share as the prompt prints it; ``None`` is a cell of fewer than MIN_CELL patients."""
     return f"fewer than {MIN_CELL} patients" if share is None else f"{100 * share:.0f}%"
+
+
+def _category_shares(categories, counts: np.ndarray) -> dict:
+    """Shares of a categorical column from its counts (categories, then missing), k-floored before normalising:
+    a cell of 1-4 patients is ``None`` ("fewer than 5") and left out of every other share's denominator, so
+    no complement (``100 % - the rest``) gives it away."""
+    floored = floor_counts(counts)
+    return {"shares": {k: None if _small(x) else p for k, x, p in zip(categories, counts[:-1],
+                                                                     value_weights(floored).tolist())},
+            "missing": None if _small(counts[-1]) else missing_share(floored)}
 
 
 def _small(count: float) -> bool:
@@ -182,18 +193,17 @@ def _exact_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, .
     out = _Summary(int(public_count(len(train))))
     for col in spec.columns:
         s = train[col.name]
-        if col.is_numeric:
-            x = s.dropna().astype(float)
-            if len(x) == 0:
-                continue
-            st = {"mean": float(x.mean()), "sd": float(x.std(ddof=0)), "quartiles": [float(v) for v in x.quantile(_QUARTILES)]}
-        else:
-            counts = s.value_counts(dropna=True)
-            total = max(int(counts.sum()), 1)
-            st = {"shares": {c: None if _small(counts.get(c, 0)) else float(counts.get(c, 0) / total)
-                             for c in col.categories}}  # the k-floor: a share of 1-4 patients is not printed
+        if not col.is_numeric:
+            counts = np.array([s.eq(c).sum() for c in col.categories] + [s.isna().sum()], dtype=float)
+            out.columns[col.name] = _category_shares(col.categories, counts)
+            continue
+        x = s.dropna().astype(float)
+        if len(x) == 0:
+            continue
         n_missing = int(s.isna().sum())
-        out.columns[col.name] = {**st, "missing": None if _small(n_missing) else n_missing / max(len(s), 1)}
+        out.columns[col.name] = {"mean": float(x.mean()), "sd": float(x.std(ddof=0)),
+                                 "quartiles": [float(v) for v in x.quantile(_QUARTILES)],
+                                 "missing": None if _small(n_missing) else n_missing / len(s)}
     num = spec.numeric_columns
     if "correlations" in include and len(num) >= 2 and k > 0:
         corr = train[num].astype(float).corr(method="spearman")
@@ -201,6 +211,7 @@ def _exact_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, .
         out.correlations = sorted(pairs, key=lambda t: -abs(t[2]))[:k]
     if "target_differences" in include and spec.target_is_categorical:
         groups = {c: g for c, g in train.groupby(spec.target, dropna=True)}
+        floored = sum(len(g) for g in groups.values() if not _small(len(g)))  # the shares' denominator, k-floored
         for c in spec.column(spec.target).categories:
             g = groups.get(c)
             if g is None or len(g) == 0:
@@ -209,7 +220,7 @@ def _exact_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, .
                 out.by_target.append((c, None, {}))
                 continue
             medians = {n: float(g[n].dropna().astype(float).median()) for n in num if g[n].notna().sum() >= MIN_CELL}
-            out.by_target.append((c, len(g) / len(train), medians))
+            out.by_target.append((c, len(g) / floored, medians))
     return out
 
 
@@ -288,15 +299,15 @@ def _dp_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, ...]
         b, c = r.bins[0], counts[r.label]
         if b.numeric:
             st = {"mean": binned_mean(b, c), "sd": binned_sd(b, c), "quartiles": binned_quantiles(b, c, _QUARTILES)}
-        else:  # the k-floor on noisy counts (post-processing, no epsilon): a share of 1-4 patients is not printed
-            st = {"shares": {k: None if _small(x) else p
-                             for k, x, p in zip(b.categories, c[:-1], value_weights(c).tolist())}}
+        else:  # the k-floor on noisy counts (post-processing, no epsilon), as on exact ones
+            out.columns[b.column] = _category_shares(b.categories, c)
+            continue
         out.columns[b.column] = {**st, "missing": None if _small(c[-1]) else missing_share(c)}
     rhos = [(r.bins[0].column, r.bins[1].column, table_spearman(counts[r.label])) for r in plan if r.family == "correlation"]
     out.correlations = sorted([t for t in rhos if np.isfinite(t[2])], key=lambda t: -abs(t[2]))[:k]  # noisy |rho| only
     if "target_differences" in include and spec.target_is_categorical:
         t_counts = counts[f"histogram:{spec.target}"]
-        t_total = np.maximum(t_counts, 0).sum()
+        t_total = floor_counts(t_counts).sum()
         tables = [r for r in plan if r.family == "by_target"]
         for i, c in enumerate(spec.column(spec.target).categories):
             if t_counts[i] <= 0:
