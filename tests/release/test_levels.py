@@ -18,7 +18,7 @@ from synllm_mlops.release import (
 )
 
 # sha256 of release/release.json of the default run before release levels existed (cirrhosis, seed 0, clin_rule,
-# every statistic, exact): the `pairs` level must publish exactly that
+# every statistic, exact, before the k-floor): the `pairs` level must publish exactly that
 OLD_DEFAULT_RELEASE = "dea70060e96da1d44bbe71f6b220a17a4a90dc16e980dc816848fbbc9e0b802b"
 OLD_DEFAULT_PROMPT = "e27fe410614d55e0d248810be699c64ba25dd5ef3043d9c17eb726f6dfbaed5b"
 
@@ -56,11 +56,19 @@ def test_the_exact_release_per_level(cirrhosis):
     assert tg.meta["level"] == "target" and ["N_Days", "Status"] in tg.meta["released_pairs"]
 
 
-def test_pairs_is_the_release_of_before_levels_byte_for_byte():
+def test_pairs_is_the_release_of_before_levels_byte_for_byte(monkeypatch):
+    import numpy as np
+
     from synllm_mlops.config import RunConfig
     from synllm_mlops.pipeline import prepare
+    from synllm_mlops.release import _release, _stats
 
-    prep = prepare(RunConfig(release_level="pairs"))
+    # the k-floor of issue 22 (MIN_CELL, rounded n) switched off: nothing else may differ from before levels
+    monkeypatch.setattr(_release, "MIN_CELL", 0)
+    monkeypatch.setattr(_stats, "_small", lambda count: False)
+    monkeypatch.setattr(_stats, "public_count", lambda n: n)
+    monkeypatch.setattr(_stats, "floor_counts", lambda c: np.clip(np.asarray(c, dtype=float), 0, None))
+    prep = prepare(RunConfig(release_level="pairs", dp_epsilon="none"))
     d = json.loads(prep.release.to_json())
     assert d["options"].pop("release_level") == "pairs"
     assert d["targets"]["meta"].pop("level") == "pairs" and len(d["targets"]["meta"].pop("released_pairs")) == 171
