@@ -157,6 +157,10 @@ def load(experiment: str, grid: str, config: str | None = None) -> tuple[pd.Data
 
     runs = mlflow.search_runs(experiment_names=[experiment], filter_string=f"tags.`synllm.grid` = '{grid}'",
                               output_format="list", max_results=50_000)
+    from synllm_mlops.tracking import cell_metrics
+
+    # a DP cell (the default) is scored in its evaluation child run: cell_metrics merges that in
+    scored = cell_metrics([r.info.run_id for r in runs if r.info.status == "FINISHED" and r.data.tags.get("synllm.arm")])
     rows, parents = [], []
     for r in runs:
         tags = r.data.tags
@@ -167,7 +171,7 @@ def load(experiment: str, grid: str, config: str | None = None) -> tuple[pd.Data
             rows.append({"arm": tags["synllm.arm"], "model": p.get("model", ""), "backend": p.get("backend", ""),
                          "dataset": Path(p.get("dataset", "")).stem, "seed": int(float(p.get("seed", -1))),
                          "hash": tags.get("synllm.cell_hash", r.info.run_id), "end": r.info.end_time or 0,
-                         **{m: r.data.metrics.get(m, math.nan) for m in METRICS}})
+                         **{m: scored[r.info.run_id].get(m, math.nan) for m in METRICS}})
     cells = pd.DataFrame(rows, columns=["arm", "model", "backend", "dataset", "seed", "hash", "end", *METRICS])
     cells = cells.sort_values("end").drop_duplicates("hash", keep="last").reset_index(drop=True)
     spec = None
