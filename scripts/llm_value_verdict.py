@@ -160,7 +160,8 @@ def load(experiment: str, grid: str, config: str | None = None) -> tuple[pd.Data
     from synllm_mlops.tracking import cell_metrics
 
     # a DP cell (the default) is scored in its evaluation child run: cell_metrics merges that in
-    scored = cell_metrics([r.info.run_id for r in runs if r.info.status == "FINISHED" and r.data.tags.get("synllm.arm")])
+    scored = cell_metrics([r.info.run_id for r in runs
+                           if r.info.status == "FINISHED" and r.data.tags.get("synllm.arm")])
     rows, parents = [], []
     for r in runs:
         tags = r.data.tags

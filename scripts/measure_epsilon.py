@@ -66,7 +66,8 @@ def choose(runs: dict[str, dict[str, list[dict]]]) -> tuple[str, str]:
     for e in private:
         if all(abs(mean(ds, e, "score/quality")[0] - mean(ds, "none", "score/quality")[0])
                <= mean(ds, "none", "score/quality")[1] for ds in runs):
-            return e, "smallest epsilon whose mean quality is inside the non-private run's 95 % interval on every dataset"
+            return e, ("smallest epsilon whose mean quality is inside the non-private run's 95 % interval on every "
+                       "dataset")
     for e in private:
         if all(max(mean(ds, b, "score/harmonic")[0] for b in private) - mean(ds, e, "score/harmonic")[0]
                <= _mde(runs[ds], "score/harmonic") for ds in runs):

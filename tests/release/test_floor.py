@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 
 from synllm_mlops.privacy import PrivacyBudget
-from synllm_mlops.release import MIN_CELL, CalibrationTargets, describe_statistics, floor_counts, make_release, public_count
+from synllm_mlops.release import (
+    MIN_CELL,
+    CalibrationTargets,
+    describe_statistics,
+    floor_counts,
+    make_release,
+    public_count,
+)
 from synllm_mlops.spec import DatasetSpec
 
 SPEC = DatasetSpec.model_validate({"name": "t", "target": "y", "columns": [
