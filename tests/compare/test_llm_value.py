@@ -8,24 +8,18 @@ from pathlib import Path
 import yaml
 
 from synllm_mlops.compare import GridConfig
-from synllm_mlops.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-HAS_LEVELS = "release_level" in RunConfig.flat_fields()  # the release-level setting is merged from its own branch
 
 
 def _load(name: str) -> tuple[dict, GridConfig]:
     raw = yaml.safe_load((ROOT / "experiments" / name).read_text())
-    cfg = yaml.safe_load(yaml.safe_dump(raw))
-    if not HAS_LEVELS:  # validate everything else; the level itself is checked once the setting exists
-        for arm in cfg["arms"]:
-            arm.get("overrides", {}).pop("release_level", None)
-    return raw, GridConfig(**cfg)
+    return raw, GridConfig(**yaml.safe_load(yaml.safe_dump(raw)))
 
 
 def test_the_grid_is_the_preregistered_one():
     raw, grid = _load("llm_value.yaml")
-    assert "overrides" not in raw  # every arm fixes its own release level (an axis of the grid)
+    assert raw["overrides"] == {"dp_epsilon": "none"}  # exact releases: the arms of one seed share one release
     assert {a["name"]: a["overrides"]["release_level"] for a in raw["arms"]} == {
         "A": "target", "B": "target", "C": "target", "D": "pairs"}
     cells = grid.cells(digests=False)
@@ -42,9 +36,9 @@ def test_the_grid_is_the_preregistered_one():
     assert by_arm["B"].calibrate.calibration == "select+steer" and by_arm["B"].calibrate.steer_strength == 0.5
     assert by_arm["C"].calibrate.steer_strength == 0.5 and by_arm["C"].prompt.scramble_names
     assert not by_arm["B"].prompt.scramble_names
-    if HAS_LEVELS:
-        levels = {c.arm: c.config.flat_params()["release_level"] for c in cells}
-        assert levels == {"A": "target", "B": "target", "C": "target", "D": "pairs"}
+    levels = {c.arm: c.config.flat_params()["release_level"] for c in cells}
+    assert levels == {"A": "target", "B": "target", "C": "target", "D": "pairs"}
+    assert {c.config.prompt.dp_epsilon for c in cells} == {None}
 
 
 def test_the_gpu_form_changes_only_the_name_the_models_and_the_batch_size():
@@ -52,6 +46,7 @@ def test_the_gpu_form_changes_only_the_name_the_models_and_the_batch_size():
     gpu, grid = _load("llm_value_gpu.yaml")
     assert gpu.pop("name") == "llm-value-gpu" and cpu.pop("name") == "llm-value"
     assert len(gpu.pop("models")) == 3 and cpu.pop("models") == ["smollm2-135m", "gemma3-270m"]
-    assert gpu.pop("overrides") == {"batch_size": "auto"}
+    assert gpu.pop("overrides") == {"dp_epsilon": "none", "batch_size": "auto"}
+    cpu.pop("overrides")
     assert gpu == cpu
     assert {c.config.backend for c in grid.cells(digests=False)} == {"hf", "stats"}  # hf steers; vllm cannot
