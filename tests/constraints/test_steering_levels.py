@@ -49,3 +49,25 @@ def test_a_bin_the_model_wrote_freely_feeds_the_next_fields_conditional():
     share_a = {y: np.mean([fs.constraint([y], None).allowed == {"a"} for _ in range(300)]) for y in ("0", "1")}
     assert fs.written(["1", "b"]) == [1, 1]
     assert share_a["0"] > 0.8 and share_a["1"] < 0.2
+
+
+def test_soft_steering_draws_each_bin_from_the_mix_of_the_model_and_the_release():
+    """At strength s a field's bin follows s · P_release(bin | parents) + (1 − s) · P_model(bin).
+
+    FieldSteer forces a drawn bin with probability s and otherwise leaves the field to the model; the
+    simulated "model" here writes g = "b" with probability 0.8 whatever the target. With y = "0" the release
+    says P(g = a) ≈ 0.95 (g follows y), so the mix gives P(a) = s · 0.95 + (1 − s) · 0.2.
+    """
+    t = CalibrationTargets.from_table(_real(), SPEC, shrinkage=0, level="target")
+    p_release = Steering(t, 1.0, feedback=0, target=0).distribution(1, [0])[0]
+    assert p_release > 0.9
+    for s in (0.0, 0.3, 0.7, 1.0):
+        fs = FieldSteer(Steering(t, s, feedback=0, target=0), SPEC.columns, np.random.default_rng(1))
+        model = np.random.default_rng(2)
+        wrote_a = []
+        for _ in range(4000):
+            c = fs.constraint(["0"], None)
+            forced = c is not None and c.allowed is not None
+            wrote_a.append((c.allowed == {"a"}) if forced else model.random() >= 0.8)
+        expected = s * p_release + (1 - s) * 0.2
+        assert abs(np.mean(wrote_a) - expected) < 0.03, (s, np.mean(wrote_a), expected)
