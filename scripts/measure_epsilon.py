@@ -43,8 +43,10 @@ EPSILONS = ("0.5", "1", "2", "4", "8", "none")
 FIGURES = ("score/quality", "score/privacy", "score/harmonic", "fidelity/detection_auc", "utility/tstr_auc")
 
 
-def one(dataset: str, epsilon: str, seed: int, backend, backend_name: str, model: str) -> dict[str, float]:
-    cfg = RunConfig(dataset=dataset, backend=backend_name, model=model, seed=seed, dp_epsilon=epsilon)
+def one(dataset: str, epsilon: str, seed: int, backend, backend_name: str, model: str,
+        release_level: str | None = None) -> dict[str, float]:
+    level = {"release_level": release_level} if release_level else {}
+    cfg = RunConfig(dataset=dataset, backend=backend_name, model=model, seed=seed, dp_epsilon=epsilon, **level)
     prep = prepare(cfg, warn=False)  # epsilon=none is this script's explicit choice
     syn = generate_rows(prep, backend, progress=False).synthetic
     result = evaluate(prep.split.train, prep.split.holdout, syn, prep.spec, seed=seed)
@@ -83,6 +85,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10, help="seeds 0 .. N-1 (each a split, a release and a table)")
     ap.add_argument("--datasets", nargs="+", default=["cirrhosis", "breast_cancer"])
     ap.add_argument("--epsilons", nargs="+", default=list(EPSILONS), choices=EPSILONS)
+    ap.add_argument("--release-level", default=None, help="none | marginals | target | pairs (default: the run's)")
     ap.add_argument("--json", help="also write every run's figures here")
     ap.add_argument("--load", help="print the table of a saved --json instead of running")
     args = ap.parse_args()
@@ -94,9 +97,9 @@ def main() -> None:
         args.seeds, args.epsilons = len(next(iter(next(iter(runs.values())).values()))), list(next(iter(runs.values())))
     for ds in [] if args.load else args.datasets:
         backend = make_backend(args.backend, model, spec=load_spec(ds)).load()  # loaded once per dataset
-        runs[ds] = {e: [one(ds, e, s, backend, args.backend, model) for s in range(args.seeds)] for e in args.epsilons}
+        runs[ds] = {e: [one(ds, e, s, backend, args.backend, model, args.release_level) for s in range(args.seeds)] for e in args.epsilons}
         print(f"{ds}: {len(args.epsilons) * args.seeds} runs, {time.time() - t0:.0f} s so far", file=sys.stderr)
-    print(f"backend {args.backend}, {args.seeds} seeds (0..{args.seeds - 1}), mean ± 95 % CI over seeds\n")
+    print(f"backend {args.backend}, release_level {args.release_level or 'default'}, {args.seeds} seeds (0..{args.seeds - 1}), mean ± 95 % CI over seeds\n")
     print("| dataset | epsilon | " + " | ".join(FIGURES) + " |")
     print("|---|---|" + "---|" * len(FIGURES))
     for ds, by_eps in runs.items():
