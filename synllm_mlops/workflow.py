@@ -195,7 +195,13 @@ def _generate_and_log(prep: Prepared, backend: GenerationBackend, cfg: RunConfig
                                                          "synllm.source_run_id": run.info.run_id}) as child:
                 context["run"] = child.info.run_id
                 result = _evaluate_into_active_run(prep, gen, cfg, progress, context, describe, metrics, control_cache)
-            tracking.set_tags({tracking.EVALUATION_RUN_TAG: child.info.run_id})
+            # the DP run's own page points at its scores without quoting them (they are outside its epsilon)
+            where = (f"scores in the nested run `{child.info.run_name}` ({child.info.run_id}), outside the DP "
+                     f"guarantee: computed on the exact data")
+            tracking.set_tags({tracking.EVALUATION_RUN_TAG: child.info.run_id,
+                               tracking.HEADLINE_TAG: f"DP ε {prep.release.epsilon_spent:g} · {where}",
+                               tracking.NOTE_TAG: tracking.run_description(metrics=metrics, **describe)
+                               + f"\n\nDifferentially private release (ε {prep.release.epsilon_spent:g}); {where}."})
         else:
             result = _evaluate_into_active_run(prep, gen, cfg, progress, context, describe, metrics, control_cache)
     return RunOutcome(run.info.run_id, gen.synthetic, metrics, gen, result)

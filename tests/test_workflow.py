@@ -260,6 +260,10 @@ def test_a_dp_run_logs_nothing_exact_next_to_the_noise(mlflow_store, cirrhosis, 
     # the parent keeps only what reads the release and the synthetic rows (the calibration figure)
     assert [a for a in _artifacts(out.run_id) if a.startswith(("evaluation/", "plots/"))] == ["plots/calibration.png"]
     assert "privacy/dp_epsilon_spent" in run.data.metrics
+    # the run's page points at its scores without quoting a figure computed on the exact data
+    for text in (tags["synllm.headline"], tags["mlflow.note.content"]):
+        assert child.info.run_name in text and "outside the DP guarantee" in text
+        assert f"{child.data.metrics['score/harmonic']:.3f}" not in text
     # evaluate --run-id: the keyed digest of the same data matches; another table is refused
     ev = run_evaluation(run_id=out.run_id, progress=False)
     assert mlflow.get_run(ev.run_id).data.tags["synllm.outside_dp_guarantee"] == "true"
