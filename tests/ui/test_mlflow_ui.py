@@ -63,7 +63,9 @@ def _wait_http(url: str, timeout: float) -> None:
 def _log_the_runs(work: Path, env: dict, uri: str):
     """The quickstart's run, an evaluation of it and of its table as a CSV, a two-trial study.
 
-    Returns (experiment, the main run, the study's run, every run of the experiment).
+    Returns (experiment, the main run, its evaluation run, the study's run, every run of the experiment). The main
+    run is DP (the default), so its scores, report and control sit in its nested evaluation run, tagged outside the
+    DP guarantee; the main run's page points there.
     """
     # the settings of tests/integration's real-model main run (8 rows kept of a 12-row calibrated pool, batches of 4
     # sequences writing 2 rows each); SYNLLM_UI_BACKEND=fake checks the UI alone on a machine too busy for the model
@@ -90,7 +92,8 @@ def _log_the_runs(work: Path, env: dict, uri: str):
             assert r.returncode == 0, (args, r.stderr[-3000:])
         [study] = mlflow.search_runs([exp.experiment_id], "tags.`synllm.stage` = 'tune'", output_format="list")
         runs = mlflow.search_runs([exp.experiment_id], output_format="list")
-        return exp, run, study, runs
+        evaluation = mlflow.get_run(run.data.tags["synllm.evaluation_run_id"])
+        return exp, run, evaluation, study, runs
     finally:
         mlflow.set_tracking_uri(None)
 
@@ -108,7 +111,7 @@ def ui(tmp_path_factory):
     uri = f"sqlite:///{work / 'mlflow.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}  # a plain `mlflow run`, as a user types it
     env.update({"MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"})
-    exp, run, study, runs = _log_the_runs(work, env, uri)
+    exp, run, evaluation, study, runs = _log_the_runs(work, env, uri)
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
@@ -125,7 +128,7 @@ def ui(tmp_path_factory):
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         driver.set_page_load_timeout(60)
         shots = os.environ.get("SYNLLM_UI_SCREENSHOTS")
-        yield SimpleNamespace(driver=driver, base=base, exp=exp, run=run, study=study, runs=runs,
+        yield SimpleNamespace(driver=driver, base=base, exp=exp, run=run, evaluation=evaluation, study=study, runs=runs,
                               shots=Path(shots) if shots else work / "screenshots")
     finally:
         if driver is not None:
@@ -171,7 +174,8 @@ def _shot(ui, name: str) -> None:
 
 def test_every_run_has_its_own_name_in_the_named_experiment(ui):
     names = [r.info.run_name for r in ui.runs]
-    assert len(set(names)) == len(names) == 6, names  # main, 2 evaluations, the study and its 2 trials
+    # main and its evaluation (DP: nested), 2 evaluations, the study, its 2 trials and their evaluations
+    assert len(set(names)) == len(names) == 9, names
     top = [r.info.run_name for r in ui.runs if "mlflow.parentRunId" not in r.data.tags]
     assert RUN_NAME in top and f"evaluate-cirrhosis-run-{ui.run.info.run_id[:8]}-s0" in top
     _open(ui, f"/experiments/{ui.exp.experiment_id}/runs")
@@ -208,8 +212,14 @@ def test_the_quickstart_link_sorts_the_runs_by_harmonic(ui):
 
 
 def test_the_description_leads_with_the_headline(ui):
+    # the DP run's own page names the run its scores are in (and quotes none of them)
     _open(ui, f"/experiments/{ui.exp.experiment_id}/runs/{ui.run.info.run_id}")
-    m, tags = ui.run.data.metrics, ui.run.data.tags
+    body = _wait_text(ui, "Description", "smollm2-135m", "clin_rule", "8 of 8 rows", ui.evaluation.info.run_name)
+    _close_assistant(ui)
+    assert ui.run.data.tags["synllm.headline"].startswith("DP ε 4 · scores in the nested run")
+    assert "outside the DP guarantee" in body
+    _open(ui, f"/experiments/{ui.exp.experiment_id}/runs/{ui.evaluation.info.run_id}")
+    m, tags = ui.evaluation.data.metrics, ui.evaluation.data.tags
     body = _wait_text(ui, "Description", "smollm2-135m", "clin_rule", "8 of 8 rows")
     _close_assistant(ui)
     headline = tags["synllm.headline"]
@@ -226,10 +236,15 @@ def test_metric_charts_are_grouped_by_stage(ui):
     from selenium.webdriver.common.by import By
 
     _open(ui, f"/experiments/{ui.exp.experiment_id}/runs/{ui.run.info.run_id}/model-metrics")
+    body = _wait_text(ui, "gen\n(")
+    _close_assistant(ui)
+    for section in ("gen", "calib"):  # the DP run: what generation logged
+        assert f"\n{section}\n(" in body, section
+    _open(ui, f"/experiments/{ui.exp.experiment_id}/runs/{ui.evaluation.info.run_id}/model-metrics")
     body = _wait_text(ui, "score\n(3)")
     _close_assistant(ui)
-    # a section is the name up to its last `/`: control/score/quality is in `control/score`
-    for section in ("gen", "calib", "fidelity", "clinical", "privacy", "utility", "control/score", "lift/score"):
+    # its evaluation run; a section is the name up to its last `/`: control/score/quality is in `control/score`
+    for section in ("fidelity", "clinical", "privacy", "utility", "control/score", "lift/score"):
         assert f"\n{section}\n(" in body, section
     box = ui.driver.find_element(By.CSS_SELECTOR, "input[placeholder='Search metric charts']")
     box.send_keys("score/")
@@ -266,9 +281,9 @@ def _enter_artifact_frame(ui, run_id: str, path: str) -> None:
 def test_the_report_opens_with_its_summary(ui):
     from selenium.webdriver.common.by import By
 
-    _enter_artifact_frame(ui, ui.run.info.run_id, "evaluation/report.html")
+    _enter_artifact_frame(ui, ui.evaluation.info.run_id, "evaluation/report.html")
     try:
-        body = _wait_text(ui, "Summary", ui.run.info.run_id)
+        body = _wait_text(ui, "Summary", ui.evaluation.info.run_id)
     finally:
         ui.driver.switch_to.default_content()
     head = body[:body.index("Every metric")]
