@@ -66,10 +66,10 @@ class SearchSpace:
         arms = tuple(b for b in self.backends if b != CONTROL)  # the language-model backends
         control_only = CONTROL in self.backends and not arms
         calibrations = tuple(m for m in self.calibrations if m in STEER_MODES or not control_only)
-        if not calibrations:
+        if CONTROL in self.backends and not set(calibrations) & set(STEER_MODES):
             raise ConfigError(f"the stats control samples the release through steering, but calibrations "
                               f"{list(self.calibrations)} holds no steering mode; fix: search one of "
-                              f"{', '.join(STEER_MODES)}, or add a language-model backend to backends")
+                              f"{', '.join(STEER_MODES)}, or leave stats out of backends")
         if len(arms) > 1:
             raise ConfigError(f"backends {list(self.backends)} names {len(arms)} language-model backends; a study "
                               "searches one (with or without the stats control); fix: run one study per backend")

@@ -256,6 +256,8 @@ def test_a_study_of_the_control_alone_searches_release_steering_and_dp():
         assert kw["calibration"] in ("steer", "select+steer")
     with pytest.raises(ConfigError, match=r"holds no steering mode; fix: search one of steer, select\+steer"):
         SearchSpace(backends=("stats",), calibrations=("none", "select"))
+    with pytest.raises(ConfigError, match=r"holds no steering mode.*or leave stats out of backends"):
+        SearchSpace(backends=("hf", "stats"), calibrations=("none", "select"))  # the arm could never be drawn
     with pytest.raises(ConfigError, match="names 2 language-model backends"):
         SearchSpace(backends=("hf", "vllm", "stats"))
 
