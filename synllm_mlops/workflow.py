@@ -394,4 +394,4 @@ def run_probe(*, dataset: str = "cirrhosis", data: str = "", model: str = "smoll
                    "privacy/memorisation_parse_rate": out["parse_rate"]}
         tracking.log_metrics(metrics)
         tracking.log_dict(out, "privacy/memorisation_probe.json")
-        return RunOutcome(run.info.run_id, pd.DataFrame(), metrics, per_seed=per_seed)
+        return RunOutcome(run.info.run_id, pd.DataFrame(), metrics)
