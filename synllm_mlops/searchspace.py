@@ -37,6 +37,35 @@ class ActiveIf:
 
 
 @dataclass(frozen=True)
+class AllOf:
+    """A dimension exists only when every condition holds, e.g. a language-model arm *and* a strategy with rows.
+
+    ``otherwise`` works as in :class:`ActiveIf`.
+    """
+
+    conditions: tuple["ActiveIf | AllOf | AnyOf", ...]
+    otherwise: Any = None
+
+    def holds(self, point: Mapping[str, Any]) -> bool:
+        return all(c.holds(point) for c in self.conditions)
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """A dimension exists when any condition holds, e.g. a strategy with statistics *or* the ``stats`` arm."""
+
+    conditions: tuple["ActiveIf | AllOf | AnyOf", ...]
+    otherwise: Any = None
+
+    def holds(self, point: Mapping[str, Any]) -> bool:
+        return any(c.holds(point) for c in self.conditions)
+
+
+Condition = Union[ActiveIf, AllOf, AnyOf]
+"""When a dimension exists: one condition, or all / any of several."""
+
+
+@dataclass(frozen=True)
 class Bound:
     """An integer bound known only per study, e.g. ``Bound("n_rules")``: the number of rules in the spec."""
 
@@ -47,7 +76,7 @@ class Bound:
 class Dim:
     """What every dimension has: a condition, and whether it is searched only when a study opts in."""
 
-    active_if: ActiveIf | None = None
+    active_if: Condition | None = None
     optional: bool = False
 
 
@@ -121,4 +150,5 @@ class SubsetDim(Dim):
 Dimension = Union[FloatDim, IntDim, CategoricalDim, SubsetDim]
 """Any one dimension of a search space."""
 
-__all__ = ["ActiveIf", "Bound", "CategoricalDim", "Dim", "Dimension", "FloatDim", "IntDim", "SubsetDim"]
+__all__ = ["ActiveIf", "AllOf", "AnyOf", "Bound", "CategoricalDim", "Condition", "Dim", "Dimension", "FloatDim",
+           "IntDim", "SubsetDim"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,14 @@ from synllm_mlops.spec import DatasetSpec, Split, conform, load_data, load_spec,
 
 @dataclass
 class RunOutcome:
-    """What a tracked run produced (the run id, the table and every metric logged)."""
+    """What a tracked run produced (the run id, the table and every metric logged; a repeated run: each seed's too)."""
 
     run_id: str
     synthetic: pd.DataFrame
     metrics: dict[str, float]
     generation: GenerationOutcome | None = None
     evaluation: Any = None
+    per_seed: list[dict[str, float]] = field(default_factory=list)
 
 
 def loggable_prompt_text(prompt) -> str:
@@ -267,7 +268,7 @@ def run_repeated(cfg: RunConfig, *, backend: GenerationBackend | None = None, pr
                                         summary={"scores": scores, "weakest": {}})
         tracking.set_tags({tracking.NOTE_TAG: note + f"\n\nMeans over {cfg.repeats} seeds (nested runs); ± is the 95 % "
                                                      "t-interval over seeds, the lift paired by seed."})
-        return RunOutcome(run.info.run_id, pd.DataFrame(), metrics)
+        return RunOutcome(run.info.run_id, pd.DataFrame(), metrics, per_seed=per_seed)
 
 
 def _log_control(prep: Prepared, ours: dict[str, float], cache: dict | None, progress: bool) -> dict[str, float]:

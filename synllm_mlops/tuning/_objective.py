@@ -13,19 +13,33 @@ from synllm_mlops.tuning._space import SearchSpace
 
 OBJECTIVES = ("score/quality", "privacy/risk")  # privacy/risk = 1 - score/privacy
 DIRECTIONS = ("maximize", "minimize")
+OBJECTIVE_SCORES = ("score/quality", "score/privacy", "score/harmonic")
 USER_METRICS = ("score/quality", "score/privacy", "score/harmonic", "gen/validity_rate", "clinical/rule_adherence",
                 "control/score/quality", "control/score/privacy", "lift/score/harmonic")
+
+
+_CONTROL_KEY = ("stats",)  # not a string: never a model's name
 
 
 class BackendCache:
     """One backend per model, built on first use and reused by every later trial (the model loads once).
 
     The cache owns what it built: :meth:`close` (or leaving a ``with`` block) closes every backend, so a
-    study over several models gives their memory back when it ends, however it ends.
+    study over several models gives their memory back when it ends, however it ends. ``control`` builds the
+    no-LLM ``stats`` backend for the trials of that arm: a study whose trials are all stats loads no model.
     """
 
-    def __init__(self, factory: Callable[[str], GenerationBackend]):
-        self.factory, self.backends = factory, {}
+    def __init__(self, factory: Callable[[str], GenerationBackend],
+                 control: Callable[[], GenerationBackend] | None = None):
+        self.factory, self.control, self.backends = factory, control, {}
+
+    def for_config(self, cfg: RunConfig) -> GenerationBackend:
+        """The backend of one run: the control for a stats trial (when the cache has one), else ``cfg.model``'s."""
+        if cfg.backend == "stats" and self.control is not None:
+            if _CONTROL_KEY not in self.backends:
+                self.backends[_CONTROL_KEY] = self.control()
+            return self.backends[_CONTROL_KEY]
+        return self.get(cfg.model)
 
     def get(self, model: str) -> GenerationBackend:
         if model not in self.backends:
@@ -69,7 +83,7 @@ class Objective:
         trial.set_user_attr("worker", self.worker)  # whose runs to end if this trial goes silent
         cfg = RunConfig.build(**{**self.base.given_params(), **self.space.suggest(trial)})  # defaults stay defaults
         trial.set_user_attr("config", cfg.flat_params())
-        backend = self.backends.get(cfg.model)
+        backend = self.backends.for_config(cfg)
         tags = {"optuna.trial_number": str(trial.number), "optuna.study_name": self.study_name}
         try:
             out = run_generation(cfg, backend=backend, stage="trial", nested=True, progress=False,
@@ -88,6 +102,10 @@ class Objective:
             raise
         self._link(trial, run_id)
         m = out.metrics
+        if cfg.backend == "stats":  # the control arm is its own control: lift 0 by definition, not a missing value
+            m = {**m, **{f"control/{k}": m[k] for k in OBJECTIVE_SCORES if k in m},
+                 **{f"lift/{k}": 0.0 for k in OBJECTIVE_SCORES if k in m}}
+        trial.set_user_attr("backend", cfg.backend)
         for k in USER_METRICS:
             trial.set_user_attr(k, float(m.get(k, math.nan)))
         adherence = m.get("clinical/rule_adherence", math.nan)

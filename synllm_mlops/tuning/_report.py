@@ -30,7 +30,8 @@ def hypervolume_2d(points: list[tuple[float, float]], reference: tuple[float, fl
 def trials_table(study) -> pd.DataFrame:
     """One row per trial: number, state, values, feasibility, Pareto membership, params, MLflow run id."""
     pareto = {t.number for t in study.best_trials}
-    columns = ["number", "state", "quality", "privacy_risk", "harmonic", "feasible", "pareto", "strategy", "params",
+    columns = ["number", "state", "quality", "privacy_risk", "harmonic", "feasible", "pareto", "backend", "strategy",
+               "params",
                "mlflow_run_id", "error", "control_quality", "control_privacy_risk", "lift_harmonic"]
     rows = []
     for t in study.get_trials(deepcopy=False):
@@ -38,7 +39,9 @@ def trials_table(study) -> pd.DataFrame:
         rows.append({"number": t.number, "state": t.state.name, "quality": v[0], "privacy_risk": v[1],
                      "harmonic": t.user_attrs.get("score/harmonic", math.nan),
                      "feasible": bool(t.values) and all(c <= 0 for c in t.constraints.values()),
-                     "pareto": t.number in pareto, "strategy": t.params.get("strategy", t.user_attrs.get("config", {}).get("strategy")),
+                     "pareto": t.number in pareto,
+                     "backend": t.user_attrs.get("backend", t.user_attrs.get("config", {}).get("backend", "")),
+                     "strategy": t.params.get("strategy", t.user_attrs.get("config", {}).get("strategy")),
                      "params": json.dumps(t.params, sort_keys=True, default=str),
                      "mlflow_run_id": t.user_attrs.get("mlflow_run_id", ""), "error": t.user_attrs.get("error", ""),
                      "control_quality": t.user_attrs.get("control/score/quality", math.nan),
@@ -48,7 +51,10 @@ def trials_table(study) -> pd.DataFrame:
 
 
 def pareto_figures(table: pd.DataFrame, title: str) -> tuple[Any, Any]:
-    """(interactive plotly figure, matplotlib figure) of every complete trial, the feasible front highlighted."""
+    """(interactive plotly figure, matplotlib figure) of every complete trial, the feasible front highlighted.
+
+    Trials of the no-LLM ``stats`` arm are squares (and say so on hover); each model trial's own control is an x.
+    """
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend to choose
     import plotly.graph_objects as go
 
@@ -60,11 +66,16 @@ def pareto_figures(table: pd.DataFrame, title: str) -> tuple[Any, Any]:
     fig = Figure(figsize=(6, 4.5))
     ax = fig.subplots()
     for name, g in groups.items():
-        text = [f"trial {n} · {s}<br>harmonic {h:.3f}<br>run {r}" for n, s, h, r in
-                zip(g["number"], g["strategy"], g["harmonic"], g["mlflow_run_id"])]
+        arm = g["backend"].eq("stats") if "backend" in g else pd.Series(False, index=g.index)
+        text = [f"trial {n} · {'stats (no LLM)' if a else s}<br>harmonic {h:.3f}<br>run {r}" for n, s, h, r, a in
+                zip(g["number"], g["strategy"], g["harmonic"], g["mlflow_run_id"], arm)]
         pfig.add_trace(go.Scatter(x=g["privacy_risk"], y=g["quality"], mode="markers", name=name, text=text,
-                                  hoverinfo="text", marker={"color": colours[name], "size": 10}))
-        ax.scatter(g["privacy_risk"], g["quality"], c=colours[name], label=name, s=36)
+                                  hoverinfo="text", marker={"color": colours[name], "size": 10,
+                                                            "symbol": ["square" if a else "circle" for a in arm]}))
+        ax.scatter(g["privacy_risk"][~arm], g["quality"][~arm], c=colours[name], label=name, s=36)
+        if arm.any():
+            ax.scatter(g["privacy_risk"][arm], g["quality"][arm], c=colours[name], marker="s", s=36,
+                       label=f"{name}, stats arm (no LLM)")
         for n, x, y in zip(g["number"], g["privacy_risk"], g["quality"]):
             ax.annotate(str(n), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     front = groups["Pareto (feasible)"].sort_values("privacy_risk")
@@ -73,6 +84,7 @@ def pareto_figures(table: pd.DataFrame, title: str) -> tuple[Any, Any]:
                                   showlegend=False, hoverinfo="skip"))
         ax.step(front["privacy_risk"], front["quality"], where="post", c=colours["Pareto (feasible)"], lw=1)
     control = done.dropna(subset=["control_quality", "control_privacy_risk"]) if "control_quality" in done else done[:0]
+    control = control[control["backend"] != "stats"] if "backend" in control else control  # a stats trial is its own
     if len(control):  # the no-LLM control on each trial's release: what the model had to beat
         pfig.add_trace(go.Scatter(x=control["control_privacy_risk"], y=control["control_quality"], mode="markers",
                                   name="no-LLM control", marker={"color": "#555555", "symbol": "x", "size": 8}))

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from synllm_mlops.calibration import CALIBRATION_SPACE
 from synllm_mlops.errors import ConfigError
 from synllm_mlops.generation import GENERATION_SPACE
 from synllm_mlops.prompts import PROMPT_SPACE
-from synllm_mlops.searchspace import CategoricalDim, Dimension, FloatDim, IntDim, SubsetDim
+from synllm_mlops.searchspace import ActiveIf, AllOf, AnyOf, CategoricalDim, Dimension, FloatDim, IntDim, SubsetDim
 
 DECLARED: dict[str, Dimension] = {**PROMPT_SPACE, **GENERATION_SPACE, **CALIBRATION_SPACE}
 """Every declared dimension, in suggestion order (a condition refers to an earlier dimension)."""
+
+CONTROL = "stats"
+"""The no-LLM control backend: an arm of a study that lists it in ``backends``."""
+MODEL_ONLY = ("model", "strategy", "rows_per_completion", "temperature", "top_p", "top_k", "repetition_penalty")
+"""What only a language model reads (the prompt's own dimensions follow ``strategy``): no dimension of a stats trial."""
+STEER_MODES = tuple(m for m in CALIBRATION_SPACE["calibration"].choices if "steer" in m)
+"""The calibration modes the stats control can run under: it samples the release through steering."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,10 @@ class SearchSpace:
         calibrations: the calibration modes to search; one means the mode is fixed.
         release_levels: the release levels to search; one means the level is fixed. ``none`` releases nothing to
             calibrate on: it is searched only when ``calibrations`` holds ``none`` (its trials are uncalibrated).
+        backends: the backends to search; empty (the default) leaves the run's backend alone. With ``stats`` in it,
+            ``backend`` is a dimension (after the release level and the calibration mode: the control exists only
+            where it has steered targets to sample) and a stats trial has no model, prompt or sampling dimension;
+            ``stats`` alone is a study of the control (its release, steering and DP dimensions only).
 
     Example:
         >>> import optuna
@@ -44,6 +55,7 @@ class SearchSpace:
     opt_in: tuple[str, ...] = ()
     calibrations: tuple[str, ...] = CALIBRATION_SPACE["calibration"].choices
     release_levels: tuple[str, ...] = PROMPT_SPACE["release_level"].choices
+    backends: tuple[str, ...] = ()
     dims: dict[str, Dimension] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -51,13 +63,24 @@ class SearchSpace:
         bad = [n for n in self.opt_in if n not in optional]
         if bad:
             raise ConfigError(f"unknown optional dimensions {bad}; choose from: {', '.join(optional)}")
-        levels = tuple(lv for lv in self.release_levels if lv != "none" or "none" in self.calibrations)
+        arms = tuple(b for b in self.backends if b != CONTROL)  # the language-model backends
+        control_only = CONTROL in self.backends and not arms
+        calibrations = tuple(m for m in self.calibrations if m in STEER_MODES or not control_only)
+        if CONTROL in self.backends and not set(calibrations) & set(STEER_MODES):
+            raise ConfigError(f"the stats control samples the release through steering, but calibrations "
+                              f"{list(self.calibrations)} holds no steering mode; fix: search one of "
+                              f"{', '.join(STEER_MODES)}, or leave stats out of backends")
+        if len(arms) > 1:
+            raise ConfigError(f"backends {list(self.backends)} names {len(arms)} language-model backends; a study "
+                              "searches one (with or without the stats control); fix: run one study per backend")
+        keep_none = "none" in calibrations and not control_only  # none: no targets, so a model trial, uncalibrated
+        levels = tuple(lv for lv in self.release_levels if lv != "none" or keep_none)
         if self.release_levels and not levels:
             raise ConfigError(f"release level none releases nothing to calibrate on, and calibrations "
                               f"{list(self.calibrations)} does not hold none; fix: add none to calibrations, or "
                               "search other release levels")
         restricted = {"strategy": DECLARED["strategy"].restrict(tuple(self.strategies), "strategies"),
-                      "calibration": DECLARED["calibration"].restrict(tuple(self.calibrations), "calibrations"),
+                      "calibration": DECLARED["calibration"].restrict(calibrations, "calibrations"),
                       "release_level": DECLARED["release_level"].restrict(levels, "release_levels")}
         dims: dict[str, Dimension] = {"model": CategoricalDim(tuple(self.models))} if self.models else {}
         for name, d in DECLARED.items():
@@ -67,11 +90,35 @@ class SearchSpace:
             if isinstance(d, IntDim) and (d := d.resolve({"n_rules": self.n_rules})) is None:
                 continue  # an empty range (a spec without rules): nothing to choose
             dims[name] = d
+        if CONTROL in self.backends:
+            dims = _with_control_arm(dims, self.backends, arms)
         object.__setattr__(self, "dims", dims)
 
     def suggest(self, trial) -> dict[str, Any]:
         """Ask ``trial`` for one point; returns ``RunConfig`` keyword arguments (conditional dims only when active)."""
         return suggest(trial, self.dims)
+
+
+def _with_control_arm(dims: dict[str, Dimension], backends: tuple[str, ...], arms: tuple[str, ...]):
+    """``dims`` with ``backend`` after the release level and the mode, and the model's dimensions only on model trials.
+
+    The control needs steered targets: at a mode without steering (or at level ``none``) the trial is a model trial.
+    A stats trial's ``model`` is ``stats`` (nothing to load); its DP budget is still searched when the study opts in.
+    """
+    model_arm = ActiveIf("backend", arms)
+    steered = tuple(m for m in STEER_MODES if m in getattr(dims["calibration"], "choices", ()))
+    backend = CategoricalDim(backends, active_if=ActiveIf("calibration", steered, otherwise=arms[0]) if arms else None)
+    out = {"release_level": dims["release_level"], "calibration": dims["calibration"], "backend": backend}
+    for name, d in dims.items():
+        if name in out:
+            continue
+        if name in MODEL_ONLY:
+            own = (d.active_if,) if d.active_if is not None else ()
+            d = replace(d, active_if=AllOf((model_arm, *own), otherwise=CONTROL if name == "model" else None))
+        elif name == "dp_epsilon" and d.active_if is not None:
+            d = replace(d, active_if=AnyOf((d.active_if, ActiveIf("backend", (CONTROL,)))))
+        out[name] = d
+    return out
 
 
 def suggest(trial, dims: Mapping[str, Dimension]) -> dict[str, Any]:

@@ -64,6 +64,8 @@ class TuneConfig(BaseModel):
     release_levels: tuple[str, ...] = Field(default=PROMPT_SPACE["release_level"].choices,
                                             description="release levels to search (one = fixed; none only with "
                                             "calibration none)")
+    backends: tuple[str, ...] = Field(default=(), description="backends to search, e.g. hf,stats: the no-LLM control as "
+                                      "an arm (default: just the run's backend)")
     tune_dp: bool = Field(default=False, description="also search dp_epsilon")
     min_validity: float = Field(default=0.9, ge=0, le=1, description="feasible trials reach this validity")
     min_rule_adherence: float = Field(default=0.8, ge=0, le=1, description="feasible trials reach this rule adherence")
@@ -92,6 +94,17 @@ class TuneConfig(BaseModel):
     @classmethod
     def _lists(cls, v):
         return _csv(v)
+
+    @field_validator("backends", mode="before")
+    @classmethod
+    def _backends(cls, v):
+        from synllm_mlops.generation import BACKENDS
+
+        items = _csv(v)
+        bad = [b for b in items if b not in BACKENDS]
+        if bad:
+            raise ValueError(f"unknown backends {bad}; choose from: {', '.join(BACKENDS)}")
+        return tuple(dict.fromkeys(items))
 
     @field_validator("strategies", "calibrations", "release_levels", mode="before")
     @classmethod
@@ -123,11 +136,17 @@ class TuneConfig(BaseModel):
     def model_post_init(self, _ctx) -> None:
         object.__setattr__(self, "study_name", self.study_name or f"synllm-{Path(self.run.dataset).stem}")
         object.__setattr__(self, "models", self.models or (self.run.model,))
+        object.__setattr__(self, "backends", self.backends or (self.run.backend,))
+        other = [b for b in self.backends if b not in ("stats", self.run.backend)]
+        if other:
+            raise ConfigError(f"backends {list(self.backends)} names {other}, but the run's backend is "
+                              f"{self.run.backend!r}; a study searches the run's backend and the stats control; fix: "
+                              f"list {self.run.backend} (and stats), or set the run's backend to {other[0]}")
 
     @property
     def searched_levels(self) -> tuple[str, ...]:
         """``release_levels`` less ``none`` for a study of the stats control (it samples the release: none has nothing)."""
-        return tuple(lv for lv in self.release_levels if lv != "none" or self.run.backend != "stats")
+        return tuple(lv for lv in self.release_levels if lv != "none" or self.backends != ("stats",))
 
     @classmethod
     def tune_fields(cls) -> dict:
@@ -207,7 +226,7 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
     spec = load_inputs(cfg.run)[0]  # spec/data errors before any model loads; nothing is released here
     space = SearchSpace(strategies=cfg.strategies, models=cfg.models, n_rules=len(spec.rules),
                         opt_in=("dp_epsilon",) if cfg.tune_dp else (), calibrations=cfg.calibrations,
-                        release_levels=cfg.searched_levels)
+                        release_levels=cfg.searched_levels, backends=cfg.backends)
     sampler_seed = cfg.run.seed if cfg.sampler_seed is None else cfg.sampler_seed
     if cfg.n_trials == 0:
         refuse_empty_summary(cfg)
@@ -219,7 +238,9 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
     # a resumed study must not replay its earlier trials: seed from (sampler_seed, trials so far)
     derived_seed = resume_seed(sampler_seed, len(study.get_trials(deepcopy=False)))
     study.sampler = make_sampler(cfg.sampler, derived_seed, cfg.n_startup_trials)
-    backends = BackendCache(backend_factory or _backend_factory(cfg, spec))
+    # a stats trial samples the release: its backend is built here, whatever the factory (no model loads for it)
+    backends = BackendCache(backend_factory or _backend_factory(cfg, spec),
+                            control=lambda: make_backend("stats", "stats", spec=spec).load())
     worker = worker_id()  # this process, in its study run's tags and each trial's user attrs
     objective = Objective(space, cfg.run, backends, study_name=cfg.study_name, worker=worker,
                           min_validity=cfg.min_validity, min_rule_adherence=cfg.min_rule_adherence)
@@ -227,7 +248,7 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
     with backends, tracking.tracked_run("tune", run_name=f"tune-{cfg.study_name}", system_metrics=True) as parent:
         run = cfg.run
         tracking.log_params({"dataset": run.dataset, "data": run.data, "model": run.model, "models": ",".join(cfg.models),
-                             "backend": run.backend, "n_trials": cfg.n_trials, "sampler": cfg.sampler, "seed": run.seed,
+                             "backend": run.backend, "backends": ",".join(cfg.backends), "n_trials": cfg.n_trials, "sampler": cfg.sampler, "seed": run.seed,
                              "sampler_seed": sampler_seed, "storage": redact(cfg.storage or DEFAULT_STORAGE),
                              "study_name": cfg.study_name, "strategies": ",".join(cfg.strategies),
                              "calibrations": ",".join(cfg.calibrations), "n_rows": run.n_rows,
@@ -388,7 +409,7 @@ def _register_champion(study, cfg: TuneConfig, backends: BackendCache, result: T
     name = cfg.registered_model or f"synllm-{spec.name}"
     uri, version = log_generator_model(
         config=run_config, spec=spec, prompt=prompt,
-        max_new_tokens=max_new_tokens(backends.get(run_config.model), run_config, spec),
+        max_new_tokens=max_new_tokens(backends.for_config(run_config), run_config, spec),
         real_keys=keys, registered_model=name, source_run_id=run_id, prompt_uri=runs.run_tag(run_id, "synllm.prompt_uri") or "",
         allow_real_rows=cfg.allow_real_rows, release_json=release_json, guard_pad_to=guard_size(release, run_config))
     runs.set_run_tags(run_id, {"synllm.champion": "true", "synllm.registered_model": f"{name}/{version}"})

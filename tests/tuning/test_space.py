@@ -224,3 +224,44 @@ def test_release_level_is_searched_and_never_proposes_calibration_without_a_rele
     assert TuneConfig(release_levels="target,pairs").searched_levels == ("target", "pairs")
     with pytest.raises(Exception, match=r"unknown release_levels \['all'\]"):
         TuneConfig(release_levels="all")
+
+
+_MODEL_PARAMS = {"strategy", "rows_per_completion", "temperature", "top_p", "top_k", "repetition_penalty", "model"}
+
+
+def test_the_control_arm_has_release_and_steering_dimensions_only():
+    space = SearchSpace(models=("a/x", "b/y"), backends=("hf", "stats"), n_rules=7, opt_in=("dp_epsilon",))
+    assert list(space.dims)[:3] == ["release_level", "calibration", "backend"]  # the arm needs a steered release
+    arms = set()
+    for params, kw in _points(space, 80):
+        arms.add(kw["backend"])
+        if kw["backend"] == "stats":
+            assert kw["model"] == "stats" and not (_MODEL_PARAMS & set(params))
+            assert not any(k.startswith("statistics.") for k in params) and "n_examples" not in params
+            assert kw["calibration"] in ("steer", "select+steer") and kw["release_level"] != "none"
+            assert {"release_level", "calibration", "steer_strength", "dp_epsilon"} <= set(params)
+        else:
+            assert kw["backend"] == "hf" and {"model", "temperature", "top_p", "top_k"} <= set(params)
+        if kw["calibration"] in ("none", "select"):  # nothing steered for the control to sample: a model trial
+            assert kw["backend"] == "hf" and "backend" not in params
+        RunConfig.build(**kw, n_rows=5)
+    assert arms == {"hf", "stats"}
+
+
+def test_a_study_of_the_control_alone_searches_release_steering_and_dp():
+    space = SearchSpace(models=("m",), backends=("stats",), opt_in=("dp_epsilon",))
+    for params, kw in _points(space, 30):
+        assert set(params) <= {"release_level", "calibration", "oversample", "steer_strength", "dp_epsilon"}
+        assert kw["backend"] == "stats" and kw["model"] == "stats" and kw["release_level"] != "none"
+        assert kw["calibration"] in ("steer", "select+steer")
+    with pytest.raises(ConfigError, match=r"holds no steering mode; fix: search one of steer, select\+steer"):
+        SearchSpace(backends=("stats",), calibrations=("none", "select"))
+    with pytest.raises(ConfigError, match=r"holds no steering mode.*or leave stats out of backends"):
+        SearchSpace(backends=("hf", "stats"), calibrations=("none", "select"))  # the arm could never be drawn
+    with pytest.raises(ConfigError, match="names 2 language-model backends"):
+        SearchSpace(backends=("hf", "vllm", "stats"))
+
+
+def test_without_the_control_arm_the_space_is_unchanged():
+    assert list(SearchSpace(backends=("hf",)).dims) == list(SearchSpace().dims)
+    assert "backend" not in SearchSpace(backends=("hf",)).dims
