@@ -69,8 +69,11 @@ def main() -> None:
     parent = client.get_run(args.run_id)
     found = client.search_runs([parent.info.experiment_id],
                                filter_string=f"tags.mlflow.parentRunId = '{args.run_id}'", max_results=1000)
-    children = [r.data.metrics for r in sorted(found, key=lambda r: int(r.data.params.get("seed", 0)))
-                if "score/harmonic" in r.data.metrics]
+    from synllm_mlops.tracking import cell_metrics
+
+    found = sorted((r for r in found if "seed" in r.data.params), key=lambda r: int(r.data.params["seed"]))
+    merged = cell_metrics([r.info.run_id for r in found])  # a DP seed run's scores sit in its evaluation child
+    children = [merged[r.info.run_id] for r in found if "score/harmonic" in merged[r.info.run_id]]
     if not children:
         sys.exit(f"run {args.run_id} has no evaluated nested runs; fix: pass the parent run of `synllm main --repeats N`")
     p = parent.data.params
