@@ -177,7 +177,8 @@ def _generate_and_log(prep: Prepared, backend: GenerationBackend, cfg: RunConfig
     metrics = dict(gen.metrics)
     describe = dict(model=cfg.model, strategy=cfg.strategy, dataset=cfg.dataset, n_rows_asked=cfg.n_rows,
                     prompt_uri=prompt_uri, stage=stage)
-    tracking.set_tags({tracking.NOTE_TAG: tracking.run_description(metrics=metrics, **describe)})
+    note = tracking.run_description(metrics=metrics, **describe)  # generation only: no score computed on real data
+    tracking.set_tags({tracking.NOTE_TAG: note})
     if gen.interrupted:
         raise KeyboardInterrupt  # mlflow marks the run KILLED; rows and rejects are already logged
     if len(gen.synthetic) == 0:
@@ -201,8 +202,7 @@ def _generate_and_log(prep: Prepared, backend: GenerationBackend, cfg: RunConfig
                      f"guarantee: computed on the exact data")
             tracking.set_tags({tracking.EVALUATION_RUN_TAG: child.info.run_id,
                                tracking.HEADLINE_TAG: f"DP ε {prep.release.epsilon_spent:g} · {where}",
-                               tracking.NOTE_TAG: tracking.run_description(metrics=metrics, **describe)
-                               + f"\n\nDifferentially private release (ε {prep.release.epsilon_spent:g}); {where}."})
+                               tracking.NOTE_TAG: note + f"\n\nDifferentially private release (ε {prep.release.epsilon_spent:g}); {where}."})
         else:
             result = _evaluate_into_active_run(prep, gen, cfg, progress, context, describe, metrics, control_cache)
     return RunOutcome(run.info.run_id, gen.synthetic, metrics, gen, result)
