@@ -28,7 +28,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from findings_table import _cell  # noqa: E402  (mean ± 95 % half-width, as every findings table prints it)
 from synllm_mlops.evaluation import paired_min_detectable, t_interval  # noqa: E402
 
 TARGET = "fidelity/feature_pair_trends"
@@ -117,13 +119,6 @@ def decide(cells: pd.DataFrame, planned: int, arms: tuple[str, str, str, str] = 
     return Verdict("FAIL" if failed else "PASS", failed or ["every pre-registered condition holds"], numbers)
 
 
-def _cell(values: pd.Series) -> str:
-    mean, half = t_interval(values.dropna().tolist())
-    if math.isnan(mean):
-        return "–"
-    return f"{mean:.3f}" + ("" if math.isnan(half) else f" ± {half:.3f}")
-
-
 def report(cells: pd.DataFrame, planned: dict[str, int], arms: tuple[str, str, str, str] = ("A", "B", "C", "D"),
            labels: dict[str, str] | None = None) -> str:
     """The Markdown report: per model x dataset, each arm's table and the verdict."""
@@ -136,7 +131,7 @@ def report(cells: pd.DataFrame, planned: dict[str, int], arms: tuple[str, str, s
         for arm in arms:
             rows = sub[sub["arm"] == arm]
             out.append(f"| {(arm + ' ' + labels.get(arm, '')).strip()} | {len(rows)} | "
-                       + " | ".join(_cell(rows[m]) if m in rows else "–" for m in METRICS) + " |")
+                       + " | ".join(_cell(rows[m].tolist()) if m in rows else "–" for m in METRICS) + " |")
         v = decide(sub, planned.get(dataset, 0), arms)
         x = v.numbers
         out += ["", f"Gap closure on `{TARGET}` (paired by seed, n = {x['n_paired']:.0f}): g = {x['g']:.3f} "
