@@ -6,9 +6,14 @@ prints, per metric, the model's mean ± 95 % t-interval over seeds, the control'
 the lift paired seed by seed with its interval and the smallest lift the comparison could detect (two-sided
 α = 0.05, power 0.8: ``(t_.975 + t_.8) · sd / sqrt(n)``).
 
+Several parents of the same configuration on disjoint seeds (e.g. seeds 0–2 one day, ``--seed 3 --repeats 7``
+the next) are read as one sample: pass each with ``--run-id``. Parents whose settings differ (other than
+``seed`` and ``repeats``), or that share a seed, are refused: their seeds are not one sample.
+
 Usage:
     synllm main --repeats 10                                  # prints "run <parent id>: 10 seeds; ..."
     python scripts/findings_table.py --run-id <parent id>     # same MLFLOW_TRACKING_URI as the run
+    python scripts/findings_table.py --run-id <seeds 0-2> --run-id <seeds 3-9>
 """
 
 from __future__ import annotations
@@ -59,27 +64,57 @@ def table(children: list[dict[str, float]], label: str) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+SEED_PARAMS = ("seed", "repeats")  # the only settings in which parents read as one sample may differ
+
+
+def seed_runs(client, parent_ids: list[str]) -> tuple[dict[str, str], list]:
+    """The parents' common settings and their nested seed runs in seed order; refuses parents that are not one sample."""
+    params: dict[str, str] | None = None
+    runs, seen = [], {}
+    for run_id in parent_ids:
+        parent = client.get_run(run_id)
+        p = {k: v for k, v in parent.data.params.items() if k not in SEED_PARAMS}
+        if params is None:
+            params = p
+        elif p != params:
+            diff = sorted(k for k in set(p) | set(params) if p.get(k) != params.get(k))
+            sys.exit(f"run {run_id} differs from run {parent_ids[0]} in {', '.join(diff)}: its seeds are not the same "
+                     "sample; fix: pass only parents of one configuration")
+        found = client.search_runs([parent.info.experiment_id],
+                                   filter_string=f"tags.mlflow.parentRunId = '{run_id}'", max_results=1000)
+        for r in found:
+            if "seed" not in r.data.params:
+                continue
+            seed = int(r.data.params["seed"])
+            if seed in seen:
+                sys.exit(f"seed {seed} is in run {seen[seed]} and in run {run_id}: a seed counted twice narrows the "
+                         "interval falsely; fix: pass parents on disjoint seeds")
+            seen[seed] = run_id
+            runs.append(r)
+    return params or {}, sorted(runs, key=lambda r: int(r.data.params["seed"]))
+
+
+def main(argv: list[str] | None = None) -> None:
     import mlflow
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run-id", required=True, help="the parent run of `synllm main --repeats N`")
-    args = ap.parse_args()
+    ap.add_argument("--run-id", required=True, action="append",
+                    help="the parent run of `synllm main --repeats N`; repeat for parents on further seeds")
+    args = ap.parse_args(argv)
     client = mlflow.MlflowClient()
-    parent = client.get_run(args.run_id)
-    found = client.search_runs([parent.info.experiment_id],
-                               filter_string=f"tags.mlflow.parentRunId = '{args.run_id}'", max_results=1000)
+    p, found = seed_runs(client, args.run_id)
     from synllm_mlops.tracking import cell_metrics
 
-    found = sorted((r for r in found if "seed" in r.data.params), key=lambda r: int(r.data.params["seed"]))
     merged = cell_metrics([r.info.run_id for r in found])  # a DP seed run's scores sit in its evaluation child
     children = [merged[r.info.run_id] for r in found if "score/harmonic" in merged[r.info.run_id]]
     if not children:
-        sys.exit(f"run {args.run_id} has no evaluated nested runs; fix: pass the parent run of `synllm main --repeats N`")
-    p = parent.data.params
+        sys.exit(f"run(s) {', '.join(args.run_id)} have no evaluated nested runs; fix: pass the parent run of "
+                 "`synllm main --repeats N`")
+    seeds = sorted(int(r.data.params["seed"]) for r in found if "score/harmonic" in merged[r.info.run_id])
+    span = (f"seeds {seeds[0]}..{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1))
+            else "seeds " + ", ".join(map(str, seeds)))
     print(f"{p.get('dataset')} · {p.get('strategy')} · {p.get('model')} · {p.get('n_rows')} rows · "
-          f"dp_epsilon={p.get('dp_epsilon')} · release_level={p.get('release_level', '-')} · "
-          f"seeds {min(int(r.data.params['seed']) for r in found)}..{max(int(r.data.params['seed']) for r in found)}\n")
+          f"dp_epsilon={p.get('dp_epsilon')} · release_level={p.get('release_level', '-')} · {span}\n")
     print(table(children, p.get("dataset", "table")))
 
 
