@@ -187,7 +187,11 @@ class CalibrationTargets:
             np.zeros((0, len(self.bins)), dtype=np.int64)
 
     def errors(self, df: pd.DataFrame) -> dict[str, float]:
-        """Mean total-variation distance of ``df``'s marginals and released pairwise tables from the targets."""
+        """Mean total-variation distance of ``df``'s marginals and released pairwise tables from the targets.
+
+        ``pairwise_tv`` is NaN when the release holds no pair table (``release_level=marginals``): there is no
+        released pair to be close to, and 0 would read as a perfect match (NaN metrics are not logged).
+        """
         codes, released = self.codes(df), self.released_pairs
         if not len(codes):
             return {"marginal_tv": float("nan"), "pairwise_tv": float("nan")}
@@ -201,7 +205,7 @@ class CalibrationTargets:
             table = np.zeros_like(t)
             np.add.at(table, (self.coarse[i][codes[ok, i]], self.coarse[j][codes[ok, j]]), 1)
             p.append(0.5 * np.abs(_share(table) - t).sum())
-        return {"marginal_tv": float(np.mean(m)), "pairwise_tv": float(np.mean(p)) if p else 0.0}
+        return {"marginal_tv": float(np.mean(m)), "pairwise_tv": float(np.mean(p)) if p else float("nan")}
 
     def to_json(self) -> str:
         return json.dumps({

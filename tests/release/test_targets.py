@@ -45,6 +45,14 @@ def test_exact_end_bins_end_at_train_tail_quantiles_not_at_the_spec_limits():
     assert (x.lo, x.hi) == (1.0, 99.0) and x.bounds(0)[0] == 1.0 and x.bounds(x.n_values - 1)[1] == 99.0
 
 
+def test_a_release_without_pair_tables_has_no_pairwise_error_rather_than_a_perfect_one():
+    df = _table()
+    t = CalibrationTargets.from_table(df, _spec(), n_bins=4, shrinkage=0, level="marginals")
+    e = t.errors(df)
+    assert e["marginal_tv"] == 0.0 and np.isnan(e["pairwise_tv"])
+    assert not np.isnan(CalibrationTargets.from_table(df, _spec(), n_bins=4, shrinkage=0).errors(df)["pairwise_tv"])
+
+
 def test_json_round_trip_keeps_everything():
     t = CalibrationTargets.from_table(_table(), _spec(), n_bins=3)
     back = CalibrationTargets.from_json(t.to_json())
