@@ -46,7 +46,7 @@ Feature definitions:
 
 {{statistics}}
 
-Match these statistics across the rows you write.
+{{instruction}}
 """ + _TAIL,
     "clin_rule": _HEAD + """
 Feature definitions:
@@ -57,13 +57,19 @@ Feature definitions:
 Clinical rules every patient must satisfy:
 {{rules}}
 
-Match these statistics and respect every rule.
+{{instruction}}
 """ + _TAIL,
 }
 
 
 NO_STATISTICS = "No statistics of the real table were released for this run (release level none)."
 """What statguide and clin_rule carry in place of statistics when the run releases nothing."""
+
+INSTRUCTIONS = {("statguide", True): "Match these statistics across the rows you write.",
+                ("statguide", False): "Write values that are plausible for this population.",
+                ("clin_rule", True): "Match these statistics and respect every rule.",
+                ("clin_rule", False): "Respect every rule."}
+"""The closing instruction by strategy and by whether statistics were released (none to match at level none)."""
 
 
 class PromptOptions(BaseModel):
@@ -286,11 +292,13 @@ class StatisticalGuidance(FeatureDescriptions):
 
     def _variables(self, spec, release, train, options, rng):
         if release is not None and release.level == "none":  # the definitions (and rules) carry the prompt alone
-            return {**super()._variables(spec, release, train, options, rng), "statistics": NO_STATISTICS}
+            return {**super()._variables(spec, release, train, options, rng), "statistics": NO_STATISTICS,
+                    "instruction": INSTRUCTIONS[(self.name, False)]}
         if release is None or release.statistics is None:
             raise ConfigError(f"strategy {self.name} carries statistics, but the release holds none: release them "
                               "with make_release(spec, train, statistics=...)")
-        return {**super()._variables(spec, release, train, options, rng), "statistics": release.statistics}
+        return {**super()._variables(spec, release, train, options, rng), "statistics": release.statistics,
+                "instruction": INSTRUCTIONS[(self.name, True)]}
 
 
 class ClinicalRules(StatisticalGuidance):

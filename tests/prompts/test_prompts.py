@@ -81,6 +81,10 @@ def test_statistics_prompts_say_so_when_the_level_releases_none(render, cirrhosi
     user = render(name, spec, split.train, PromptOptions(release_level="none")).user
     assert NO_STATISTICS in user and "Statistics of the real table" not in user and "median" not in user
     assert "- Bilirubin:" in user and (name == "statguide" or "Clinical rules every patient must satisfy" in user)
+    assert "Match these statistics" not in user  # nothing released: nothing to match
+    assert ("Respect every rule." in user) == (name == "clin_rule")
+    released = render(name, spec, split.train, PromptOptions(release_level="target", dp_epsilon=None)).user
+    assert "Match these statistics" in released
 
 
 def test_each_level_cuts_the_prompt_statistics(render, cirrhosis):
