@@ -18,6 +18,7 @@ selection, about a second per 200-row trial); only the calibration modes it can 
 
     python scripts/bench_tuning_ranks.py --n-rows 20,50,100,200,400 --trials 12 --repeats 3
     python scripts/bench_tuning_ranks.py --n-rows 20 --study-rows 20 --trials 4 --repeats 1   # smoke run
+    python scripts/bench_tuning_ranks.py --n-rows 200 --study-rows 200 --trial-seeds 2   # tune --trial-seeds 2
 """
 
 from __future__ import annotations
@@ -32,21 +33,26 @@ RESCORE_OFFSET = 1000  # the second scoring's seed: far from the study seeds of 
 SCORES = ("score/harmonic", "score/quality", "score/privacy")  # the champion's criterion, then the two objectives
 
 
-def rescore(config: dict, n_rows: int, seed: int, backend) -> dict[str, float]:
-    """The :data:`SCORES` of one trial configuration at ``n_rows`` on ``seed``: split, release, table, evaluation.
+def rescore(config: dict, n_rows: int, seed: int, backend, seeds: int = 1) -> dict[str, float]:
+    """The :data:`SCORES` of one trial configuration at ``n_rows`` on ``seed`` (.. ``seed + seeds - 1``, the mean).
 
-    The trial's own code path (:func:`prepare`, :func:`generate_rows`, :func:`evaluate` on the run's seed)
-    without the MLflow run around it.
+    Each seed: split, release, table, evaluation -- the trial's own code path (:func:`prepare`,
+    :func:`generate_rows`, :func:`evaluate` on the run's seed) without the MLflow run around it; ``seeds`` > 1 is
+    a trial of ``tune --trial-seeds``.
     """
     from synllm_mlops.config import RunConfig
     from synllm_mlops.evaluation import evaluate
     from synllm_mlops.pipeline import generate_rows, prepare
 
-    cfg = RunConfig.build(**{**config, "n_rows": n_rows, "seed": seed})
-    prep = prepare(cfg)
-    gen = generate_rows(prep, backend, progress=False)
-    res = evaluate(prep.split.train, prep.split.holdout, gen.synthetic, prep.spec, seed=cfg.seed, progress=False)
-    return {k: float(res.metrics[k]) for k in SCORES}
+    out = {k: 0.0 for k in SCORES}
+    for s in range(seed, seed + seeds):
+        cfg = RunConfig.build(**{**config, "n_rows": n_rows, "seed": s})
+        prep = prepare(cfg)
+        gen = generate_rows(prep, backend, progress=False)
+        res = evaluate(prep.split.train, prep.split.holdout, gen.synthetic, prep.spec, seed=cfg.seed, progress=False)
+        for k in SCORES:
+            out[k] += float(res.metrics[k]) / seeds
+    return out
 
 
 def run_study(args, seed: int, backend) -> list:
@@ -57,25 +63,30 @@ def run_study(args, seed: int, backend) -> list:
     cfg = TuneConfig(dataset=args.dataset, model="stats" if stats else args.model, backend=args.backend,
                      n_trials=args.trials, n_rows=args.study_rows, seed=seed, storage="optuna.sqlite3",
                      study_name=f"ranks-n{args.study_rows}-s{seed}", register_champion=False, tune_dp=args.tune_dp,
+                     trial_seeds=args.trial_seeds, **({"dp_epsilon": args.dp_epsilon} if args.dp_epsilon else {}),
                      **({"calibrations": ("steer", "select+steer")} if stats else {}))
     res = tune(cfg, backend_factory=lambda m: backend, progress=False)
     return [t for t in res.study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
 
 
-def rank_agreement(trials: list, n_rows: int, seed: int, backend, study_rows: int) -> dict:
-    """Spearman of each of :data:`SCORES` between seed ``seed`` and ``seed + RESCORE_OFFSET`` at ``n_rows``."""
+def rank_agreement(trials: list, n_rows: int, seed: int, backend, study_rows: int, seeds: int = 1) -> dict:
+    """Spearman of each of :data:`SCORES` between seed ``seed`` and ``seed + RESCORE_OFFSET`` at ``n_rows``.
+
+    With ``seeds`` k > 1 each scoring is the mean over k consecutive seeds, as ``tune --trial-seeds k`` scores a trial.
+    """
     from scipy.stats import spearmanr
 
     t0 = time.perf_counter()
-    first = [rescore(t.user_attrs["config"], n_rows, seed, backend) for t in trials]
+    first = [rescore(t.user_attrs["config"], n_rows, seed, backend, seeds) for t in trials]
     # at the study's size the re-scoring is the trial's own scoring: it must reproduce the logged score (not under
     # DP, whose noise comes from the OS, never from the seed)
     same = [(a["score/harmonic"], t.user_attrs["score/harmonic"]) for a, t in zip(first, trials)
             if t.user_attrs["config"].get("dp_epsilon") is None]
     if n_rows == study_rows and same:
         assert max(abs(a - b) for a, b in same) < 1e-9, same
-    second = [rescore(t.user_attrs["config"], n_rows, seed + RESCORE_OFFSET, backend) for t in trials]
-    out = {"n_rows": n_rows, "seed": seed, "n": len(trials), "seconds": (time.perf_counter() - t0) / (2 * len(trials))}
+    second = [rescore(t.user_attrs["config"], n_rows, seed + RESCORE_OFFSET, backend, seeds) for t in trials]
+    out = {"n_rows": n_rows, "seed": seed, "n": len(trials),
+           "seconds": (time.perf_counter() - t0) / (2 * len(trials))}  # per scoring (of all its seeds)
     for k in SCORES:
         a, b = [x[k] for x in first], [x[k] for x in second]
         out[k] = float(spearmanr(a, b).statistic) if len(trials) > 2 else math.nan
@@ -99,6 +110,10 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=12)
     ap.add_argument("--study-rows", type=int, default=100, help="rows per trial of the studies that pick the configurations")
     ap.add_argument("--tune-dp", action="store_true", help="also search dp_epsilon (0.1-10): real differences to rank")
+    ap.add_argument("--dp-epsilon", default="", help="the trials' budget (default: the run default); none = exact "
+                    "releases, which a re-scoring reproduces bit for bit (checked)")
+    ap.add_argument("--trial-seeds", type=int, default=1,
+                    help="seeds each trial (and each re-scoring) is scored on, as tune --trial-seeds")
     ap.add_argument("--repeats", type=int, default=3, help="studies per trial size (study seeds 0, 1, ...)")
     ap.add_argument("--workdir", default="", help="MLflow store + Optuna storage here (default: a temp dir)")
     args = ap.parse_args()
@@ -120,12 +135,13 @@ def main() -> None:
         trials = run_study(args, seed, backend)
         print(f"study seed {seed}: {len(trials)} complete trials in {time.perf_counter() - t0:.0f} s", flush=True)
         for n_rows in sizes:
-            r = rank_agreement(trials, n_rows, seed, backend, args.study_rows)
+            r = rank_agreement(trials, n_rows, seed, backend, args.study_rows, args.trial_seeds)
             rows.append(r)
             print(f"  n_rows {n_rows}: " + ", ".join(f"{k} rho {r[k]:.3f} (spread {r[k + ' spread']:.4f}, noise "
                                                       f"{r[k + ' noise']:.4f})" for k in SCORES)
                   + f"; {r['seconds']:.1f} s per scoring", flush=True)
-    print(f"\n{args.trials}-trial studies (TPE, at {args.study_rows} rows{', dp_epsilon searched' if args.tune_dp else ''}), backend {args.backend}, dataset {args.dataset}, "
+    print(f"\n{args.trials}-trial studies (TPE, at {args.study_rows} rows{', dp_epsilon searched' if args.tune_dp else ''}"
+          f"{f', {args.trial_seeds} seeds per trial' if args.trial_seeds > 1 else ''}), backend {args.backend}, dataset {args.dataset}, "
           f"store {work}; Spearman between seed s and seed s+{RESCORE_OFFSET}, per study (mean)\n")
     print("| rows per trial | " + " | ".join(f"Spearman {k}" for k in SCORES) + " | harmonic: spread / noise (sd) "
           "| s per scoring |")

@@ -50,7 +50,8 @@ def champion(study, trial: int | None):
 
 def fresh_seeds(study, n: int) -> list[int]:
     """``n`` consecutive seeds above every seed a trial of the study ran on (its splits, releases and tables)."""
-    used = [t.user_attrs["config"].get("seed", 0) for t in study.get_trials(deepcopy=False) if "config" in t.user_attrs]
+    used = [max(t.user_attrs.get("seeds") or [t.user_attrs["config"].get("seed", 0)])  # tune --trial-seeds k: k each
+            for t in study.get_trials(deepcopy=False) if "config" in t.user_attrs]
     start = max(used, default=-1) + 1
     return list(range(start, start + n))
 

@@ -63,17 +63,37 @@ class BackendCache:
         self.close()
 
 
+def mean_metrics(per_seed: list[dict[str, float]]) -> dict[str, float]:
+    """Each metric's mean over the seeds that have it (a trial scored on several seeds).
+
+    Example:
+        >>> mean_metrics([{"score/quality": 0.6, "a": 1.0}, {"score/quality": 0.8}])
+        {'score/quality': 0.7, 'a': 1.0}
+    """
+    keys = dict.fromkeys(k for m in per_seed for k in m)
+    out = {}
+    for k in keys:
+        values = [m[k] for m in per_seed if k in m and not math.isnan(m[k])]
+        out[k] = sum(values) / len(values) if values else math.nan
+    return out
+
+
 class Objective:
     """Suggest -> :meth:`RunConfig.build` -> ``run_generation`` (nested trial run) -> (quality, privacy risk).
+
+    With ``trial_seeds`` k > 1 a trial runs on seeds ``seed`` .. ``seed + k - 1`` (one nested run each: its own
+    split, release, table and evaluation) and its objectives, constraints and user metrics are the means over
+    the seeds: k times the cost, 1/k the noise variance of one scoring (README, Trial fidelity).
 
     Constraints (feasible when <= 0) are set on the trial: ``validity`` = min_validity - gen/validity_rate,
     ``rule_adherence`` = min_rule_adherence - clinical/rule_adherence; the same numbers are user attrs.
     """
 
     def __init__(self, space: SearchSpace, base: RunConfig, backends: BackendCache, *, study_name: str, worker: str,
-                 min_validity: float, min_rule_adherence: float):
+                 min_validity: float, min_rule_adherence: float, trial_seeds: int = 1):
         self.space, self.base, self.backends, self.worker = space, base, backends, worker
         self.study_name, self.min_validity, self.min_rule_adherence = study_name, min_validity, min_rule_adherence
+        self.trial_seeds = trial_seeds
         self.control_cache: dict = {}  # the no-LLM control, scored once per release and settings of the study
 
     def __call__(self, trial) -> tuple[float, float]:
@@ -83,25 +103,33 @@ class Objective:
         trial.set_user_attr("worker", self.worker)  # whose runs to end if this trial goes silent
         cfg = RunConfig.build(**{**self.base.given_params(), **self.space.suggest(trial)})  # defaults stay defaults
         trial.set_user_attr("config", cfg.flat_params())
+        seeds = [cfg.seed + j for j in range(self.trial_seeds)]
+        trial.set_user_attr("seeds", seeds)
         backend = self.backends.for_config(cfg)
         tags = {"optuna.trial_number": str(trial.number), "optuna.study_name": self.study_name}
-        try:
-            out = run_generation(cfg, backend=backend, stage="trial", nested=True, progress=False,
-                                 run_name=f"trial-{trial.number}-{cfg.strategy}", extra_tags=tags,
-                                 control_cache=self.control_cache)
-            run_id = out.run_id
-        except BaseException as e:  # the run (if one started) is FAILED/KILLED; link it, then let Optuna record FAIL
-            run_id = runs.find_child_run(tags)  # None when it failed before its run started (e.g. a config error)
-            if run_id:
-                self._link(trial, run_id)
-            if isinstance(e, CONTINUE_AFTER):  # recorded (with the traceback of a bug); Optuna marks the trial FAIL
-                text = failure_text(e)
-                trial.set_user_attr("error", text.splitlines()[0][:2000])
-                if not is_user_error(e):
-                    trial.set_user_attr("traceback", text[-8000:])
-            raise
-        self._link(trial, run_id)
-        m = out.metrics
+        outs = []
+        for seed in seeds:  # seed s: its own split, release, table and evaluation; the trial scores their mean
+            seed_tags = {**tags, "optuna.trial_seed": str(seed)}
+            name = f"trial-{trial.number}-{cfg.strategy}" + (f"-s{seed}" if len(seeds) > 1 else "")
+            try:
+                outs.append(run_generation(cfg.model_copy(update={"seed": seed}), backend=backend, stage="trial",
+                                           nested=True, progress=False, run_name=name, extra_tags=seed_tags,
+                                           control_cache=self.control_cache))
+            except BaseException as e:  # the run (if one started) is FAILED/KILLED; link it, then Optuna records FAIL
+                run_id = runs.find_child_run(seed_tags)  # None when it failed before its run started (a config error)
+                if run_id:
+                    self._link(trial, run_id)
+                if isinstance(e, CONTINUE_AFTER):  # recorded (with the traceback of a bug); Optuna marks the trial FAIL
+                    text = failure_text(e)
+                    trial.set_user_attr("error", text.splitlines()[0][:2000])
+                    if not is_user_error(e):
+                        trial.set_user_attr("traceback", text[-8000:])
+                raise
+        for out in reversed(outs):  # the first seed's run is the trial's run (its champion is registered from it)
+            self._link(trial, out.run_id)
+        if len(outs) > 1:
+            trial.set_user_attr("mlflow_run_ids", [o.run_id for o in outs])
+        m = mean_metrics([o.metrics for o in outs])
         if cfg.backend == "stats":  # the control arm is its own control: lift 0 by definition, not a missing value
             m = {**m, **{f"control/{k}": m[k] for k in OBJECTIVE_SCORES if k in m},
                  **{f"lift/{k}": 0.0 for k in OBJECTIVE_SCORES if k in m}}

@@ -67,6 +67,8 @@ class TuneConfig(BaseModel):
     backends: tuple[str, ...] = Field(default=(), description="backends to search, e.g. hf,stats: the no-LLM control as "
                                       "an arm (default: just the run's backend)")
     tune_dp: bool = Field(default=False, description="also search dp_epsilon")
+    trial_seeds: int = Field(default=1, ge=1, le=10, description="seeds each trial is scored on (the mean): k times "
+                             "the cost, 1/k the noise variance of a trial's score")
     min_validity: float = Field(default=0.9, ge=0, le=1, description="feasible trials reach this validity")
     min_rule_adherence: float = Field(default=0.8, ge=0, le=1, description="feasible trials reach this rule adherence")
     register_champion: bool = Field(default=True, description="register the champion generator",
@@ -243,7 +245,8 @@ def tune(cfg: TuneConfig, *, backend_factory: Callable[[str], GenerationBackend]
                             control=lambda: make_backend("stats", "stats", spec=spec).load())
     worker = worker_id()  # this process, in its study run's tags and each trial's user attrs
     objective = Objective(space, cfg.run, backends, study_name=cfg.study_name, worker=worker,
-                          min_validity=cfg.min_validity, min_rule_adherence=cfg.min_rule_adherence)
+                          min_validity=cfg.min_validity, min_rule_adherence=cfg.min_rule_adherence,
+                          trial_seeds=cfg.trial_seeds)
     # the cache closes every model it loaded when the study ends, registered champion included, or fails
     with backends, tracking.tracked_run("tune", run_name=f"tune-{cfg.study_name}", system_metrics=True) as parent:
         run = cfg.run

@@ -215,3 +215,29 @@ def test_an_interrupted_study_still_closes_its_models(mlflow_store, tmp_path, fa
     with pytest.raises(KeyboardInterrupt):
         tune(_cfg(tmp_path, n_trials=5, strategies="featdesc"), backend_factory=fake_factory(interrupt_at=3), progress=False)
     assert len(fake_factory.built) == 1 and fake_factory.built[0].closed == 1
+
+
+def test_a_trial_on_several_seeds_scores_their_mean_and_links_every_run(mlflow_store, tmp_path, fast_eval,
+                                                                         fake_factory):
+    from synllm_mlops.tracking import cell_metrics
+
+    res = tune(_cfg(tmp_path, n_trials=2, strategies="clin_rule", register_champion=False, trial_seeds=2, seed=3),
+               backend_factory=fake_factory(), progress=False)
+    runs = {r.info.run_id: r for r in _runs("trial")}
+    assert len(runs) == 4  # 2 trials x 2 seeds, one nested run each
+    for t in res.study.trials:
+        assert t.state == TrialState.COMPLETE and t.user_attrs["seeds"] == [3, 4]
+        ids = t.user_attrs["mlflow_run_ids"]
+        assert ids[0] == t.user_attrs["mlflow_run_id"]  # the first seed's run is the trial's run
+        seeded = [runs[i] for i in ids]
+        assert [r.data.params["seed"] for r in seeded] == ["3", "4"]
+        assert [r.info.run_name for r in seeded] == [f"trial-{t.number}-clin_rule-s3", f"trial-{t.number}-clin_rule-s4"]
+        assert all(r.data.tags["optuna.trial_number"] == str(t.number) for r in seeded)
+        scores = cell_metrics(ids)  # a DP run's scores sit in its evaluation child
+        q = [scores[i]["score/quality"] for i in ids]
+        p = [scores[i]["score/privacy"] for i in ids]
+        assert q[0] != q[1]  # two tables, two scores
+        assert t.values[0] == pytest.approx(sum(q) / 2) and t.values[1] == pytest.approx(1 - sum(p) / 2)
+        assert t.user_attrs["score/quality"] == pytest.approx(sum(q) / 2)
+    with pytest.raises(ConfigError, match="trial_seeds"):
+        _cfg(tmp_path, trial_seeds=0)
