@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 KEYS = ("score/harmonic", "score/quality", "score/privacy", "fidelity/column_pair_trends", "fidelity/three_way",
         "fidelity/feature_pair_trends", "fidelity/detection_auc", "utility/tstr_auc", "fidelity/in_bin_ks",
-        "privacy/dcr_share_closer_to_train")
+        "privacy/dcr_share_closer_to_train", "fidelity/in_bin_limit_share")
 
 
 def _cell(values: list[float]) -> str:
