@@ -68,7 +68,7 @@ SEED_PARAMS = ("seed", "repeats")  # the only settings in which parents read as 
 
 
 def seed_runs(client, parent_ids: list[str]) -> tuple[dict[str, str], list]:
-    """The parents' common settings and their nested seed runs in seed order; refuses parents that are not one sample."""
+    """The parents' common settings and their nested seed runs in seed order; refuses parents not one sample."""
     params: dict[str, str] | None = None
     runs, seen = [], {}
     for run_id in parent_ids:

@@ -70,12 +70,10 @@ def mean_metrics(per_seed: list[dict[str, float]]) -> dict[str, float]:
         >>> mean_metrics([{"score/quality": 0.6, "a": 1.0}, {"score/quality": 0.8}])
         {'score/quality': 0.7, 'a': 1.0}
     """
+    from synllm_mlops.evaluation import t_interval
+
     keys = dict.fromkeys(k for m in per_seed for k in m)
-    out = {}
-    for k in keys:
-        values = [m[k] for m in per_seed if k in m and not math.isnan(m[k])]
-        out[k] = sum(values) / len(values) if values else math.nan
-    return out
+    return {k: t_interval([m.get(k, math.nan) for m in per_seed])[0] for k in keys}  # NaNs dropped
 
 
 class Objective:
