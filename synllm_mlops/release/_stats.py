@@ -289,8 +289,9 @@ def _dp_summary(train: pd.DataFrame, spec: DatasetSpec, include: tuple[str, ...]
     # then the tables, on bins at the released marginals' quantiles (post-processing; adaptive composition)
     plan = _plan(spec, include, k, {r.bins[0].column: counts[r.label] for r in first if r.label in counts})
     counts |= {r.label: r.noisy(train, eps[r.label], budget) for r in plan if r.label not in counts}
-    # patient count: inverse-variance weighted mean of every release's (unclipped, unbiased) total
-    weights = [1 / (counts[r.label].size * discrete_laplace_variance(eps[r.label], 1)) for r in plan]
+    # patient count: inverse-variance weighted mean of every release's (unclipped, unbiased) total; at a huge
+    # epsilon the variance underflows to 0 (no noise): the floor weighs such totals equally instead of dividing by 0
+    weights = [1 / max(counts[r.label].size * discrete_laplace_variance(eps[r.label], 1), 1e-300) for r in plan]
     n = sum(w * counts[r.label].sum() for r, w in zip(plan, weights)) / sum(weights)
     out = _Summary(max(int(public_count(n)), 0))
     for r in plan:

@@ -109,3 +109,12 @@ def test_only_the_patient_count_is_released_when_no_statistic_is_asked(cirrhosis
     budget = PrivacyBudget(1.0)
     text = describe_statistics(split.train, spec, include=(), budget=budget)
     assert text.startswith("Statistics of the real table (") and len(budget.ledger) == 1
+
+
+def test_a_huge_epsilon_releases_the_noise_free_statistics_instead_of_dividing_by_zero(cirrhosis):
+    """At epsilon 1e6 the noise variance underflows to 0; the patient count's weighting must not divide by it."""
+    from synllm_mlops.release import public_count
+
+    spec, _, split = cirrhosis
+    r = make_release(spec, split.train, dp_epsilon=1e6)
+    assert r.statistics.startswith(f"Statistics of the real table ({int(public_count(len(split.train)))} patients")
