@@ -8,7 +8,9 @@ the lift paired seed by seed with its interval and the smallest lift the compari
 
 Several parents of the same configuration on disjoint seeds (e.g. seeds 0–2 one day, ``--seed 3 --repeats 7``
 the next) are read as one sample: pass each with ``--run-id``. Parents whose settings differ (other than
-``seed`` and ``repeats``), or that share a seed, are refused: their seeds are not one sample.
+``seed`` and ``repeats``), or that share a finished seed, are refused: their seeds are not one sample. A seed run
+that did not finish (killed, failed, still running) is skipped with a note, so an interrupted seed can be re-run
+under a new parent (``--seed 4 --repeats 2``) and read beside the old one.
 
 Usage:
     synllm main --repeats 10                                  # prints "run <parent id>: 10 seeds; ..."
@@ -84,6 +86,10 @@ def seed_runs(client, parent_ids: list[str]) -> tuple[dict[str, str], list]:
                                    filter_string=f"tags.mlflow.parentRunId = '{run_id}'", max_results=1000)
         for r in found:
             if "seed" not in r.data.params:
+                continue
+            if r.info.status != "FINISHED":  # an interrupted seed is re-run in a later parent, not counted twice
+                print(f"skipped seed {r.data.params['seed']} of run {run_id}: its run is {r.info.status}, not "
+                      "FINISHED", file=sys.stderr)
                 continue
             seed = int(r.data.params["seed"])
             if seed in seen:

@@ -46,3 +46,24 @@ def test_parents_on_disjoint_seeds_read_as_one_sample_and_others_are_refused(mlf
     other = parent(4, n_rows=30)
     with pytest.raises(SystemExit, match=f"run {other} differs from run {first} in n_rows"):
         findings.main(["--run-id", first, "--run-id", other])
+
+
+def test_a_seed_that_did_not_finish_is_skipped_so_it_can_be_rerun_under_a_new_parent(mlflow_store, capsys):
+    import mlflow
+
+    from synllm_mlops.config import RunConfig
+    from synllm_mlops.workflow import run_repeated
+
+    first = run_repeated(RunConfig(backend="fake", model="fake", n_rows=20, seed=0, repeats=2, control_tables=1),
+                         progress=False).run_id
+    client = mlflow.MlflowClient()
+    exp = client.get_run(first).info.experiment_id
+    seed1 = next(r for r in client.search_runs([exp], filter_string=f"tags.mlflow.parentRunId = '{first}'")
+                 if r.data.params.get("seed") == "1")
+    client.set_terminated(seed1.info.run_id, "KILLED")  # as if the session ended during seed 1
+    rerun = run_repeated(RunConfig(backend="fake", model="fake", n_rows=20, seed=1, repeats=2, control_tables=1),
+                         progress=False).run_id
+    findings.main(["--run-id", first, "--run-id", rerun])
+    captured = capsys.readouterr()
+    assert f"skipped seed 1 of run {first}: its run is KILLED" in captured.err
+    assert "seeds 0..2" in captured.out and "(n = 3 seeds)" in captured.out
