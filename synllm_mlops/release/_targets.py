@@ -257,8 +257,10 @@ def _trim_tails(bins: Bins, counts: np.ndarray, epsilon: float) -> np.ndarray:
     above = np.flatnonzero(values > _noise_floor(epsilon))
     if not len(above):
         return out  # nothing stands out of the noise: keep the k-floored counts rather than an empty column
-    values[:above[0]] = 0.0
-    values[above[-1] + 1:] = 0.0
+    if above[0] > 0:
+        values[0] = 0.0
+    if above[-1] < len(values) - 1:
+        values[-1] = 0.0
     return out
 
 
