@@ -240,9 +240,9 @@ def _trim_tails(bins: Bins, counts: np.ndarray, epsilon: float) -> np.ndarray:
 
     Spec bins reach the spec's limits, far beyond any patient (N_Days from 1, Copper from 1), and noise gives
     such empty end bins counts above the k-floor. Sampled, that mass writes values no patient has at the spec
-    limit (5-12 % of a column on the default run). Every bin before the first count above two noise sds, and
-    after the last, is read as empty; interior bins keep their counts (a small count between two large ones is
-    the column's own shape). The NA bin is left alone.
+    limit (5-12 % of a column on the default run). The outermost value bin at each end is read as empty when
+    its count is within two noise sds; every other bin keeps its count (trimming every noise-sized bin of the
+    tails was measured: it drops real tails). The NA bin is left alone.
 
     Example:
         >>> from synllm_mlops.spec import ColumnSpec

@@ -133,7 +133,8 @@ def test_dp_end_bins_that_hold_only_noise_release_no_mass(monkeypatch):
     x = t.marginals[1][:bins.n_values]
     data_bins = {bins.code_text(str(v)) for v in df["x"]}
     assert data_bins == {3, 4}
-    assert np.all(x[[0, 1, 2, 5, 6, 7, 8, 9]] == 0) and x[3] > 0 and x[4] > 0  # only the data's bins keep mass
+    assert x[0] == 0 and x[9] == 0  # the outermost bins, noise only: no values at the spec limits 0 and 1000
+    assert np.all(x[[1, 2, 3, 4, 5, 6, 7, 8]] > 0)  # inner bins keep their counts, noise-sized ones too
     assert np.isclose(t.marginals[1].sum(), 1)
 
 
@@ -143,7 +144,8 @@ def test_trimming_keeps_interior_bins_and_a_column_all_noise():
 
     bins = Bins.from_spec(ColumnSpec(name="x", type="numeric", min=0, max=100, nullable=True), 5)
     counts = np.array([0.0, 30, 5, 30, 5, 7])  # last: NA, never trimmed
-    assert _trim_tails(bins, counts, 0.5).tolist() == [0.0, 30, 5, 30, 0, 7]  # interior 5 kept, tail 5 dropped
+    assert _trim_tails(bins, counts, 0.5).tolist() == [0.0, 30, 5, 30, 0, 7]  # interior 5 kept, outer 5 dropped
+    assert _trim_tails(bins, np.array([5.0, 5, 30, 30, 30, 0]), 0.5).tolist() == [0.0, 5, 30, 30, 30, 0]
     assert _trim_tails(bins, np.array([5.0, 5, 5, 5, 5, 5]), 0.5).tolist() == [5.0] * 6  # nothing stands out
     cat = Bins.from_spec(ColumnSpec(name="c", type="categorical", categories=["a", "b"]), 5)
     assert _trim_tails(cat, np.array([5.0, 50, 0]), 0.5).tolist() == [5.0, 50, 0]
