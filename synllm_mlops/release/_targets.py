@@ -140,7 +140,8 @@ class CalibrationTargets:
         for b, c in zip(bins, codes):
             label = f"calibration:histogram:{b.column}"
             # the k-floor on noisy counts is post-processing: no count of 1-4 is published by either path
-            counts.append(floor_counts(noisy_histogram(c[c >= 0], b.n_bins, eps[label], budget, label)))
+            noisy = floor_counts(noisy_histogram(c[c >= 0], b.n_bins, eps[label], budget, label))
+            counts.append(_trim_tails(b, noisy, eps[label]))
         marginals = [_share(c) for c in counts]
         bins = [_dp_bounded(b, c, eps[f"calibration:histogram:{b.column}"]) for b, c in zip(bins, counts)]
         pairs = {}
@@ -233,6 +234,40 @@ def _tail_bounded(bins: Bins, values: pd.Series) -> Bins:
     return bins.bounded(*np.quantile(x, (TAIL, 1 - TAIL))) if bins.numeric and len(x) else bins
 
 
+def _noise_floor(epsilon: float) -> float:
+    """Two noise sds of a sensitivity-1 count at ``epsilon``: a noisy count below this is indistinguishable from 0."""
+    return 2 * float(np.sqrt(discrete_laplace_variance(epsilon, 1)))
+
+
+def _trim_tails(bins: Bins, counts: np.ndarray, epsilon: float) -> np.ndarray:
+    """``counts`` with the numeric end bins that hold only noise set to 0: post-processing, no extra epsilon.
+
+    Spec bins reach the spec's limits, far beyond any patient (N_Days from 1, Copper from 1), and noise gives
+    such empty end bins counts above the k-floor. Sampled, that mass writes values no patient has at the spec
+    limit (5-12 % of a column on the default run). The outermost value bin at each end is read as empty when
+    its count is within two noise sds; every other bin keeps its count (trimming every noise-sized bin of the
+    tails was measured: it drops real tails). The NA bin is left alone.
+
+    Example:
+        >>> from synllm_mlops.spec import ColumnSpec
+        >>> b = Bins.from_spec(ColumnSpec(name="x", type="numeric", min=0, max=100), 6)
+        >>> _trim_tails(b, np.array([5.0, 0, 40, 5, 30, 5.5]), epsilon=0.5).tolist()  # floor: 2 sd = 5.6
+        [0.0, 0.0, 40.0, 5.0, 30.0, 0.0]
+    """
+    if not bins.numeric:
+        return counts
+    out = np.asarray(counts, dtype=float).copy()
+    values = out[:bins.n_values]
+    above = np.flatnonzero(values > _noise_floor(epsilon))
+    if not len(above):
+        return out  # nothing stands out of the noise: keep the k-floored counts rather than an empty column
+    if above[0] > 0:
+        values[0] = 0.0
+    if above[-1] < len(values) - 1:
+        values[-1] = 0.0
+    return out
+
+
 def _dp_bounded(bins: Bins, counts: np.ndarray, epsilon: float) -> Bins:
     """``bins`` bounded at the tail quantiles of noisy ``counts`` (counts within 2 noise sd read as 0).
 
@@ -241,7 +276,7 @@ def _dp_bounded(bins: Bins, counts: np.ndarray, epsilon: float) -> Bins:
     """
     if not bins.numeric or not bins.cuts:
         return bins
-    floor = 2 * np.sqrt(discrete_laplace_variance(epsilon, 1))
+    floor = _noise_floor(epsilon)
     counts = np.where(counts > floor, counts, 0.0)
     # the estimators read the last count as the NA bin: a column without one gets an empty one
     counts = counts if bins.has_missing else np.append(counts, 0.0)

@@ -116,3 +116,44 @@ def test_dp_end_bins_use_a_noisy_quantile_only_inside_the_end_bin():
     assert (inside.lo, inside.hi) == (1.0, 99.0) and inside.cuts == bins.cuts  # 1.5 and 98.5 rounded outward
     empty_ends = _dp_bounded(bins, np.array([1.0, 100, 100, 1]), epsilon=1.0)  # end counts within the noise: spec limits
     assert (empty_ends.lo, empty_ends.hi) == (0.0, 100.0)
+
+
+def test_dp_end_bins_that_hold_only_noise_release_no_mass(monkeypatch):
+    """Noise in the empty end bins of a wide spec range must not become values at the spec limit (issue 21)."""
+    from synllm_mlops.privacy import PrivacyBudget, discrete_laplace_variance
+    from synllm_mlops.release import _targets
+    from synllm_mlops.spec import ColumnSpec
+
+    spec = DatasetSpec.model_validate({"name": "t", "target": "y", "columns": [
+        {"name": "y", "type": "categorical", "categories": ["0", "1"]},
+        {"name": "x", "type": "numeric", "min": 0, "max": 1000, "decimals": 0}]})
+    df = pd.DataFrame({"y": ["0", "1"] * 50, "x": [300 + (k % 20) * 10 for k in range(100)]})  # x in 300..490
+    bins = _targets.Bins.from_spec(ColumnSpec(name="x", type="numeric", min=0, max=1000, decimals=0), 10)
+
+    def noisy_histogram(codes, n_bins, epsilon, budget, label):  # exact counts, plus noise-sized 5 in every bin
+        budget.charge(label, "test", 1, epsilon)
+        return np.bincount(codes, minlength=n_bins).astype(float) + 5.0
+
+    monkeypatch.setattr(_targets, "noisy_histogram", noisy_histogram)
+    eps = {"calibration:histogram:y": 0.5, "calibration:histogram:x": 0.5}
+    assert 2 * np.sqrt(discrete_laplace_variance(0.5, 1)) > 5  # the 5s are within the noise, yet at the k-floor
+    t = CalibrationTargets.release_dp(df, spec, eps, PrivacyBudget(1.0), n_bins=10, level="marginals")
+    x = t.marginals[1][:bins.n_values]
+    data_bins = {bins.code_text(str(v)) for v in df["x"]}
+    assert data_bins == {3, 4}
+    assert x[0] == 0 and x[9] == 0  # the outermost bins, noise only: no values at the spec limits 0 and 1000
+    assert np.all(x[[1, 2, 3, 4, 5, 6, 7, 8]] > 0)  # inner bins keep their counts, noise-sized ones too
+    assert np.isclose(t.marginals[1].sum(), 1)
+
+
+def test_trimming_keeps_interior_bins_and_a_column_all_noise():
+    from synllm_mlops.release._targets import Bins, _trim_tails
+    from synllm_mlops.spec import ColumnSpec
+
+    bins = Bins.from_spec(ColumnSpec(name="x", type="numeric", min=0, max=100, nullable=True), 5)
+    counts = np.array([0.0, 30, 5, 30, 5, 7])  # last: NA, never trimmed
+    assert _trim_tails(bins, counts, 0.5).tolist() == [0.0, 30, 5, 30, 0, 7]  # interior 5 kept, outer 5 dropped
+    assert _trim_tails(bins, np.array([5.0, 5, 30, 30, 30, 0]), 0.5).tolist() == [0.0, 5, 30, 30, 30, 0]
+    assert _trim_tails(bins, np.array([5.0, 5, 5, 5, 5, 5]), 0.5).tolist() == [5.0] * 6  # nothing stands out
+    cat = Bins.from_spec(ColumnSpec(name="c", type="categorical", categories=["a", "b"]), 5)
+    assert _trim_tails(cat, np.array([5.0, 50, 0]), 0.5).tolist() == [5.0, 50, 0]
