@@ -14,6 +14,24 @@ import pytest
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+# Under pytest-xdist (`-n N`, as scripts/run_tests.sh runs the suite) each worker gets its share of the cores:
+# N processes of torch with every core each oversubscribe them (the model's tokens/s drops several-fold). Set
+# before torch is imported; subprocesses (CLI, `mlflow run`, served models) inherit it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _share = max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, str(_share))
+
+_SHARED_FIXTURES = ("served_fake", "served_hf")  # session-scoped servers: one worker starts them once
+
+
+def pytest_collection_modifyitems(config, items):
+    """Group tests for ``--dist loadgroup``: a file's tests stay on one worker (its module fixtures are built
+    once) and every test of a served model shares one worker (its server starts once)."""
+    for item in items:
+        shared = [f for f in _SHARED_FIXTURES if f in getattr(item, "fixturenames", ())]
+        item.add_marker(pytest.mark.xdist_group("served" if shared else item.nodeid.split("::", 1)[0]))
+
 
 @pytest.fixture()
 def mlflow_store(tmp_path, monkeypatch):
