@@ -22,16 +22,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, str(_share))
 
-_SHARED_FIXTURES = ("served_fake", "served_hf")  # session-scoped servers: one worker starts them once
-
-
-def pytest_collection_modifyitems(config, items):
-    """Group tests for ``--dist loadgroup``: a file's tests stay on one worker (its module fixtures are built
-    once) and every test of a served model shares one worker (its server starts once)."""
-    for item in items:
-        shared = [f for f in _SHARED_FIXTURES if f in getattr(item, "fixturenames", ())]
-        item.add_marker(pytest.mark.xdist_group("served" if shared else item.nodeid.split("::", 1)[0]))
-
 
 @pytest.fixture()
 def mlflow_store(tmp_path, monkeypatch):
