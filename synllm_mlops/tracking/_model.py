@@ -39,7 +39,21 @@ def set_run_tags(run_id: str, tags: dict[str, str]) -> None:
                       "(was the study resumed against another MLflow store?)", stacklevel=2)
         return
     for k, v in tags.items():
-        client.set_tag(run_id, k, str(v))
+        for attempt in range(3):
+            try:
+                client.set_tag(run_id, k, str(v))
+                break
+            except MlflowException as e:
+                # Two workers of one study summarise it at once and both tag the same run: the store inserts a tag
+                # it did not find, and the later insert hits the primary key. The tag exists now: retry to update.
+                if attempt == 2 or not _duplicate_key(e):
+                    raise
+
+
+def _duplicate_key(error: Exception) -> bool:
+    """Whether a store error is a unique-key violation (PostgreSQL, MySQL, SQLite wordings)."""
+    text = str(error).lower()
+    return any(w in text for w in ("duplicate key", "uniqueviolation", "unique constraint", "duplicate entry"))
 
 
 def log_run_params(run_id: str, params: dict[str, Any]) -> None:
