@@ -109,13 +109,22 @@ def _system_metrics_available() -> bool:
 
 def log_params(params: dict[str, Any]) -> None:
     """Log params, skipping keys the run already has (``mlflow run`` logs its -P values itself) and absent
-    values (None, ""): the UI would show them as empty strings."""
+    values (None, ""): the UI would show them as empty strings.
+
+    A param cannot be logged twice with another value, so where the run already holds a key as "" (``mlflow run``
+    logs the MLproject's ``dp_epsilon`` default "" = "the default", which the run resolves to 4.0), the value the
+    run used is set as tag ``synllm.effective.<key>``.
+    """
     mlflow = _mlflow()
     run = mlflow.active_run()
     existing = mlflow.MlflowClient().get_run(run.info.run_id).data.params
-    fresh = {k: str(v) for k, v in params.items() if k not in existing and v is not None and v != ""}
+    given = {k: str(v) for k, v in params.items() if v is not None and v != ""}
+    fresh = {k: v for k, v in given.items() if k not in existing}
     if fresh:
         mlflow.log_params(fresh)
+    resolved = {f"synllm.effective.{k}": v for k, v in given.items() if existing.get(k) == ""}
+    if resolved:
+        mlflow.set_tags(resolved)
 
 
 def set_tags(tags: dict[str, str]) -> None:
