@@ -8,6 +8,7 @@ def test_a_param_already_logged_with_another_value_gets_its_effective_value_as_a
 
     from synllm_mlops import tracking
 
+    mlflow.set_experiment("synllm-test")  # this store's experiment, not one cached from an earlier test's store
     with mlflow.start_run() as run:
         mlflow.log_params({"dp_epsilon": "", "n_rows": "200"})  # as `mlflow run` logs its -P defaults
         tracking.log_params({"dp_epsilon": 4.0, "n_rows": 200, "seed": 0, "data": ""})

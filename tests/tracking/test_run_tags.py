@@ -11,6 +11,7 @@ def test_a_duplicate_key_from_a_concurrent_tagger_is_retried_and_other_errors_ar
 
     from synllm_mlops.tracking._model import set_run_tags
 
+    mlflow.set_experiment("synllm-test")  # this store's experiment, not one cached from an earlier test's store
     with mlflow.start_run() as run:
         pass
     real = mlflow.MlflowClient.set_tag
