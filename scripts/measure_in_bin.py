@@ -1,8 +1,9 @@
 """Measure the ``fidelity/in_bin_*`` diagnostics for the no-LLM backends (``stats``, ``fake``) over seeds.
 
 Each (backend, seed) is a default run (cirrhosis, clin_rule, select+steer at strength 1) with that backend,
-evaluated by the in-bin metrics only; the backends of one seed write on the same release and split. Prints a Markdown table of means over seeds and, per column, the
-within-bin KS of each backend and the limit shares.
+evaluated by the in-bin metrics only; the backends of one seed write on the same release and split. Prints a
+Markdown table of means over seeds, per column the within-bin KS of each backend and the limit shares, and on how
+many columns each backend's within-bin KS is no worse than the first backend's.
 
 Usage:
     python scripts/measure_in_bin.py --seeds 0 1 2 --n-rows 200                  # stats and fake

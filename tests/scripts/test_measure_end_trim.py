@@ -19,6 +19,6 @@ def test_one_noise_draw_per_seed_and_the_release_is_restored_after(monkeypatch):
     assert results["cirrhosis/again"] == results["cirrhosis/none"]
     assert results["cirrhosis/both"] != results["cirrhosis/none"]  # the trim changes what the release samples
     assert trim.targets._trim_tails is trim._TRIM  # the release's own trim is back
-    assert isinstance(trim.mechanisms._RNG, secrets.SystemRandom)  # and the unseedable noise source
+    assert trim.mechanisms._RNG is trim._RNG and isinstance(trim._RNG, secrets.SystemRandom)  # the unseedable source
     table = trim.report(results)
     assert "| both − none |" in table and "## cirrhosis (n = 2 seeds" in table
